@@ -1,0 +1,912 @@
+//! The leader (`Leader` and its `LearnerHandler`s): discovery (FOLLOWERINFO → a new epoch →
+//! LEADERINFO → ACKEPOCH), synchronization (DIFF, TRUNC or SNAP, then NEWLEADER, its quorum ACK,
+//! UPTODATE) and broadcast (PROPOSAL, ACK, COMMIT, INFORM), with pings that keep learners and
+//! the leader honest, and syncs answered only after a quorum has confirmed the leadership.
+
+use super::messages::{Forwarded, PeerMsg, QuorumPacket, ServerState};
+use super::Durable;
+use super::{Output, Peer, PeerEvent, PersistOp};
+use crate::acl::Id;
+use crate::prep::{Prep, PrepConfig, RequestCtx};
+use crate::session::SessionTracker;
+use crate::txn::{Txn, TxnEntry, TxnHeader};
+use crate::types::{ConnId, Millis, ServerId, SessionId, Zxid};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+/// How far a learner has come with this leader.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) enum Stage {
+    /// FOLLOWERINFO received; LEADERINFO sent once the epoch is decided.
+    Info,
+    /// ACKEPOCH received; synced once a quorum has acknowledged the epoch.
+    EpochAcked,
+    /// The sync stream and NEWLEADER are on their way; waiting for the ACK of NEWLEADER.
+    Syncing,
+    /// NEWLEADER acknowledged: part of the broadcast.
+    Synced,
+}
+
+/// One connected learner (`LearnerHandler`).
+#[derive(Clone, Debug)]
+pub(super) struct Handler {
+    pub observer: bool,
+    pub stage: Stage,
+    pub last_heard: Millis,
+    /// Cumulative: every proposal up to here is on its disk.
+    pub acked: Zxid,
+    pub ping_round: u64,
+    pub peer_last: Zxid,
+    pub uptodate_sent: bool,
+}
+
+/// Who asked for a sync.
+#[derive(Clone, Debug)]
+pub(super) enum SyncFrom {
+    Local {
+        conn: ConnId,
+        cxid: i32,
+    },
+    Learner {
+        sid: ServerId,
+        session: SessionId,
+        cxid: i32,
+    },
+}
+
+/// A sync waits until a quorum has answered a ping sent after it arrived (so this server is
+/// still the leader) and everything proposed before it is applied.
+#[derive(Clone, Debug)]
+pub(super) struct PendingSync {
+    pub from: SyncFrom,
+    pub round: u64,
+    pub zxid: Zxid,
+}
+
+/// The leader's state.
+#[derive(Clone, Debug)]
+pub(super) struct LeaderState {
+    /// The epoch being established (decided once a quorum has sent FOLLOWERINFO).
+    pub epoch: u32,
+    pub epoch_decided: bool,
+    /// LEADERINFO may go out (our acceptedEpoch is durable).
+    pub epoch_ready: bool,
+    pub epoch_acks_done: bool,
+    pub established: bool,
+    /// Discovery and sync must finish by then (`initLimit` ticks).
+    pub phase_deadline: Millis,
+    pub learners: BTreeMap<ServerId, Handler>,
+    /// Participants that sent FOLLOWERINFO (ourselves included).
+    pub connecting: BTreeSet<ServerId>,
+    pub epoch_acks: BTreeSet<ServerId>,
+    pub newleader_acks: BTreeSet<ServerId>,
+    /// Our (currentEpoch, last logged zxid) when elected: no learner may be ahead of it.
+    pub summary: (u32, Zxid),
+    pub prep: Prep,
+    pub sessions: SessionTracker,
+    pub last_proposed: Zxid,
+    /// Proposals waiting for a quorum, with who has acknowledged them.
+    pub outstanding: BTreeMap<Zxid, BTreeSet<ServerId>>,
+    pub ping_round: u64,
+    /// Our own answer to every ping round: we are alive by definition.
+    pub next_ping: Millis,
+    pub pending_syncs: Vec<PendingSync>,
+    pub next_container_check: Millis,
+}
+
+impl LeaderState {
+    pub fn deadline(&self) -> Option<Millis> {
+        if !self.established {
+            return Some(self.phase_deadline);
+        }
+        let mut d = self.next_ping.min(self.next_container_check);
+        if let Some(s) = self.sessions.next_deadline() {
+            d = d.min(s);
+        }
+        Some(d)
+    }
+
+    pub fn synced_learners(&self) -> Vec<(ServerId, bool)> {
+        self.learners
+            .iter()
+            .filter(|(_, h)| h.stage == Stage::Synced)
+            .map(|(s, h)| (*s, h.observer))
+            .collect()
+    }
+
+    pub fn learner_list(&self) -> Vec<(ServerId, bool)> {
+        self.learners
+            .iter()
+            .map(|(s, h)| (*s, h.observer))
+            .collect()
+    }
+}
+
+impl Peer {
+    fn leader(&mut self) -> &mut LeaderState {
+        self.leader.as_mut().expect("leader state")
+    }
+
+    fn new_leader_state(&self, epoch: u32, established: bool) -> LeaderState {
+        let cfg = &self.cfg.server;
+        let mut sessions = SessionTracker::new(self.cfg.id, cfg.tick_time, cfg.wall(self.now));
+        for (s, t) in self.server.tree.sessions() {
+            sessions.track(*s, *t, self.now);
+        }
+        LeaderState {
+            epoch,
+            epoch_decided: established,
+            epoch_ready: established,
+            epoch_acks_done: established,
+            established,
+            phase_deadline: self.now + self.cfg.init_limit as Millis * self.cfg.tick_time as Millis,
+            learners: BTreeMap::new(),
+            connecting: BTreeSet::new(),
+            epoch_acks: BTreeSet::new(),
+            newleader_acks: BTreeSet::new(),
+            summary: (self.current_epoch, self.last_logged),
+            prep: Prep::new(PrepConfig {
+                skip_acl: cfg.skip_acl,
+                extended_types: cfg.extended_types,
+            }),
+            sessions,
+            last_proposed: Zxid::new(epoch, 0),
+            outstanding: BTreeMap::new(),
+            ping_round: 0,
+            next_ping: self.now + (self.cfg.tick_time as Millis / 2).max(1),
+            pending_syncs: Vec::new(),
+            next_container_check: self.now + cfg.container_check_interval,
+        }
+    }
+
+    /// A standalone server: the leader of itself in epoch 0, established at once.
+    pub(super) fn become_standalone(&mut self) {
+        let mut l = self.new_leader_state(0, true);
+        l.last_proposed = self.last_logged;
+        self.leader = Some(l);
+        self.set_state(ServerState::Standalone, "standalone mode");
+    }
+
+    /// Won the election: start discovery.
+    pub(super) fn become_leader(&mut self) {
+        self.learner = None;
+        self.set_state(ServerState::Leading, "elected leader");
+        let mut l = self.new_leader_state(self.accepted_epoch + 1, false);
+        if !self.cfg.is_observer() {
+            l.connecting.insert(self.cfg.id);
+        }
+        self.leader = Some(l);
+        self.maybe_decide_epoch();
+    }
+
+    /// `getEpochToPropose`: once a quorum (ourselves included) has connected, the new epoch is
+    /// one more than any accepted epoch among them; we accept it first.
+    fn maybe_decide_epoch(&mut self) {
+        let l = self.leader();
+        if l.epoch_decided
+            || !self
+                .cfg
+                .quorum
+                .is_quorum(self.leader.as_ref().expect("leader").connecting.iter())
+        {
+            return;
+        }
+        let l = self.leader();
+        l.epoch_decided = true;
+        let e = l.epoch;
+        self.persist(PersistOp::AcceptedEpoch(e), Durable::AcceptedEpoch(e));
+    }
+
+    pub(super) fn leader_accepted_epoch_durable(&mut self, e: u32) {
+        self.accepted_epoch = e;
+        let id = self.cfg.id;
+        let participant = !self.cfg.is_observer();
+        let l = self.leader();
+        if l.established || l.epoch != e {
+            return;
+        }
+        l.epoch_ready = true;
+        if participant {
+            l.epoch_acks.insert(id);
+        }
+        let waiting: Vec<ServerId> = l
+            .learners
+            .iter()
+            .filter(|(_, h)| h.stage == Stage::Info)
+            .map(|(s, _)| *s)
+            .collect();
+        for sid in waiting {
+            self.send_q(sid, QuorumPacket::LeaderInfo { new_epoch: e });
+        }
+        self.maybe_epoch_acks_done();
+    }
+
+    /// `waitForEpochAck` is over once a quorum has acknowledged the epoch: record our current
+    /// epoch (after our history, which is already on its way to disk) and sync every learner.
+    fn maybe_epoch_acks_done(&mut self) {
+        let l = self.leader.as_ref().expect("leader");
+        if l.epoch_acks_done || !l.epoch_ready || !self.cfg.quorum.is_quorum(l.epoch_acks.iter()) {
+            return;
+        }
+        let e = l.epoch;
+        self.leader().epoch_acks_done = true;
+        self.persist(PersistOp::CurrentEpoch(e), Durable::CurrentEpoch(e));
+        let ready: Vec<ServerId> = self
+            .leader()
+            .learners
+            .iter()
+            .filter(|(_, h)| h.stage == Stage::EpochAcked)
+            .map(|(s, _)| *s)
+            .collect();
+        for sid in ready {
+            self.sync_learner(sid);
+        }
+    }
+
+    pub(super) fn leader_current_epoch_durable(&mut self, e: u32) {
+        self.current_epoch = e;
+        let id = self.cfg.id;
+        if !self.cfg.is_observer() {
+            self.leader().newleader_acks.insert(id);
+        }
+        self.maybe_establish();
+    }
+
+    /// A quorum holds our history in the new epoch: it is all committed; start serving.
+    fn maybe_establish(&mut self) {
+        let l = self.leader.as_ref().expect("leader");
+        if l.established || !self.cfg.quorum.is_quorum(l.newleader_acks.iter()) {
+            return;
+        }
+        let epoch = l.epoch;
+        let commit = self.last_logged;
+        self.commit_point = commit;
+        self.apply_committed();
+        let now = self.now;
+        let mut fresh = self.new_leader_state(epoch, true);
+        let old = self.leader.take().expect("leader");
+        fresh.learners = old.learners;
+        fresh.summary = old.summary;
+        fresh.connecting = old.connecting;
+        fresh.epoch_acks = old.epoch_acks;
+        fresh.newleader_acks = old.newleader_acks;
+        fresh.last_proposed = Zxid::new(epoch, 0);
+        self.leader = Some(fresh);
+        self.current_vote.peer_epoch = epoch;
+        self.event(PeerEvent::Established { epoch });
+        let synced: Vec<ServerId> = self
+            .leader()
+            .learners
+            .iter()
+            .filter(|(_, h)| h.stage == Stage::Synced)
+            .map(|(s, _)| *s)
+            .collect();
+        for sid in synced {
+            self.send_uptodate(sid);
+        }
+        let _ = now;
+    }
+
+    fn send_uptodate(&mut self, sid: ServerId) {
+        let commit = self.commit_point;
+        if let Some(h) = self.leader().learners.get_mut(&sid) {
+            h.uptodate_sent = true;
+        }
+        self.send_q(sid, QuorumPacket::UpToDate { commit });
+    }
+
+    /// The learner's history and ours: choose DIFF, TRUNC or SNAP, send the stream, then
+    /// NEWLEADER (`LearnerHandler.syncFollower`).
+    fn sync_learner(&mut self, sid: ServerId) {
+        let Some(h) = self
+            .leader
+            .as_ref()
+            .and_then(|l| l.learners.get(&sid))
+            .cloned()
+        else {
+            return;
+        };
+        let epoch = self.leader().epoch;
+        let peer = h.peer_last;
+        // Our history: the committed window, then the tail (for observers, only what is committed).
+        let mut history: Vec<&TxnEntry> = self.committed_log.iter().collect();
+        history.extend(self.tail.iter());
+        if h.observer {
+            history.retain(|e| e.zxid() <= self.commit_point);
+        }
+        let last = history.last().map(|e| e.zxid()).unwrap_or(self.log_base);
+        // A DIFF can start from any entry of the window, or from just before it.
+        let base = self.log_base;
+        let can_diff_from = |z: Zxid| z == base || history.iter().any(|e| e.zxid() == z);
+        let commit = self.commit_point;
+        enum Mode {
+            Diff(Zxid),
+            Trunc(Zxid),
+            Snap,
+        }
+        let mode = if peer == last || can_diff_from(peer) {
+            Mode::Diff(peer)
+        } else {
+            // The learner has something we do not. Logs agree within an epoch, so if we have
+            // entries of its last epoch below its last zxid, truncate it to our last one.
+            let same_epoch_below: Option<Zxid> = history
+                .iter()
+                .map(|e| e.zxid())
+                .filter(|z| z.epoch() == peer.epoch() && *z < peer)
+                .max();
+            match same_epoch_below {
+                Some(z) if can_diff_from(z) => Mode::Trunc(z),
+                _ => Mode::Snap,
+            }
+        };
+        let (label, from) = match mode {
+            Mode::Diff(z) => {
+                self.send_q(
+                    sid,
+                    QuorumPacket::Diff {
+                        last_zxid: last,
+                        commit,
+                    },
+                );
+                ("DIFF", z)
+            }
+            Mode::Trunc(z) => {
+                self.send_q(sid, QuorumPacket::Trunc { zxid: z, commit });
+                ("TRUNC", z)
+            }
+            Mode::Snap => {
+                let data = Arc::new(crate::snapshot::serialize(&self.server.tree));
+                let z = self.server.tree.last_processed_zxid();
+                self.send_q(
+                    sid,
+                    QuorumPacket::Snap {
+                        zxid: z,
+                        snapshot: data,
+                    },
+                );
+                ("SNAP", z)
+            }
+        };
+        self.event(PeerEvent::Sync {
+            learner: sid,
+            mode: label.into(),
+            from,
+            to: last,
+        });
+        // Every entry of our history after the learner's starting point.
+        let mut stream: Vec<TxnEntry> = self
+            .committed_log
+            .iter()
+            .filter(|e| e.zxid() > from)
+            .cloned()
+            .collect();
+        stream.extend(
+            self.tail
+                .iter()
+                .filter(|e| e.zxid() > from && (!h.observer || e.zxid() <= commit))
+                .cloned(),
+        );
+        for e in stream {
+            self.send_q(sid, QuorumPacket::Proposal(e));
+        }
+        self.send_q(
+            sid,
+            QuorumPacket::NewLeader {
+                zxid: Zxid::new(epoch, 0),
+            },
+        );
+        if let Some(h) = self.leader().learners.get_mut(&sid) {
+            h.stage = Stage::Syncing;
+        }
+    }
+
+    /// A packet from a learner.
+    pub(super) fn leader_packet(&mut self, from: ServerId, p: QuorumPacket) {
+        let now = self.now;
+        if let Some(h) = self.leader().learners.get_mut(&from) {
+            h.last_heard = now;
+        }
+        match p {
+            QuorumPacket::FollowerInfo {
+                sid,
+                accepted_epoch,
+            }
+            | QuorumPacket::ObserverInfo {
+                sid,
+                accepted_epoch,
+            } => {
+                let _ = sid;
+                let observer =
+                    self.cfg.observers.contains(&from) || !self.cfg.quorum.is_voter(from);
+                if self.cfg.standalone {
+                    return;
+                }
+                let existing = self.leader().learners.get(&from).map(|h| h.stage);
+                match existing {
+                    Some(Stage::Info) => {}
+                    Some(_) => return, // a repeat of one already handled
+                    None => {
+                        self.leader().learners.insert(
+                            from,
+                            Handler {
+                                observer,
+                                stage: Stage::Info,
+                                last_heard: now,
+                                acked: Zxid(0),
+                                ping_round: 0,
+                                peer_last: Zxid(0),
+                                uptodate_sent: false,
+                            },
+                        );
+                    }
+                }
+                let l = self.leader();
+                if !l.epoch_decided {
+                    if accepted_epoch >= l.epoch {
+                        l.epoch = accepted_epoch + 1;
+                    }
+                    if !observer {
+                        l.connecting.insert(from);
+                    }
+                    self.maybe_decide_epoch();
+                } else if l.epoch_ready {
+                    let e = l.epoch;
+                    self.send_q(from, QuorumPacket::LeaderInfo { new_epoch: e });
+                }
+            }
+            QuorumPacket::AckEpoch {
+                current_epoch,
+                last_zxid,
+            } => {
+                let (summary, acks_done) = {
+                    let l = self.leader();
+                    (l.summary, l.epoch_acks_done)
+                };
+                let Some(h) = self.leader().learners.get_mut(&from) else {
+                    return;
+                };
+                if h.stage != Stage::Info {
+                    return;
+                }
+                h.stage = Stage::EpochAcked;
+                h.peer_last = last_zxid;
+                let observer = h.observer;
+                if let Some(ce) = current_epoch {
+                    if !acks_done && (ce > summary.0 || (ce == summary.0 && last_zxid > summary.1))
+                    {
+                        self.enter_looking(&format!(
+                            "follower {from} is ahead of the leader (its epoch {ce}, zxid {last_zxid}; ours {}, {})",
+                            summary.0, summary.1
+                        ));
+                        return;
+                    }
+                    if !observer {
+                        self.leader().epoch_acks.insert(from);
+                    }
+                }
+                if acks_done {
+                    self.sync_learner(from);
+                } else {
+                    self.maybe_epoch_acks_done();
+                }
+            }
+            QuorumPacket::Ack { zxid } => {
+                let epoch = self.leader().epoch;
+                let Some(h) = self.leader().learners.get_mut(&from) else {
+                    return;
+                };
+                if h.stage == Stage::Syncing && zxid == Zxid::new(epoch, 0) {
+                    h.stage = Stage::Synced;
+                    let observer = h.observer;
+                    if !observer {
+                        self.leader().newleader_acks.insert(from);
+                    }
+                    if self.leader().established {
+                        self.send_uptodate(from);
+                    } else {
+                        self.maybe_establish();
+                    }
+                    return;
+                }
+                if h.stage != Stage::Synced || h.observer {
+                    return;
+                }
+                if zxid > h.acked {
+                    h.acked = zxid;
+                }
+                self.event(PeerEvent::Acked { from, zxid });
+                let l = self.leader();
+                for (_, acks) in l.outstanding.range_mut(..=zxid) {
+                    acks.insert(from);
+                }
+                self.try_commit();
+            }
+            QuorumPacket::PingReply { round, sessions } => {
+                let Some(h) = self.leader().learners.get_mut(&from) else {
+                    return;
+                };
+                h.ping_round = h.ping_round.max(round);
+                let l = self.leader();
+                for (s, t) in sessions {
+                    l.sessions.touch(s, t, now);
+                }
+                self.check_syncs();
+            }
+            QuorumPacket::Request {
+                session,
+                cxid,
+                op,
+                auth,
+            } => {
+                let synced = self
+                    .leader()
+                    .learners
+                    .get(&from)
+                    .is_some_and(|h| h.stage == Stage::Synced);
+                if synced && self.leader().established {
+                    self.leader_request(from, None, session, cxid, op, &auth);
+                }
+            }
+            QuorumPacket::Revalidate { session, timeout } => {
+                let valid = self.leader_revalidate(session, timeout, from);
+                self.send_q(from, QuorumPacket::RevalidateReply { session, valid });
+            }
+            _ => {}
+        }
+    }
+
+    pub(super) fn leader_link_down(&mut self, peer: ServerId) {
+        let l = self.leader();
+        if l.learners.remove(&peer).is_some() {
+            l.connecting.remove(&peer);
+            l.pending_syncs
+                .retain(|s| !matches!(s.from, SyncFrom::Learner { sid, .. } if sid == peer));
+            let established = l.established;
+            self.event(PeerEvent::Info(format!("learner {peer} disconnected")));
+            let _ = established;
+        }
+    }
+
+    /// A client of some server re-attached there: is the session still alive?
+    pub(super) fn leader_revalidate(
+        &mut self,
+        session: SessionId,
+        timeout: i32,
+        owner: ServerId,
+    ) -> bool {
+        let now = self.now;
+        let l = self.leader();
+        if l.sessions.touch(session, timeout, now) {
+            let _ = l.sessions.set_owner(session, owner);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// A write, session change or sync from one of our clients (`conn`) or a learner's.
+    pub(super) fn leader_request(
+        &mut self,
+        owner: ServerId,
+        conn: Option<ConnId>,
+        session: SessionId,
+        cxid: i32,
+        op: Forwarded,
+        auth: &[Id],
+    ) {
+        let now = self.now;
+        let zxid = self.leader().last_proposed.next();
+        let time = self.cfg.server.wall(now);
+        let txn = match op {
+            Forwarded::CreateSession { timeout } => {
+                let l = self.leader();
+                l.sessions.track(session, timeout, now);
+                let _ = l.sessions.set_owner(session, owner);
+                l.prep.prepare_create_session(timeout)
+            }
+            Forwarded::CloseSession => {
+                let l = self.leader.as_mut().expect("leader");
+                l.prep
+                    .prepare_close_session(&self.server.tree, &mut l.sessions, session, zxid)
+            }
+            Forwarded::Client(req) => {
+                let ctx = RequestCtx {
+                    session,
+                    cxid,
+                    auth,
+                    owner,
+                };
+                let l = self.leader.as_mut().expect("leader");
+                l.prep
+                    .prepare(&self.server.tree, &mut l.sessions, &ctx, &req, zxid, time)
+            }
+            Forwarded::Sync { .. } => {
+                let from = match conn {
+                    Some(conn) => SyncFrom::Local { conn, cxid },
+                    None => SyncFrom::Learner {
+                        sid: owner,
+                        session,
+                        cxid,
+                    },
+                };
+                let l = self.leader();
+                let round = l.ping_round + 1;
+                let pending = l.last_proposed;
+                l.pending_syncs.push(PendingSync {
+                    from,
+                    round,
+                    zxid: pending,
+                });
+                self.send_pings();
+                self.check_syncs();
+                return;
+            }
+        };
+        self.propose(
+            TxnHeader {
+                session,
+                cxid,
+                zxid,
+                time,
+            },
+            txn,
+        );
+    }
+
+    /// Logs and broadcasts a proposal.
+    fn propose(&mut self, hdr: TxnHeader, txn: Txn) {
+        let entry = TxnEntry { hdr, txn };
+        let zxid = entry.zxid();
+        self.leader().last_proposed = zxid;
+        self.leader().outstanding.insert(zxid, BTreeSet::new());
+        if self.trace {
+            let name = entry.txn.name().to_string();
+            self.event(PeerEvent::Proposed { zxid, txn: name });
+        }
+        let to: Vec<ServerId> = self
+            .leader()
+            .learners
+            .iter()
+            .filter(|(_, h)| !h.observer && h.stage >= Stage::Syncing)
+            .map(|(s, _)| *s)
+            .collect();
+        for sid in to {
+            self.send_q(sid, QuorumPacket::Proposal(entry.clone()));
+        }
+        self.log_txn(entry);
+    }
+
+    /// Our own disk caught up: that is our ACK.
+    pub(super) fn leader_durable(&mut self) {
+        let id = self.cfg.id;
+        if self.cfg.is_observer() {
+            return;
+        }
+        let durable = self.durable;
+        let l = self.leader();
+        for (_, acks) in l.outstanding.range_mut(..=durable) {
+            acks.insert(id);
+        }
+        self.try_commit();
+    }
+
+    /// Commits, in zxid order, every proposal a quorum has acknowledged.
+    fn try_commit(&mut self) {
+        let mut newest = None;
+        loop {
+            let l = self.leader.as_ref().expect("leader");
+            let Some((&z, acks)) = l.outstanding.iter().next() else {
+                break;
+            };
+            if !self.cfg.quorum.is_quorum(acks.iter()) {
+                break;
+            }
+            self.leader().outstanding.remove(&z);
+            self.commit_point = z;
+            newest = Some(z);
+            self.event(PeerEvent::Committed { zxid: z });
+            let observers: Vec<ServerId> = self
+                .leader()
+                .learners
+                .iter()
+                .filter(|(_, h)| h.observer && h.stage >= Stage::Syncing)
+                .map(|(s, _)| *s)
+                .collect();
+            if !observers.is_empty() {
+                if let Some(e) = self.tail.iter().find(|e| e.zxid() == z).cloned() {
+                    for sid in observers {
+                        self.send_q(sid, QuorumPacket::Inform(e.clone()));
+                    }
+                }
+            }
+        }
+        if let Some(z) = newest {
+            let to: Vec<ServerId> = self
+                .leader()
+                .learners
+                .iter()
+                .filter(|(_, h)| !h.observer && h.stage >= Stage::Syncing)
+                .map(|(s, _)| *s)
+                .collect();
+            for sid in to {
+                self.send_q(sid, QuorumPacket::Commit { zxid: z });
+            }
+            self.apply_committed();
+            self.check_syncs();
+        }
+    }
+
+    fn send_pings(&mut self) {
+        let l = self.leader();
+        l.ping_round += 1;
+        let round = l.ping_round;
+        let to: Vec<ServerId> = l
+            .learners
+            .iter()
+            .filter(|(_, h)| h.stage >= Stage::Syncing)
+            .map(|(s, _)| *s)
+            .collect();
+        for sid in to {
+            self.send_q(sid, QuorumPacket::Ping { round });
+        }
+    }
+
+    /// Answers the syncs whose quorum round is complete and whose writes are applied.
+    pub(super) fn check_syncs(&mut self) {
+        let id = self.cfg.id;
+        let applied = self.server.tree.last_processed_zxid();
+        let Some(l) = self.leader.as_ref() else {
+            return;
+        };
+        if l.pending_syncs.is_empty() {
+            return;
+        }
+        let mut done = Vec::new();
+        let mut keep = Vec::new();
+        for s in l.pending_syncs.iter().cloned() {
+            let mut confirmed: Vec<ServerId> = vec![id];
+            confirmed.extend(
+                l.learners
+                    .iter()
+                    .filter(|(_, h)| {
+                        !h.observer && h.stage == Stage::Synced && h.ping_round >= s.round
+                    })
+                    .map(|(sid, _)| *sid),
+            );
+            let quorum = self.cfg.quorum.is_quorum(confirmed.iter());
+            let ready = self.commit_point >= s.zxid
+                && (matches!(s.from, SyncFrom::Learner { .. }) || applied >= s.zxid);
+            if quorum && ready {
+                done.push(s);
+            } else {
+                keep.push(s);
+            }
+        }
+        self.leader().pending_syncs = keep;
+        let now = self.now;
+        for s in done {
+            match s.from {
+                SyncFrom::Local { conn, cxid } => {
+                    self.server.sync_done(&mut self.scratch, conn, cxid, now)
+                }
+                SyncFrom::Learner { sid, session, cxid } => {
+                    self.send_q(sid, QuorumPacket::Sync { session, cxid })
+                }
+            }
+        }
+    }
+
+    pub(super) fn leader_tick(&mut self, now: Millis) {
+        let tick = self.cfg.tick_time as Millis;
+        let (established, deadline) = {
+            let l = self.leader();
+            (l.established, l.phase_deadline)
+        };
+        if !established {
+            if now >= deadline {
+                self.enter_looking(
+                    "timed out waiting for a quorum of followers to sync (initLimit)",
+                );
+            }
+            return;
+        }
+        if now >= self.leader().next_ping {
+            self.leader().next_ping = now + (tick / 2).max(1);
+            // Drop learners not heard from for syncLimit ticks, then check we still have a quorum.
+            let limit = self.cfg.sync_limit as Millis * tick;
+            let silent: Vec<ServerId> = self
+                .leader()
+                .learners
+                .iter()
+                .filter(|(_, h)| now.saturating_sub(h.last_heard) > limit)
+                .map(|(s, _)| *s)
+                .collect();
+            for sid in silent {
+                self.leader().learners.remove(&sid);
+                self.out.push_back(Output::Disconnect { peer: sid });
+                self.event(PeerEvent::Info(format!(
+                    "learner {sid} timed out (syncLimit)"
+                )));
+            }
+            let id = self.cfg.id;
+            let mut synced: Vec<ServerId> = vec![id];
+            synced.extend(
+                self.leader()
+                    .learners
+                    .iter()
+                    .filter(|(_, h)| h.stage == Stage::Synced)
+                    .map(|(s, _)| *s),
+            );
+            if !self.cfg.standalone && !self.cfg.quorum.is_quorum(synced.iter()) {
+                self.enter_looking("not sufficient followers synced: lost the quorum");
+                return;
+            }
+            self.send_pings();
+            self.check_syncs();
+        }
+        // Session expiry.
+        let expired = self.leader().sessions.expire(now);
+        for session in expired {
+            self.event(PeerEvent::Info(format!("expiring session {session}")));
+            let zxid = self.leader().last_proposed.next();
+            let txn = {
+                let l = self.leader.as_mut().expect("leader");
+                l.prep
+                    .prepare_close_session(&self.server.tree, &mut l.sessions, session, zxid)
+            };
+            let time = self.cfg.server.wall(now);
+            self.propose(
+                TxnHeader {
+                    session,
+                    cxid: 0,
+                    zxid,
+                    time,
+                },
+                txn,
+            );
+        }
+        // Containers and TTL nodes.
+        if now >= self.leader().next_container_check {
+            let cfg = self.cfg.server.clone();
+            self.leader().next_container_check = now + cfg.container_check_interval.max(1);
+            let budget = ((cfg.container_max_per_minute as u64
+                * cfg.container_check_interval.max(1))
+                / 60_000)
+                .max(1);
+            let candidates = self
+                .server
+                .tree
+                .container_candidates(cfg.wall(now), cfg.container_max_never_used);
+            for path in candidates.into_iter().take(budget as usize) {
+                let zxid = self.leader().last_proposed.next();
+                let txn = {
+                    let l = self.leader.as_mut().expect("leader");
+                    l.prep
+                        .prepare_delete_container(&self.server.tree, &path, zxid)
+                };
+                if matches!(
+                    txn,
+                    Txn::Error {
+                        err: crate::ErrorCode::NoNode
+                    }
+                ) {
+                    continue;
+                }
+                self.propose(
+                    TxnHeader {
+                        session: SessionId(0),
+                        cxid: 0,
+                        zxid,
+                        time: cfg.wall(now),
+                    },
+                    txn,
+                );
+            }
+        }
+    }
+
+    #[allow(dead_code)]
+    fn leader_msg(&mut self, to: ServerId, p: QuorumPacket) {
+        self.send(to, PeerMsg::Quorum(p));
+    }
+}

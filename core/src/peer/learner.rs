@@ -1,0 +1,347 @@
+//! Followers and observers (`Learner`, `Follower`, `Observer`): connect to the leader, accept
+//! its epoch, take its history (DIFF, TRUNC or SNAP), record the new epoch only after that
+//! history is durable, acknowledge NEWLEADER, and from UPTODATE on follow the broadcast —
+//! persisting each proposal before acknowledging it and applying each commit only once it is
+//! persisted here too.
+
+use super::messages::{PeerMsg, QuorumPacket, ServerState};
+use super::{Durable, Peer, PeerConfig, PeerEvent, PersistOp};
+use crate::snapshot;
+use crate::types::{ConnId, Millis, ServerId, SessionId, Zxid};
+use std::collections::{BTreeMap, VecDeque};
+
+/// How far this learner has come with its leader.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) enum LStage {
+    /// FOLLOWERINFO sent (and re-sent each second); waiting for LEADERINFO.
+    Connecting,
+    /// The new epoch is being recorded; ACKEPOCH goes out when it is durable.
+    AcceptingEpoch,
+    /// Receiving the sync stream.
+    Syncing,
+    /// NEWLEADER received: the history, then the new current epoch, are being persisted.
+    PersistingEpoch,
+    /// NEWLEADER acknowledged; waiting for UPTODATE.
+    WaitUpToDate,
+    /// Following the broadcast and serving clients.
+    Broadcast,
+}
+
+/// The learner's state.
+#[derive(Clone, Debug)]
+pub(super) struct LearnerState {
+    pub leader: ServerId,
+    pub observer: bool,
+    pub stage: LStage,
+    pub new_epoch: u32,
+    pub last_heard: Millis,
+    pub next_info: Millis,
+    pub up_to_date: bool,
+    pub newleader_zxid: Zxid,
+    /// The last cumulative ACK sent.
+    pub acked: Zxid,
+    /// Syncs forwarded to the leader, with the waiting connection.
+    pub syncs: BTreeMap<(SessionId, i32), ConnId>,
+    /// Syncs the leader answered, waiting for the commits before them to be applied here.
+    pub synced: VecDeque<(Zxid, ConnId, i32)>,
+}
+
+/// ZooKeeper retries connecting to the leader every second.
+const INFO_RETRY: Millis = 1000;
+
+impl LearnerState {
+    pub fn deadline(&self, cfg: &PeerConfig) -> Millis {
+        let limit = if self.up_to_date {
+            cfg.sync_limit
+        } else {
+            cfg.init_limit
+        } as Millis
+            * cfg.tick_time as Millis;
+        let lost = self.last_heard + limit + 1;
+        if self.stage == LStage::Connecting {
+            lost.min(self.next_info)
+        } else {
+            lost
+        }
+    }
+}
+
+impl Peer {
+    fn learner(&mut self) -> &mut LearnerState {
+        self.learner.as_mut().expect("learner state")
+    }
+
+    /// Elected someone else: connect to it.
+    pub(super) fn become_learner(&mut self, leader: ServerId, state: ServerState) {
+        self.leader = None;
+        let observer = state == ServerState::Observing;
+        self.set_state(state, &format!("following leader {leader}"));
+        let now = self.now;
+        self.learner = Some(LearnerState {
+            leader,
+            observer,
+            stage: LStage::Connecting,
+            new_epoch: 0,
+            last_heard: now,
+            next_info: now + INFO_RETRY,
+            up_to_date: false,
+            newleader_zxid: Zxid(0),
+            acked: Zxid(0),
+            syncs: BTreeMap::new(),
+            synced: VecDeque::new(),
+        });
+        self.send_info();
+    }
+
+    fn send_info(&mut self) {
+        let l = self.learner.as_ref().expect("learner");
+        let (leader, observer) = (l.leader, l.observer);
+        let sid = self.cfg.id;
+        let accepted_epoch = self.accepted_epoch;
+        let p = if observer {
+            QuorumPacket::ObserverInfo {
+                sid,
+                accepted_epoch,
+            }
+        } else {
+            QuorumPacket::FollowerInfo {
+                sid,
+                accepted_epoch,
+            }
+        };
+        self.send_q(leader, p);
+    }
+
+    pub(super) fn learner_tick(&mut self, now: Millis) {
+        let (deadline, stage) = {
+            let l = self.learner.as_ref().expect("learner");
+            let limit = if l.up_to_date {
+                self.cfg.sync_limit
+            } else {
+                self.cfg.init_limit
+            } as Millis
+                * self.cfg.tick_time as Millis;
+            (l.last_heard + limit, l.stage)
+        };
+        if now > deadline {
+            let leader = self.learner().leader;
+            self.enter_looking(&format!("leader {leader} not heard from in time"));
+            return;
+        }
+        if stage == LStage::Connecting && now >= self.learner().next_info {
+            self.learner().next_info = now + INFO_RETRY;
+            self.send_info();
+        }
+    }
+
+    /// A packet from the leader.
+    pub(super) fn learner_packet(&mut self, from: ServerId, p: QuorumPacket) {
+        let now = self.now;
+        let l = self.learner();
+        if from != l.leader {
+            return;
+        }
+        l.last_heard = now;
+        let stage = l.stage;
+        match p {
+            QuorumPacket::LeaderInfo { new_epoch } if stage == LStage::Connecting => {
+                self.learner().new_epoch = new_epoch;
+                if new_epoch > self.accepted_epoch {
+                    self.learner().stage = LStage::AcceptingEpoch;
+                    self.persist(
+                        PersistOp::AcceptedEpoch(new_epoch),
+                        Durable::AcceptedEpoch(new_epoch),
+                    );
+                } else if new_epoch == self.accepted_epoch {
+                    // Already accepted this epoch once: say so (ZooKeeper sends -1).
+                    self.learner().stage = LStage::Syncing;
+                    let last_zxid = self.last_logged;
+                    self.send_q(
+                        from,
+                        QuorumPacket::AckEpoch {
+                            current_epoch: None,
+                            last_zxid,
+                        },
+                    );
+                } else {
+                    let accepted = self.accepted_epoch;
+                    self.enter_looking(&format!(
+                        "leader {from} proposed epoch {new_epoch}, less than our accepted epoch {accepted}"
+                    ));
+                }
+            }
+            QuorumPacket::Diff { commit, .. } if stage == LStage::Syncing => {
+                self.commit_point = self.commit_point.max(commit);
+            }
+            QuorumPacket::Trunc { zxid, commit } if stage == LStage::Syncing => {
+                if zxid < self.server.tree.last_processed_zxid() {
+                    // The leader would take back something we applied as committed: this must
+                    // never happen, and the simulator's invariants would flag it.
+                    let applied = self.server.tree.last_processed_zxid();
+                    self.enter_looking(&format!(
+                        "leader {from} asked to truncate to {zxid}, below our applied {applied}"
+                    ));
+                    return;
+                }
+                while self.tail.back().is_some_and(|e| e.zxid() > zxid) {
+                    self.tail.pop_back();
+                }
+                self.last_logged = self
+                    .tail
+                    .back()
+                    .map(|e| e.zxid())
+                    .unwrap_or(self.server.tree.last_processed_zxid());
+                self.durable = self.durable.min(zxid);
+                self.persist(PersistOp::Truncate(zxid), Durable::Truncated(zxid));
+                self.event(PeerEvent::Truncated { zxid });
+                self.commit_point = self.commit_point.max(commit);
+            }
+            QuorumPacket::Snap {
+                zxid,
+                snapshot: data,
+            } if stage == LStage::Syncing => match snapshot::deserialize(&data) {
+                Ok(tree) => {
+                    self.server.tree = tree;
+                    self.server.watches = crate::watch::WatchManager::new();
+                    self.tail.clear();
+                    self.committed_log.clear();
+                    self.log_base = zxid;
+                    self.last_logged = zxid;
+                    self.commit_point = zxid;
+                    self.persist(PersistOp::Snapshot { zxid, data }, Durable::Snapshot(zxid));
+                    self.event(PeerEvent::SnapshotInstalled { zxid });
+                }
+                Err(e) => {
+                    self.enter_looking(&format!("snapshot from leader {from} is unreadable: {e}"));
+                }
+            },
+            QuorumPacket::Proposal(entry) if stage >= LStage::Syncing && entry.zxid() > self.last_logged => {
+                self.log_txn(entry);
+            }
+            QuorumPacket::Inform(entry) if stage >= LStage::Syncing => {
+                let z = entry.zxid();
+                if z > self.last_logged {
+                    self.log_txn(entry);
+                }
+                self.commit_point = self.commit_point.max(z);
+                self.apply_committed();
+                self.learner_synced_check();
+            }
+            QuorumPacket::Commit { zxid } if stage >= LStage::Syncing => {
+                self.commit_point = self.commit_point.max(zxid);
+                self.apply_committed();
+                self.learner_synced_check();
+            }
+            QuorumPacket::NewLeader { zxid } if stage == LStage::Syncing => {
+                // Our history first (already queued to the disk), then the epoch that vouches for it.
+                let e = self.learner().new_epoch;
+                let l = self.learner();
+                l.newleader_zxid = zxid;
+                l.stage = LStage::PersistingEpoch;
+                self.persist(PersistOp::CurrentEpoch(e), Durable::CurrentEpoch(e));
+            }
+            QuorumPacket::UpToDate { commit } if stage >= LStage::WaitUpToDate => {
+                self.commit_point = self.commit_point.max(commit);
+                let e = self.learner().new_epoch;
+                let l = self.learner();
+                l.stage = LStage::Broadcast;
+                l.up_to_date = true;
+                self.current_vote.peer_epoch = e;
+                self.apply_committed();
+                let leader = self.learner().leader;
+                self.event(PeerEvent::Info(format!(
+                    "synced with leader {leader} in epoch {e}: serving clients"
+                )));
+            }
+            QuorumPacket::Ping { round } => {
+                let sessions: Vec<(SessionId, i32)> =
+                    std::mem::take(&mut self.touched).into_iter().collect();
+                self.send_q(from, QuorumPacket::PingReply { round, sessions });
+            }
+            QuorumPacket::RevalidateReply { session, valid } => {
+                if let Some(conn) = self.revalidating.remove(&session) {
+                    if valid {
+                        self.server
+                            .session_established(&mut self.scratch, conn, session);
+                    } else {
+                        self.server.session_invalid(&mut self.scratch, conn);
+                    }
+                }
+            }
+            QuorumPacket::Sync { session, cxid } => {
+                if let Some(conn) = self.learner().syncs.remove(&(session, cxid)) {
+                    let need = self.commit_point;
+                    self.learner().synced.push_back((need, conn, cxid));
+                    self.learner_synced_check();
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Answers syncs whose preceding commits are now applied here.
+    pub(super) fn learner_synced_check(&mut self) {
+        let applied = self.server.tree.last_processed_zxid();
+        let now = self.now;
+        loop {
+            let Some(l) = self.learner.as_mut() else {
+                return;
+            };
+            match l.synced.front() {
+                Some(&(need, conn, cxid)) if need <= applied => {
+                    l.synced.pop_front();
+                    self.server.sync_done(&mut self.scratch, conn, cxid, now);
+                }
+                _ => return,
+            }
+        }
+    }
+
+    pub(super) fn learner_accepted_epoch_durable(&mut self, e: u32) {
+        self.accepted_epoch = e;
+        let l = self.learner();
+        if l.stage == LStage::AcceptingEpoch && l.new_epoch == e {
+            l.stage = LStage::Syncing;
+            let leader = l.leader;
+            let current_epoch = Some(self.current_epoch);
+            let last_zxid = self.last_logged;
+            self.send_q(
+                leader,
+                QuorumPacket::AckEpoch {
+                    current_epoch,
+                    last_zxid,
+                },
+            );
+        }
+    }
+
+    pub(super) fn learner_current_epoch_durable(&mut self, e: u32) {
+        self.current_epoch = e;
+        let l = self.learner();
+        if l.stage == LStage::PersistingEpoch && l.new_epoch == e {
+            l.stage = LStage::WaitUpToDate;
+            let (leader, zxid) = (l.leader, l.newleader_zxid);
+            self.send_q(leader, QuorumPacket::Ack { zxid });
+        }
+    }
+
+    /// More of our log is durable: a follower acknowledges it (cumulatively); anyone applies the
+    /// committed part.
+    pub(super) fn learner_durable(&mut self) {
+        let durable = self.durable;
+        let l = self.learner();
+        if l.observer || l.stage < LStage::WaitUpToDate || durable <= l.acked {
+            return;
+        }
+        // Only acknowledge proposals of the current epoch: everything before it is acknowledged
+        // by the ACK of NEWLEADER.
+        if durable.epoch() != l.new_epoch {
+            return;
+        }
+        l.acked = durable;
+        let leader = l.leader;
+        self.send(leader, PeerMsg::Quorum(QuorumPacket::Ack { zxid: durable }));
+        self.apply_committed();
+        self.learner_synced_check();
+    }
+}

@@ -1,0 +1,242 @@
+//! What servers say to each other, with ZooKeeper's names: FastLeaderElection notifications on
+//! the election port, and Zab's quorum packets (FOLLOWERINFO, LEADERINFO, ACKEPOCH, DIFF, TRUNC,
+//! SNAP, PROPOSAL, ACK, COMMIT, INFORM, NEWLEADER, UPTODATE, PING, REQUEST, REVALIDATE, SYNC) on
+//! the quorum port.
+
+use crate::acl::Id;
+use crate::request::Request;
+use crate::txn::TxnEntry;
+use crate::types::{ServerId, SessionId, Zxid};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::sync::Arc;
+
+/// `QuorumPeer.ServerState`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum ServerState {
+    Looking,
+    Following,
+    Leading,
+    Observing,
+    /// Not part of ZooKeeper's enum: a standalone server (zkServer.sh says "standalone").
+    Standalone,
+}
+
+impl ServerState {
+    /// The state's code in a notification (LOOKING 0, FOLLOWING 1, LEADING 2, OBSERVING 3).
+    pub fn code(self) -> i32 {
+        match self {
+            ServerState::Looking => 0,
+            ServerState::Following => 1,
+            ServerState::Leading => 2,
+            ServerState::Observing => 3,
+            ServerState::Standalone => 2,
+        }
+    }
+    pub fn from_code(c: i32) -> Option<ServerState> {
+        Some(match c {
+            0 => ServerState::Looking,
+            1 => ServerState::Following,
+            2 => ServerState::Leading,
+            3 => ServerState::Observing,
+            _ => return None,
+        })
+    }
+    /// As `srvr` and `zkServer.sh status` print the mode.
+    pub fn mode(self) -> &'static str {
+        match self {
+            ServerState::Looking => "looking",
+            ServerState::Following => "follower",
+            ServerState::Leading => "leader",
+            ServerState::Observing => "observer",
+            ServerState::Standalone => "standalone",
+        }
+    }
+}
+
+impl fmt::Display for ServerState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ServerState::Looking => "LOOKING",
+            ServerState::Following => "FOLLOWING",
+            ServerState::Leading => "LEADING",
+            ServerState::Observing => "OBSERVING",
+            ServerState::Standalone => "STANDALONE",
+        })
+    }
+}
+
+/// A vote: who should lead, and the credentials that back it (`Vote`). `zxid` is the last
+/// logged zxid of the proposed leader, `peer_epoch` its current epoch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Vote {
+    pub leader: ServerId,
+    pub zxid: Zxid,
+    pub election_epoch: u64,
+    pub peer_epoch: u32,
+}
+
+/// A FastLeaderElection notification (`FastLeaderElection.Notification` / `ToSend`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notification {
+    /// Proposed leader.
+    pub leader: ServerId,
+    /// Its last logged zxid.
+    pub zxid: Zxid,
+    /// The sender's logicalclock (election round).
+    pub election_epoch: u64,
+    /// The proposed leader's epoch.
+    pub peer_epoch: u32,
+    /// The sender's state.
+    pub state: ServerState,
+    pub sid: ServerId,
+}
+
+/// Learners tell the leader which client sessions they saw alive (ZooKeeper piggybacks this on
+/// its PING replies).
+pub type SessionTouches = Vec<(SessionId, i32)>;
+
+/// A write request a learner forwards to the leader (`REQUEST`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Forwarded {
+    Client(Request),
+    CreateSession {
+        timeout: i32,
+    },
+    CloseSession,
+    /// `sync`: answered with [`QuorumPacket::Sync`] once it is safe to read.
+    Sync {
+        path: String,
+    },
+}
+
+/// Zab's quorum packets (`Leader.java`'s packet types).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum QuorumPacket {
+    /// Learner → leader, first thing after connecting: its id and the last epoch it accepted.
+    FollowerInfo {
+        sid: ServerId,
+        accepted_epoch: u32,
+    },
+    ObserverInfo {
+        sid: ServerId,
+        accepted_epoch: u32,
+    },
+    /// Leader → learner: the epoch it proposes.
+    LeaderInfo {
+        new_epoch: u32,
+    },
+    /// Learner → leader: the epoch was accepted; here is my current epoch and last zxid.
+    /// `None` when the learner had already accepted this epoch (ZooKeeper sends -1).
+    AckEpoch {
+        current_epoch: Option<u32>,
+        last_zxid: Zxid,
+    },
+    /// Sync: the learner's log is a prefix of the leader's; proposals follow. `commit` is the
+    /// leader's commit point: what the learner will hold up to it is committed.
+    Diff {
+        last_zxid: Zxid,
+        commit: Zxid,
+    },
+    /// Sync: drop everything after `zxid`, then proposals follow.
+    Trunc {
+        zxid: Zxid,
+        commit: Zxid,
+    },
+    /// Sync: replace everything with this snapshot (shared: one copy for every learner).
+    Snap {
+        zxid: Zxid,
+        snapshot: Arc<Vec<u8>>,
+    },
+    Proposal(TxnEntry),
+    /// Cumulative: the sender has persisted every proposal up to `zxid`.
+    Ack {
+        zxid: Zxid,
+    },
+    /// Cumulative: every proposal up to `zxid` is committed.
+    Commit {
+        zxid: Zxid,
+    },
+    /// Leader → observer: a committed transaction.
+    Inform(TxnEntry),
+    /// End of the sync stream: the learner persists its history, then its new epoch, then ACKs.
+    NewLeader {
+        zxid: Zxid,
+    },
+    /// The leader has a quorum; serve clients. `commit` as in Diff.
+    UpToDate {
+        commit: Zxid,
+    },
+    /// Leader → learner each half tick; `round` numbers the ping for sync's quorum check.
+    Ping {
+        round: u64,
+    },
+    /// Learner → leader, answering a ping, with the sessions it saw alive.
+    PingReply {
+        round: u64,
+        sessions: SessionTouches,
+    },
+    Request {
+        session: SessionId,
+        cxid: i32,
+        op: Forwarded,
+        auth: Vec<Id>,
+    },
+    Revalidate {
+        session: SessionId,
+        timeout: i32,
+    },
+    RevalidateReply {
+        session: SessionId,
+        valid: bool,
+    },
+    /// Leader → learner: the sync of `session`/`cxid` is complete.
+    Sync {
+        session: SessionId,
+        cxid: i32,
+    },
+}
+
+impl QuorumPacket {
+    /// ZooKeeper's name of the packet type.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            QuorumPacket::FollowerInfo { .. } => "FOLLOWERINFO",
+            QuorumPacket::ObserverInfo { .. } => "OBSERVERINFO",
+            QuorumPacket::LeaderInfo { .. } => "LEADERINFO",
+            QuorumPacket::AckEpoch { .. } => "ACKEPOCH",
+            QuorumPacket::Diff { .. } => "DIFF",
+            QuorumPacket::Trunc { .. } => "TRUNC",
+            QuorumPacket::Snap { .. } => "SNAP",
+            QuorumPacket::Proposal(_) => "PROPOSAL",
+            QuorumPacket::Ack { .. } => "ACK",
+            QuorumPacket::Commit { .. } => "COMMIT",
+            QuorumPacket::Inform(_) => "INFORM",
+            QuorumPacket::NewLeader { .. } => "NEWLEADER",
+            QuorumPacket::UpToDate { .. } => "UPTODATE",
+            QuorumPacket::Ping { .. } => "PING",
+            QuorumPacket::PingReply { .. } => "PING",
+            QuorumPacket::Request { .. } => "REQUEST",
+            QuorumPacket::Revalidate { .. } | QuorumPacket::RevalidateReply { .. } => "REVALIDATE",
+            QuorumPacket::Sync { .. } => "SYNC",
+        }
+    }
+}
+
+/// Anything one server sends another.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PeerMsg {
+    /// On the election connection (port 3888 in the docs).
+    Election(Notification),
+    /// On the quorum connection (port 2888), learner ↔ leader.
+    Quorum(QuorumPacket),
+}
+
+impl PeerMsg {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            PeerMsg::Election(_) => "NOTIFICATION",
+            PeerMsg::Quorum(q) => q.kind(),
+        }
+    }
+}

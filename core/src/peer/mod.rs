@@ -1,0 +1,1003 @@
+//! One ZooKeeper server (`QuorumPeer`) as a sans-IO state machine: FastLeaderElection, Zab's
+//! discovery, synchronization and broadcast, and the client-facing [`Server`], in one place.
+//!
+//! ## The drive loop
+//!
+//! ```text
+//!        accept / connect / request / disconnected        (client connections)
+//!        message(from, PeerMsg) / link_down(peer)         (other servers)
+//!        persisted(seq)                                   (the disk caught up)
+//!        tick(now)            at next_deadline()          (time)
+//!                               │
+//!                               ▼
+//!                             Peer  ──poll_output()──▶  Send { to, msg }      → network
+//!                                                       Persist { seq, op }   → disk, then persisted(seq)
+//!                                                       Client(...)           → client sockets
+//!                                                       Disconnect { peer }   → drop a quorum link
+//! ```
+//!
+//! ## The persistence contract
+//!
+//! Nothing counts until it is durable, and things become durable in the order they were asked
+//! for. A follower ACKs a proposal only once it is persisted; any server applies a committed
+//! transaction only once it is persisted locally; a learner records its new epoch only after the
+//! history that epoch vouches for (the NEWLEADER case of ZOOKEEPER-4643); the tree holds only
+//! committed transactions, and everything logged but not known committed stays in the *tail*
+//! until the leader confirms or truncates it.
+//!
+//! A standalone server is a leader of a one-server ensemble in epoch 0, with no election: the
+//! same broadcast code commits a write when its own disk has it.
+
+pub mod election;
+mod leader;
+mod learner;
+pub mod messages;
+pub mod quorum;
+
+use crate::error::ErrorCode;
+use crate::output::{ClientOutput, Output as ServerOutput};
+use crate::request::{ConnectRequest, Request};
+use crate::server::{ConnectAction, RequestAction, Server, ServerConfig};
+use crate::session::initial_session_id;
+use crate::tree::DataTree;
+use crate::txn::{Txn, TxnEntry};
+use crate::types::{ConnId, Millis, ServerId, SessionId, Zxid};
+use election::{Election, ElectionOut, Me, VoteChange};
+use leader::LeaderState;
+use learner::LearnerState;
+use messages::{Forwarded, Notification, PeerMsg, QuorumPacket, ServerState, Vote};
+use quorum::QuorumVerifier;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
+
+/// How a peer is configured (what `zoo.cfg` says, minus addresses, which are the driver's).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PeerConfig {
+    pub id: ServerId,
+    /// Voting servers and how they make a quorum.
+    pub quorum: QuorumVerifier,
+    pub observers: BTreeSet<ServerId>,
+    /// A standalone server: no election, epoch 0, commits on its own disk.
+    pub standalone: bool,
+    pub tick_time: u32,
+    pub init_limit: u32,
+    pub sync_limit: u32,
+    pub server: ServerConfig,
+    /// Committed transactions kept in memory to bring learners up to date with a DIFF
+    /// (`zookeeper.commitLogCount`).
+    pub commit_log_count: usize,
+    /// Observers persist what they learn (`syncEnabled`).
+    pub sync_enabled: bool,
+}
+
+impl PeerConfig {
+    /// A standalone server.
+    pub fn standalone(id: ServerId, server: ServerConfig) -> PeerConfig {
+        PeerConfig {
+            id,
+            quorum: QuorumVerifier::majority([id]),
+            observers: BTreeSet::new(),
+            standalone: true,
+            tick_time: server.tick_time,
+            init_limit: 10,
+            sync_limit: 5,
+            server,
+            commit_log_count: 500,
+            sync_enabled: true,
+        }
+    }
+
+    /// A member of a majority ensemble of `voters` plus `observers`.
+    pub fn ensemble(
+        id: ServerId,
+        voters: &[ServerId],
+        observers: &[ServerId],
+        server: ServerConfig,
+    ) -> PeerConfig {
+        PeerConfig {
+            id,
+            quorum: QuorumVerifier::majority(voters.iter().copied()),
+            observers: observers.iter().copied().collect(),
+            standalone: false,
+            tick_time: server.tick_time,
+            init_limit: 10,
+            sync_limit: 5,
+            server,
+            commit_log_count: 500,
+            sync_enabled: true,
+        }
+    }
+
+    pub fn is_observer(&self) -> bool {
+        self.observers.contains(&self.id)
+    }
+
+    /// Every other server (voters and observers).
+    pub fn others(&self) -> Vec<ServerId> {
+        let mut all: BTreeSet<ServerId> = self.quorum.voters();
+        all.extend(self.observers.iter().copied());
+        all.remove(&self.id);
+        all.into_iter().collect()
+    }
+}
+
+/// What a server finds on its disk when it starts.
+#[derive(Clone, Debug, Default)]
+pub struct Restored {
+    /// The newest snapshot's tree (a fresh tree if there is none).
+    pub tree: DataTree,
+    /// Logged transactions after the snapshot, in zxid order.
+    pub log: Vec<TxnEntry>,
+    pub accepted_epoch: u32,
+    pub current_epoch: u32,
+}
+
+/// Something to make durable.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PersistOp {
+    /// Append a transaction to the log.
+    Append(TxnEntry),
+    /// Remove every logged transaction after `zxid` (a TRUNC from the leader).
+    Truncate(Zxid),
+    /// Replace the whole state with this snapshot and start an empty log after it (a SNAP).
+    Snapshot {
+        zxid: Zxid,
+        data: Arc<Vec<u8>>,
+    },
+    AcceptedEpoch(u32),
+    CurrentEpoch(u32),
+}
+
+/// One thing the peer wants done.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Output {
+    Send {
+        to: ServerId,
+        msg: PeerMsg,
+    },
+    /// Do `op`, after every op with a smaller `seq`, then call `persisted(seq)`.
+    Persist {
+        seq: u64,
+        op: PersistOp,
+    },
+    Client(ClientOutput),
+    /// Drop the quorum connection to `peer` (it timed out, or a new leader was chosen).
+    Disconnect {
+        peer: ServerId,
+    },
+}
+
+/// Observable steps, for the trace the playground draws and the logs the native server writes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PeerEvent {
+    State {
+        from: ServerState,
+        to: ServerState,
+        why: String,
+    },
+    Vote {
+        vote: Vote,
+        why: VoteChange,
+    },
+    Filed {
+        from: ServerId,
+        vote: Vote,
+        state: ServerState,
+        out_of_election: bool,
+    },
+    Finalizing {
+        until: Millis,
+    },
+    Elected {
+        vote: Vote,
+        state: ServerState,
+    },
+    AcceptedEpoch(u32),
+    CurrentEpoch(u32),
+    Proposed {
+        zxid: Zxid,
+        txn: String,
+    },
+    Acked {
+        from: ServerId,
+        zxid: Zxid,
+    },
+    Committed {
+        zxid: Zxid,
+    },
+    Applied {
+        zxid: Zxid,
+        txn: String,
+    },
+    /// A leader chose how to bring a learner up to date.
+    Sync {
+        learner: ServerId,
+        mode: String,
+        from: Zxid,
+        to: Zxid,
+    },
+    /// The leader has a quorum in its new epoch.
+    Established {
+        epoch: u32,
+    },
+    Truncated {
+        zxid: Zxid,
+    },
+    /// A learner replaced its state with the leader's snapshot.
+    SnapshotInstalled {
+        zxid: Zxid,
+    },
+    Info(String),
+}
+
+/// Serving clients or not, and why.
+fn serving(
+    state: ServerState,
+    leader: &Option<LeaderState>,
+    learner: &Option<LearnerState>,
+) -> bool {
+    match state {
+        ServerState::Standalone => true,
+        ServerState::Leading => leader.as_ref().is_some_and(|l| l.established),
+        ServerState::Following | ServerState::Observing => {
+            learner.as_ref().is_some_and(|l| l.up_to_date)
+        }
+        ServerState::Looking => false,
+    }
+}
+
+/// What becomes durable at a persist sequence number.
+#[derive(Clone, Debug)]
+enum Durable {
+    Zxid(Zxid),
+    Truncated(Zxid),
+    Snapshot(Zxid),
+    AcceptedEpoch(u32),
+    CurrentEpoch(u32),
+}
+
+/// One ZooKeeper server.
+#[derive(Clone, Debug)]
+pub struct Peer {
+    pub cfg: PeerConfig,
+    pub server: Server,
+    pub state: ServerState,
+    pub election: Election,
+    /// The vote this server stands by when not LOOKING (what it answers a LOOKING server).
+    pub current_vote: Vote,
+    /// Epochs as persisted (`acceptedEpoch`, `currentEpoch` files).
+    pub accepted_epoch: u32,
+    pub current_epoch: u32,
+    /// Logged (or being logged) transactions not applied to the tree, in zxid order.
+    tail: VecDeque<TxnEntry>,
+    /// The last zxid handed to the disk (or found on it).
+    last_logged: Zxid,
+    /// The last zxid known durable.
+    durable: Zxid,
+    /// Everything up to here is committed.
+    commit_point: Zxid,
+    /// The last committed transactions, for DIFFs.
+    committed_log: VecDeque<TxnEntry>,
+    /// The zxid just before the first entry of `committed_log` (what a DIFF can start from).
+    log_base: Zxid,
+    persist_seq: u64,
+    persisted_seq: u64,
+    markers: VecDeque<(u64, Durable)>,
+    leader: Option<LeaderState>,
+    learner: Option<LearnerState>,
+    next_session_id: i64,
+    /// Learner: sessions seen alive since the last ping reply.
+    touched: BTreeMap<SessionId, i32>,
+    /// Sessions being created or re-validated through the leader, with the waiting connection.
+    creating: BTreeMap<SessionId, ConnId>,
+    revalidating: BTreeMap<SessionId, ConnId>,
+    out: VecDeque<Output>,
+    scratch: VecDeque<ServerOutput>,
+    events: Vec<(Millis, PeerEvent)>,
+    /// Record events (the simulator and tests do; a busy server may not).
+    pub trace: bool,
+    /// Notifications to ourselves (FastLeaderElection sends its vote to every voter, itself too).
+    self_inbox: VecDeque<Notification>,
+    pub rng: ChaCha8Rng,
+    now: Millis,
+}
+
+impl Peer {
+    /// A server starting from what it finds on disk.
+    pub fn new(cfg: PeerConfig, restored: Restored, now: Millis, seed: u64) -> Peer {
+        let Restored {
+            tree,
+            log,
+            accepted_epoch,
+            current_epoch,
+        } = restored;
+        let mut server = Server::new(cfg.server.clone(), tree);
+        let mut last_logged = server.tree.last_processed_zxid();
+        let mut tail = VecDeque::new();
+        for e in log {
+            if e.zxid() > last_logged {
+                last_logged = e.zxid();
+                tail.push_back(e);
+            }
+        }
+        let next_session_id = initial_session_id(cfg.id, cfg.server.wall(now));
+        let commit_point = server.tree.last_processed_zxid();
+        server.committed = 0;
+        let mut p = Peer {
+            server,
+            state: ServerState::Looking,
+            election: Election::default(),
+            current_vote: Vote {
+                leader: cfg.id,
+                zxid: last_logged,
+                election_epoch: 0,
+                peer_epoch: current_epoch,
+            },
+            accepted_epoch,
+            current_epoch,
+            tail,
+            last_logged,
+            durable: last_logged,
+            commit_point,
+            committed_log: VecDeque::new(),
+            log_base: commit_point,
+            persist_seq: 0,
+            persisted_seq: 0,
+            markers: VecDeque::new(),
+            leader: None,
+            learner: None,
+            next_session_id,
+            touched: BTreeMap::new(),
+            creating: BTreeMap::new(),
+            revalidating: BTreeMap::new(),
+            out: VecDeque::new(),
+            scratch: VecDeque::new(),
+            events: Vec::new(),
+            trace: true,
+            self_inbox: VecDeque::new(),
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            now,
+            cfg,
+        };
+        if p.cfg.standalone {
+            // Everything a standalone server logged was committed.
+            p.commit_point = p.last_logged;
+            p.apply_committed();
+            p.become_standalone();
+        } else {
+            p.enter_looking("server started");
+        }
+        p.drain_self();
+        p
+    }
+
+    // ---- observation -------------------------------------------------------------------
+
+    pub fn id(&self) -> ServerId {
+        self.cfg.id
+    }
+    pub fn last_logged(&self) -> Zxid {
+        self.last_logged
+    }
+    pub fn last_committed(&self) -> Zxid {
+        self.commit_point
+    }
+    pub fn durable(&self) -> Zxid {
+        self.durable
+    }
+    /// Transactions logged but not applied.
+    pub fn tail(&self) -> &VecDeque<TxnEntry> {
+        &self.tail
+    }
+    /// Is this server answering clients?
+    pub fn is_serving(&self) -> bool {
+        serving(self.state, &self.leader, &self.learner)
+    }
+    /// The leader this server follows or is, once known.
+    pub fn leader_id(&self) -> Option<ServerId> {
+        match self.state {
+            ServerState::Leading | ServerState::Standalone => Some(self.cfg.id),
+            ServerState::Following | ServerState::Observing => {
+                self.learner.as_ref().map(|l| l.leader)
+            }
+            ServerState::Looking => None,
+        }
+    }
+    /// The leader's epoch is established (it has a quorum in it).
+    pub fn is_established_leader(&self) -> bool {
+        self.leader.as_ref().is_some_and(|l| l.established)
+    }
+    /// The epoch this leader leads in, once established.
+    pub fn leader_epoch(&self) -> Option<u32> {
+        self.leader
+            .as_ref()
+            .filter(|l| l.established)
+            .map(|l| l.epoch)
+    }
+    /// Learners synced with this leader (`zk_synced_followers` and observers).
+    pub fn synced_learners(&self) -> Vec<(ServerId, bool)> {
+        self.leader
+            .as_ref()
+            .map(|l| l.synced_learners())
+            .unwrap_or_default()
+    }
+    /// Learners connected to this leader, with whether each is an observer.
+    pub fn learners(&self) -> Vec<(ServerId, bool)> {
+        self.leader
+            .as_ref()
+            .map(|l| l.learner_list())
+            .unwrap_or_default()
+    }
+    /// Proposals waiting for a quorum (`zk_outstanding_proposals`... of the leader).
+    pub fn outstanding_proposals(&self) -> usize {
+        self.leader
+            .as_ref()
+            .map(|l| l.outstanding.len())
+            .unwrap_or(0)
+    }
+    /// Syncs waiting for a quorum round (`zk_pending_syncs`).
+    pub fn pending_syncs(&self) -> usize {
+        self.leader
+            .as_ref()
+            .map(|l| l.pending_syncs.len())
+            .unwrap_or(0)
+    }
+    /// Live sessions as the leader tracks them.
+    pub fn session_count(&self) -> usize {
+        match &self.leader {
+            Some(l) => l.sessions.len(),
+            None => self.server.tree.sessions().len(),
+        }
+    }
+    /// The committed transactions kept for DIFFs.
+    pub fn committed_log(&self) -> &VecDeque<TxnEntry> {
+        &self.committed_log
+    }
+
+    /// Recorded events since the last call.
+    pub fn take_events(&mut self) -> Vec<(Millis, PeerEvent)> {
+        std::mem::take(&mut self.events)
+    }
+
+    fn event(&mut self, e: PeerEvent) {
+        if self.trace {
+            self.events.push((self.now, e));
+        }
+    }
+
+    // ---- outputs -----------------------------------------------------------------------
+
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.flush_server();
+        self.out.pop_front()
+    }
+
+    /// Everything queued, at once.
+    pub fn drain_outputs(&mut self) -> Vec<Output> {
+        self.flush_server();
+        self.out.drain(..).collect()
+    }
+
+    fn flush_server(&mut self) {
+        while let Some(o) = self.scratch.pop_front() {
+            match o {
+                ServerOutput::Client(c) => self.out.push_back(Output::Client(c)),
+                ServerOutput::Persist(_) => {}
+            }
+        }
+    }
+
+    fn send(&mut self, to: ServerId, msg: PeerMsg) {
+        if to == self.cfg.id {
+            if let PeerMsg::Election(n) = msg {
+                self.self_inbox.push_back(n);
+            }
+            return;
+        }
+        self.out.push_back(Output::Send { to, msg });
+    }
+
+    fn send_q(&mut self, to: ServerId, p: QuorumPacket) {
+        self.send(to, PeerMsg::Quorum(p));
+    }
+
+    fn persist(&mut self, op: PersistOp, durable: Durable) -> u64 {
+        self.persist_seq += 1;
+        let seq = self.persist_seq;
+        self.markers.push_back((seq, durable));
+        self.out.push_back(Output::Persist { seq, op });
+        seq
+    }
+
+    /// Logs a transaction (appends it to the tail and asks the disk for it).
+    fn log_txn(&mut self, entry: TxnEntry) {
+        self.last_logged = entry.zxid();
+        let z = entry.zxid();
+        self.tail.push_back(entry.clone());
+        self.persist(PersistOp::Append(entry), Durable::Zxid(z));
+    }
+
+    // ---- time --------------------------------------------------------------------------
+
+    /// When `tick` must next be called.
+    pub fn next_deadline(&self) -> Option<Millis> {
+        let mut d: Option<Millis> = None;
+        let mut add = |x: Option<Millis>| {
+            if let Some(x) = x {
+                d = Some(d.map_or(x, |y: Millis| y.min(x)));
+            }
+        };
+        if self.state == ServerState::Looking {
+            add(self.election.deadline());
+        }
+        if let Some(l) = &self.leader {
+            add(l.deadline());
+        }
+        if let Some(l) = &self.learner {
+            add(Some(l.deadline(&self.cfg)));
+        }
+        d
+    }
+
+    pub fn tick(&mut self, now: Millis) {
+        self.now = now;
+        if self.state == ServerState::Looking {
+            let me = self.me();
+            let mut out = Vec::new();
+            self.election.timeout(now, &me, &self.cfg.quorum, &mut out);
+            self.election_outputs(out);
+        }
+        if self.leader.is_some() {
+            self.leader_tick(now);
+        }
+        if self.learner.is_some() {
+            self.learner_tick(now);
+        }
+        self.drain_self();
+    }
+
+    // ---- disk --------------------------------------------------------------------------
+
+    /// The disk has done every persist op up to `seq`.
+    pub fn persisted(&mut self, seq: u64, now: Millis) {
+        self.now = now;
+        if seq <= self.persisted_seq {
+            return;
+        }
+        self.persisted_seq = seq;
+        let mut epochs = Vec::new();
+        while self.markers.front().is_some_and(|(s, _)| *s <= seq) {
+            let Some((_, d)) = self.markers.pop_front() else {
+                break;
+            };
+            match d {
+                Durable::Zxid(z) => self.durable = self.durable.max(z),
+                Durable::Truncated(z) | Durable::Snapshot(z) => self.durable = z,
+                Durable::AcceptedEpoch(e) => epochs.push((true, e)),
+                Durable::CurrentEpoch(e) => epochs.push((false, e)),
+            }
+        }
+        for (accepted, e) in epochs {
+            if accepted {
+                self.event(PeerEvent::AcceptedEpoch(e));
+                self.on_accepted_epoch_durable(e);
+            } else {
+                self.event(PeerEvent::CurrentEpoch(e));
+                self.on_current_epoch_durable(e);
+            }
+        }
+        self.on_durable();
+        self.drain_self();
+    }
+
+    fn on_accepted_epoch_durable(&mut self, e: u32) {
+        if self.leader.is_some() {
+            self.leader_accepted_epoch_durable(e);
+        }
+        if self.learner.is_some() {
+            self.learner_accepted_epoch_durable(e);
+        }
+    }
+
+    fn on_current_epoch_durable(&mut self, e: u32) {
+        if self.leader.is_some() {
+            self.leader_current_epoch_durable(e);
+        }
+        if self.learner.is_some() {
+            self.learner_current_epoch_durable(e);
+        }
+    }
+
+    /// More of the log is durable: acknowledge and apply what may now be.
+    fn on_durable(&mut self) {
+        if self.leader.is_some() {
+            self.leader_durable();
+        }
+        if self.learner.is_some() {
+            self.learner_durable();
+        }
+        self.apply_committed();
+        if self.learner.is_some() {
+            self.learner_synced_check();
+        }
+        if self.leader.is_some() {
+            self.check_syncs();
+        }
+    }
+
+    /// Applies tail entries that are both committed and durable, in zxid order.
+    fn apply_committed(&mut self) {
+        let limit = self.commit_point.min(self.durable);
+        while self.tail.front().is_some_and(|e| e.zxid() <= limit) {
+            let Some(entry) = self.tail.pop_front() else {
+                break;
+            };
+            self.apply(entry);
+        }
+    }
+
+    fn apply(&mut self, entry: TxnEntry) {
+        let now = self.now;
+        self.server.commit(&mut self.scratch, &entry, now);
+        if self.trace {
+            let name = entry.txn.name().to_string();
+            self.event(PeerEvent::Applied {
+                zxid: entry.zxid(),
+                txn: name,
+            });
+        }
+        let session = entry.hdr.session;
+        match &entry.txn {
+            Txn::CreateSession { timeout } => {
+                let now = self.now;
+                if let Some(l) = self.leader.as_mut() {
+                    if !l.sessions.contains(session) {
+                        l.sessions.track(session, *timeout, now);
+                    }
+                }
+                if let Some(conn) = self.creating.remove(&session) {
+                    self.server
+                        .session_established(&mut self.scratch, conn, session);
+                }
+            }
+            Txn::CloseSession { .. } => {
+                if let Some(l) = self.leader.as_mut() {
+                    l.sessions.remove(session);
+                }
+                self.server
+                    .close_session_conn(&mut self.scratch, session, "session closed");
+            }
+            _ => {}
+        }
+        if let Some(l) = self.leader.as_mut() {
+            l.prep.applied(entry.zxid());
+        }
+        self.committed_log.push_back(entry);
+        while self.committed_log.len() > self.cfg.commit_log_count.max(1) {
+            if let Some(old) = self.committed_log.pop_front() {
+                self.log_base = old.zxid();
+            }
+        }
+    }
+
+    // ---- peers -------------------------------------------------------------------------
+
+    fn me(&self) -> Me {
+        Me {
+            id: self.cfg.id,
+            last_zxid: self.last_logged,
+            epoch: self.current_epoch,
+            participant: !self.cfg.is_observer(),
+        }
+    }
+
+    /// A message from another server.
+    pub fn message(&mut self, from: ServerId, msg: PeerMsg, now: Millis) {
+        self.now = now;
+        match msg {
+            PeerMsg::Election(n) => self.notification(from, n),
+            PeerMsg::Quorum(p) => {
+                if self.leader.is_some() {
+                    self.leader_packet(from, p);
+                } else if self.learner.is_some() {
+                    self.learner_packet(from, p);
+                }
+                // Anything else (a quorum packet while LOOKING) is stale: dropped.
+            }
+        }
+        self.drain_self();
+    }
+
+    /// The quorum connection to `peer` broke (the election connection breaking needs no
+    /// action: notifications are re-sent).
+    pub fn link_down(&mut self, peer: ServerId, now: Millis) {
+        self.now = now;
+        if self.leader.is_some() {
+            self.leader_link_down(peer);
+        } else if self.learner.as_ref().is_some_and(|l| l.leader == peer) {
+            self.enter_looking(&format!("lost the connection to leader {peer}"));
+        }
+        self.drain_self();
+    }
+
+    fn drain_self(&mut self) {
+        while let Some(n) = self.self_inbox.pop_front() {
+            self.notification(self.cfg.id, n);
+        }
+    }
+
+    /// FastLeaderElection's receiver: every notification comes here, in any state.
+    fn notification(&mut self, from: ServerId, n: Notification) {
+        if self.cfg.standalone {
+            return;
+        }
+        let voter = self.cfg.quorum.is_voter(from);
+        if self.state == ServerState::Looking {
+            if !voter {
+                // An observer (or stranger) asking: tell it what we propose.
+                let reply = self.looking_notification();
+                self.send(from, PeerMsg::Election(reply));
+                return;
+            }
+            if n.state == ServerState::Looking
+                && n.election_epoch < self.election.logicalclock
+                && from != self.cfg.id
+            {
+                let reply = self.looking_notification();
+                self.send(from, PeerMsg::Election(reply));
+            }
+            let me = self.me();
+            let mut out = Vec::new();
+            self.election
+                .receive(self.now, n, &me, &self.cfg.quorum, &mut out);
+            self.election_outputs(out);
+        } else if n.state == ServerState::Looking && from != self.cfg.id {
+            // Not looking: answer a LOOKING server with the vote we stand by.
+            let v = self.current_vote;
+            let reply = Notification {
+                leader: v.leader,
+                zxid: v.zxid,
+                election_epoch: v.election_epoch,
+                peer_epoch: v.peer_epoch,
+                state: if self.state == ServerState::Standalone {
+                    ServerState::Leading
+                } else {
+                    self.state
+                },
+                sid: self.cfg.id,
+            };
+            self.send(from, PeerMsg::Election(reply));
+        }
+    }
+
+    fn looking_notification(&self) -> Notification {
+        let p = self.election.proposal();
+        Notification {
+            leader: p.leader,
+            zxid: p.zxid,
+            election_epoch: p.election_epoch,
+            peer_epoch: p.peer_epoch,
+            state: ServerState::Looking,
+            sid: self.cfg.id,
+        }
+    }
+
+    fn election_outputs(&mut self, out: Vec<ElectionOut>) {
+        for o in out {
+            match o {
+                ElectionOut::Broadcast(n) => {
+                    for v in self.cfg.quorum.voters() {
+                        self.send(v, PeerMsg::Election(n));
+                    }
+                }
+                ElectionOut::VoteChanged { vote, why } => self.event(PeerEvent::Vote { vote, why }),
+                ElectionOut::Filed {
+                    from,
+                    vote,
+                    state,
+                    out_of_election,
+                } => self.event(PeerEvent::Filed {
+                    from,
+                    vote,
+                    state,
+                    out_of_election,
+                }),
+                ElectionOut::Finalizing { until } => self.event(PeerEvent::Finalizing { until }),
+                ElectionOut::Decided { vote, state } => {
+                    self.event(PeerEvent::Elected { vote, state });
+                    self.current_vote = vote;
+                    match state {
+                        ServerState::Leading => self.become_leader(),
+                        ServerState::Following | ServerState::Observing => {
+                            self.become_learner(vote.leader, state)
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+
+    fn set_state(&mut self, to: ServerState, why: &str) {
+        let from = self.state;
+        if from != to {
+            self.state = to;
+            self.event(PeerEvent::State {
+                from,
+                to,
+                why: why.to_string(),
+            });
+        }
+    }
+
+    /// Leaves whatever role this server had and starts an election. Client connections are
+    /// closed: their sessions live on in the ensemble, and clients reconnect.
+    fn enter_looking(&mut self, why: &str) {
+        if self.cfg.standalone {
+            return;
+        }
+        let was_serving = self.is_serving();
+        if let Some(l) = self.leader.take() {
+            for sid in l.learners.keys() {
+                self.out.push_back(Output::Disconnect { peer: *sid });
+            }
+        }
+        if let Some(l) = self.learner.take() {
+            self.out.push_back(Output::Disconnect { peer: l.leader });
+        }
+        if was_serving || self.server.conn_count() > 0 {
+            self.server.close_all(
+                &mut self.scratch,
+                "server is not serving: looking for a leader",
+            );
+        }
+        self.creating.clear();
+        self.revalidating.clear();
+        self.touched.clear();
+        self.set_state(ServerState::Looking, why);
+        let me = self.me();
+        let mut out = Vec::new();
+        self.election.start(self.now, &me, &mut out);
+        self.election_outputs(out);
+    }
+
+    // ---- clients -----------------------------------------------------------------------
+
+    /// A client connection was accepted. Refused (false, and a Close) while not serving or over
+    /// `maxClientCnxns`.
+    pub fn accept(&mut self, conn: ConnId, addr: &str, now: Millis) -> bool {
+        self.now = now;
+        if !self.is_serving() {
+            self.out.push_back(Output::Client(ClientOutput::Close {
+                conn,
+                reason: "this server is not serving clients: it is not in a quorum".into(),
+            }));
+            return false;
+        }
+        self.server.accept(&mut self.scratch, conn, addr, now)
+    }
+
+    pub fn disconnected(&mut self, conn: ConnId, now: Millis) {
+        self.now = now;
+        self.server.disconnected(conn);
+    }
+
+    pub fn connect(&mut self, conn: ConnId, req: &ConnectRequest, now: Millis) {
+        self.now = now;
+        // A client that saw a newer zxid than we have applied must look elsewhere.
+        match self.server.connect(&mut self.scratch, conn, req) {
+            ConnectAction::Done => {}
+            ConnectAction::CreateSession { timeout } => {
+                let session = SessionId(self.next_session_id);
+                self.next_session_id = self.next_session_id.wrapping_add(1);
+                self.creating.insert(session, conn);
+                self.submit(
+                    conn,
+                    session,
+                    0,
+                    Forwarded::CreateSession { timeout },
+                    Vec::new(),
+                );
+            }
+            ConnectAction::Revalidate { session, timeout } => {
+                if self.leader.is_some() {
+                    let valid = self.leader_revalidate(session, timeout, self.cfg.id);
+                    if valid {
+                        self.server
+                            .session_established(&mut self.scratch, conn, session);
+                    } else {
+                        self.server.session_invalid(&mut self.scratch, conn);
+                    }
+                } else if let Some(leader) = self.learner.as_ref().map(|l| l.leader) {
+                    self.revalidating.insert(session, conn);
+                    self.send_q(leader, QuorumPacket::Revalidate { session, timeout });
+                }
+            }
+        }
+        self.drain_self();
+    }
+
+    pub fn request(&mut self, conn: ConnId, xid: i32, req: Request, now: Millis) {
+        self.now = now;
+        if let Some(session) = self.server.session_of(conn) {
+            // Every packet renews the session: on the leader directly, on a learner at the
+            // next ping.
+            if let Some(l) = self.leader.as_mut() {
+                if !l.sessions.touch_existing(session, now) {
+                    self.server
+                        .close_session_conn(&mut self.scratch, session, "session expired");
+                    return;
+                }
+            } else {
+                let timeout = self.server.conn(conn).map(|c| c.timeout).unwrap_or(0);
+                self.touched.insert(session, timeout);
+            }
+        }
+        match self.server.request(&mut self.scratch, conn, xid, req, now) {
+            RequestAction::None | RequestAction::Close => {}
+            RequestAction::Sync {
+                session,
+                cxid,
+                path,
+            } => {
+                self.submit(conn, session, cxid, Forwarded::Sync { path }, Vec::new());
+            }
+            RequestAction::Write { session, cxid, req } => {
+                let auth = self
+                    .server
+                    .conn(conn)
+                    .map(|c| c.auth.clone())
+                    .unwrap_or_default();
+                let op = if req == Request::CloseSession {
+                    Forwarded::CloseSession
+                } else {
+                    Forwarded::Client(req)
+                };
+                self.submit(conn, session, cxid, op, auth);
+            }
+        }
+        self.drain_self();
+    }
+
+    /// Hands a write, a session change or a sync to the leader: ourselves, or over the wire.
+    fn submit(
+        &mut self,
+        conn: ConnId,
+        session: SessionId,
+        cxid: i32,
+        op: Forwarded,
+        auth: Vec<crate::acl::Id>,
+    ) {
+        if self.leader.is_some() {
+            let owner = self.cfg.id;
+            self.leader_request(owner, Some(conn), session, cxid, op, &auth);
+        } else if let Some(leader) = self.learner.as_ref().map(|l| l.leader) {
+            if let Forwarded::Sync { .. } = op {
+                if let Some(l) = self.learner.as_mut() {
+                    l.syncs.insert((session, cxid), conn);
+                }
+            }
+            self.send_q(
+                leader,
+                QuorumPacket::Request {
+                    session,
+                    cxid,
+                    op,
+                    auth,
+                },
+            );
+        } else {
+            let now = self.now;
+            self.server.fail_write(
+                &mut self.scratch,
+                conn,
+                cxid,
+                ErrorCode::ConnectionLoss,
+                now,
+            );
+        }
+    }
+}

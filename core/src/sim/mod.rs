@@ -1,0 +1,1365 @@
+//! A deterministic cluster simulator: N [`Peer`]s and their clients on a virtual clock, driven
+//! by one seeded generator. The same code runs the tests, the randomized fault search and the
+//! browser playground.
+//!
+//! ## The world it models
+//!
+//! * **Network.** Between every two servers there is an election channel and a quorum channel,
+//!   each a TCP-like link: in order, reliable while up, with a latency drawn per message. A
+//!   partition (any grouping, or a one-way cut) holds quorum messages back — as TCP would
+//!   retransmit them — and drops election messages (ZooKeeper keeps only the latest vote per
+//!   peer anyway). When a server drops a quorum connection (or dies), everything in flight on it
+//!   is lost and the other end hears `link_down` before anything sent on a new connection.
+//! * **Disks.** Each server has a disk that completes persist requests in order after a latency,
+//!   many at once (group commit). A killed server keeps exactly what its disk completed.
+//! * **Processes.** Servers can be started, killed, restarted from their disk, and paused (a
+//!   long GC): a paused server handles nothing until resumed, then everything at once.
+//! * **Clients.** [`client::SimClient`]s talk to one server at a time, ping, and move to another
+//!   server with their session when the connection breaks, as kazoo and Curator do.
+//!
+//! Every observable step is a [`TraceEvent`]; [`check`] verifies the invariants after each step.
+
+pub mod check;
+pub mod client;
+
+use crate::output::ClientOutput;
+use crate::peer::messages::{PeerMsg, ServerState};
+use crate::peer::quorum::QuorumVerifier;
+use crate::peer::{Output, Peer, PeerConfig, PeerEvent, PersistOp, Restored};
+use crate::request::{ConnectRequest, Request};
+use crate::server::ServerConfig;
+use crate::snapshot;
+use crate::tree::DataTree;
+use crate::txn::TxnEntry;
+use crate::types::{ConnId, Millis, ServerId, Zxid};
+use check::Checker;
+use client::{ClientId, SimClient};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
+use std::sync::Arc;
+
+/// A latency range in milliseconds, drawn uniformly.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Latency {
+    pub min: Millis,
+    pub max: Millis,
+}
+
+impl Latency {
+    pub const fn fixed(ms: Millis) -> Latency {
+        Latency { min: ms, max: ms }
+    }
+    fn draw(&self, rng: &mut ChaCha8Rng) -> Millis {
+        if self.max <= self.min {
+            self.min
+        } else {
+            rng.gen_range(self.min..=self.max)
+        }
+    }
+}
+
+/// The cluster to simulate.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SimConfig {
+    pub voters: Vec<ServerId>,
+    pub observers: Vec<ServerId>,
+    pub seed: u64,
+    pub tick_time: u32,
+    pub init_limit: u32,
+    pub sync_limit: u32,
+    pub network: Latency,
+    pub disk: Latency,
+    /// Committed transactions kept for DIFFs (small values exercise SNAP).
+    pub commit_log_count: usize,
+    /// Take a disk snapshot after this many applied transactions (0: never).
+    pub snap_count: u64,
+    /// Record the trace (the browser wants it; the fault search may not).
+    pub trace: bool,
+    /// Check invariants after every step.
+    pub check: bool,
+    pub server: ServerConfig,
+}
+
+impl SimConfig {
+    /// `n` voters with ids 1..=n and `observers` more after them; ZooKeeper's default timing.
+    pub fn new(n: u64, observers: u64, seed: u64) -> SimConfig {
+        let server = ServerConfig {
+            wall_clock_base: 1_767_225_600_000,
+            ..ServerConfig::with_tick(2000)
+        };
+        SimConfig {
+            voters: (1..=n).map(ServerId).collect(),
+            observers: (n + 1..=n + observers).map(ServerId).collect(),
+            seed,
+            tick_time: 2000,
+            init_limit: 10,
+            sync_limit: 5,
+            network: Latency { min: 1, max: 5 },
+            disk: Latency { min: 1, max: 3 },
+            commit_log_count: 500,
+            snap_count: 0,
+            trace: true,
+            check: true,
+            server,
+        }
+    }
+
+    fn peer_config(&self, id: ServerId) -> PeerConfig {
+        let mut server = self.server.clone();
+        server.tick_time = self.tick_time;
+        PeerConfig {
+            id,
+            quorum: QuorumVerifier::majority(self.voters.iter().copied()),
+            observers: self.observers.iter().copied().collect(),
+            standalone: false,
+            tick_time: self.tick_time,
+            init_limit: self.init_limit,
+            sync_limit: self.sync_limit,
+            server,
+            commit_log_count: self.commit_log_count,
+            sync_enabled: true,
+        }
+    }
+}
+
+/// The two connections between a pair of servers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Chan {
+    Election,
+    Quorum,
+}
+
+/// A message on a link.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct InFlight {
+    pub id: u64,
+    pub from: ServerId,
+    pub to: ServerId,
+    pub msg: PeerMsg,
+    pub sent_at: Millis,
+    /// When it will arrive, if it is on its way (None: held back by a partition or a pause).
+    pub deliver_at: Option<Millis>,
+}
+
+/// One direction of one channel between two servers.
+#[derive(Clone, Debug, Default)]
+struct Link {
+    queue: VecDeque<InFlight>,
+    last_scheduled: Millis,
+    /// A link_down waits to be told to the receiver, before anything newer.
+    down_pending: bool,
+}
+
+/// A server's simulated disk.
+#[derive(Clone, Debug, Default)]
+pub struct SimDisk {
+    pub snapshot: Option<(Zxid, Arc<Vec<u8>>)>,
+    pub log: Vec<TxnEntry>,
+    pub accepted_epoch: u32,
+    pub current_epoch: u32,
+    queue: VecDeque<(u64, PersistOp)>,
+    busy: bool,
+    applied_since_snapshot: u64,
+}
+
+impl SimDisk {
+    fn apply(&mut self, op: PersistOp) {
+        match op {
+            PersistOp::Append(e) => self.log.push(e),
+            PersistOp::Truncate(z) => self.log.retain(|e| e.zxid() <= z),
+            PersistOp::Snapshot { zxid, data } => {
+                self.snapshot = Some((zxid, data));
+                self.log.clear();
+            }
+            PersistOp::AcceptedEpoch(e) => self.accepted_epoch = e,
+            PersistOp::CurrentEpoch(e) => self.current_epoch = e,
+        }
+    }
+
+    /// What a restarting server finds.
+    fn restore(&self, extended_types: bool) -> Restored {
+        let tree = match &self.snapshot {
+            Some((_, data)) => {
+                snapshot::deserialize(data).unwrap_or_else(|_| DataTree::new(extended_types))
+            }
+            None => DataTree::new(extended_types),
+        };
+        let base = tree.last_processed_zxid();
+        Restored {
+            log: self
+                .log
+                .iter()
+                .filter(|e| e.zxid() > base)
+                .cloned()
+                .collect(),
+            tree,
+            accepted_epoch: self.accepted_epoch,
+            current_epoch: self.current_epoch,
+        }
+    }
+}
+
+/// Up, down, or paused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Status {
+    Down,
+    Up,
+    Paused,
+}
+
+/// One simulated server: its process (if running) and its disk.
+#[derive(Clone, Debug)]
+pub struct Node {
+    pub id: ServerId,
+    pub peer: Option<Peer>,
+    pub status: Status,
+    pub disk: SimDisk,
+    /// Bumped at every start, so events meant for an earlier life are ignored.
+    generation: u64,
+    tick_at: Option<Millis>,
+    /// Client connections to this server.
+    conns: BTreeMap<ConnId, ClientId>,
+}
+
+/// Everything the simulator records.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TraceEvent {
+    Sent {
+        id: u64,
+        from: ServerId,
+        to: ServerId,
+        kind: String,
+        msg: PeerMsg,
+        deliver_at: Option<Millis>,
+    },
+    Delivered {
+        id: u64,
+    },
+    Dropped {
+        id: u64,
+        why: String,
+    },
+    LinkDown {
+        at: ServerId,
+        peer: ServerId,
+    },
+    Peer {
+        server: ServerId,
+        event: PeerEvent,
+    },
+    Started {
+        server: ServerId,
+    },
+    Killed {
+        server: ServerId,
+    },
+    Paused {
+        server: ServerId,
+    },
+    Resumed {
+        server: ServerId,
+    },
+    Partition {
+        groups: Vec<Vec<ServerId>>,
+    },
+    Cut {
+        from: ServerId,
+        to: ServerId,
+    },
+    Healed,
+    DiskWrite {
+        server: ServerId,
+        ops: Vec<String>,
+    },
+    Client {
+        client: ClientId,
+        event: client::ClientEvent,
+    },
+    Violation(String),
+}
+
+#[derive(Clone, Debug)]
+enum Ev {
+    Deliver {
+        from: ServerId,
+        to: ServerId,
+        chan: Chan,
+        id: u64,
+    },
+    LinkDown {
+        at: ServerId,
+        peer: ServerId,
+    },
+    Tick {
+        node: ServerId,
+        generation: u64,
+    },
+    DiskDone {
+        node: ServerId,
+        generation: u64,
+        upto: u64,
+    },
+    ToServer {
+        client: ClientId,
+        conn: ConnId,
+        server: ServerId,
+        generation: u64,
+        msg: client::ToServer,
+    },
+    ToClient {
+        client: ClientId,
+        conn: ConnId,
+        out: client::FromServer,
+    },
+    ClientTick {
+        client: ClientId,
+    },
+}
+
+/// An event due at `at`; `seq` keeps events at the same time in the order they were scheduled.
+#[derive(Clone, Debug)]
+struct Scheduled {
+    at: Millis,
+    seq: u64,
+    ev: Ev,
+}
+
+impl PartialEq for Scheduled {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.seq) == (other.at, other.seq)
+    }
+}
+impl Eq for Scheduled {}
+impl PartialOrd for Scheduled {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Scheduled {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.at, self.seq).cmp(&(other.at, other.seq))
+    }
+}
+
+/// The simulation.
+#[derive(Clone, Debug)]
+pub struct Sim {
+    pub cfg: SimConfig,
+    pub now: Millis,
+    rng: ChaCha8Rng,
+    pub nodes: BTreeMap<ServerId, Node>,
+    links: BTreeMap<(ServerId, ServerId, Chan), Link>,
+    queue: BinaryHeap<Reverse<Scheduled>>,
+    seq: u64,
+    next_msg: u64,
+    /// Pairs (from, to) that cannot reach each other.
+    blocked: BTreeSet<(ServerId, ServerId)>,
+    pub trace: Vec<(Millis, TraceEvent)>,
+    pub clients: BTreeMap<ClientId, SimClient>,
+    next_client: u64,
+    next_conn: u64,
+    pub checker: Checker,
+    /// Events processed (for the speed benchmark).
+    pub steps: u64,
+}
+
+impl Sim {
+    pub fn new(cfg: SimConfig) -> Sim {
+        let rng = ChaCha8Rng::seed_from_u64(cfg.seed);
+        let mut nodes = BTreeMap::new();
+        for id in cfg.voters.iter().chain(cfg.observers.iter()) {
+            nodes.insert(
+                *id,
+                Node {
+                    id: *id,
+                    peer: None,
+                    status: Status::Down,
+                    disk: SimDisk::default(),
+                    generation: 0,
+                    tick_at: None,
+                    conns: BTreeMap::new(),
+                },
+            );
+        }
+        let checker = Checker::new(cfg.server.extended_types);
+        Sim {
+            cfg,
+            now: 0,
+            rng,
+            nodes,
+            links: BTreeMap::new(),
+            queue: BinaryHeap::new(),
+            seq: 0,
+            next_msg: 1,
+            blocked: BTreeSet::new(),
+            trace: Vec::new(),
+            clients: BTreeMap::new(),
+            next_client: 1,
+            next_conn: 1,
+            checker,
+            steps: 0,
+        }
+    }
+
+    fn record(&mut self, e: TraceEvent) {
+        if self.cfg.trace {
+            self.trace.push((self.now, e));
+        }
+    }
+
+    fn schedule(&mut self, at: Millis, ev: Ev) {
+        self.seq += 1;
+        self.queue.push(Reverse(Scheduled {
+            at,
+            seq: self.seq,
+            ev,
+        }));
+    }
+
+    pub fn ids(&self) -> Vec<ServerId> {
+        self.nodes.keys().copied().collect()
+    }
+
+    pub fn peer(&self, id: ServerId) -> Option<&Peer> {
+        self.nodes.get(&id).and_then(|n| n.peer.as_ref())
+    }
+
+    pub fn peer_mut(&mut self, id: ServerId) -> Option<&mut Peer> {
+        self.nodes.get_mut(&id).and_then(|n| n.peer.as_mut())
+    }
+
+    pub fn status(&self, id: ServerId) -> Status {
+        self.nodes.get(&id).map_or(Status::Down, |n| n.status)
+    }
+
+    pub fn state(&self, id: ServerId) -> Option<ServerState> {
+        self.peer(id)
+            .filter(|_| self.status(id) != Status::Down)
+            .map(|p| p.state)
+    }
+
+    /// The established leader, if exactly one running server is one.
+    pub fn leader(&self) -> Option<ServerId> {
+        let leaders: Vec<ServerId> = self
+            .nodes
+            .values()
+            .filter(|n| n.status == Status::Up)
+            .filter_map(|n| n.peer.as_ref())
+            .filter(|p| p.is_established_leader())
+            .map(|p| p.id())
+            .collect();
+        if leaders.len() == 1 {
+            Some(leaders[0])
+        } else {
+            None
+        }
+    }
+
+    // ---- processes -----------------------------------------------------------------------
+
+    /// Starts a server, fresh or from what its disk kept.
+    pub fn start(&mut self, id: ServerId) {
+        let extended = self.cfg.server.extended_types;
+        let seed: u64 = self.rng.gen();
+        let pcfg = self.cfg.peer_config(id);
+        let now = self.now;
+        let Some(node) = self.nodes.get_mut(&id) else {
+            return;
+        };
+        if node.status != Status::Down {
+            return;
+        }
+        let restored = node.disk.restore(extended);
+        let base = restored.tree.last_processed_zxid();
+        node.disk.queue.clear();
+        node.disk.busy = false;
+        node.generation += 1;
+        node.status = Status::Up;
+        let mut peer = Peer::new(pcfg, restored, now, seed);
+        peer.trace = true;
+        node.peer = Some(peer);
+        node.tick_at = None;
+        self.record(TraceEvent::Started { server: id });
+        self.checker.restarted(id, base);
+        self.pump(id);
+    }
+
+    /// kill -9: the process is gone; its disk keeps what it completed.
+    pub fn kill(&mut self, id: ServerId) {
+        let Some(node) = self.nodes.get_mut(&id) else {
+            return;
+        };
+        if node.status == Status::Down {
+            return;
+        }
+        node.status = Status::Down;
+        node.peer = None;
+        node.disk.queue.clear();
+        node.disk.busy = false;
+        node.tick_at = None;
+        node.generation += 1;
+        let conns: Vec<(ConnId, ClientId)> = std::mem::take(&mut node.conns).into_iter().collect();
+        self.record(TraceEvent::Killed { server: id });
+        // Every connection of the dead process breaks.
+        for other in self.ids() {
+            if other != id {
+                self.break_link(id, other, false);
+            }
+        }
+        for (conn, client) in conns {
+            let at = self.now + self.cfg.network.draw(&mut self.rng);
+            self.schedule(
+                at,
+                Ev::ToClient {
+                    client,
+                    conn,
+                    out: client::FromServer::Closed("server died".into()),
+                },
+            );
+        }
+        self.checker.killed(id);
+    }
+
+    /// kill, then start: the server comes back from its disk.
+    pub fn restart(&mut self, id: ServerId) {
+        self.kill(id);
+        self.start(id);
+    }
+
+    /// A long pause (GC): the process handles nothing until resumed.
+    pub fn pause(&mut self, id: ServerId) {
+        if let Some(n) = self.nodes.get_mut(&id) {
+            if n.status == Status::Up {
+                n.status = Status::Paused;
+                self.record(TraceEvent::Paused { server: id });
+            }
+        }
+    }
+
+    pub fn resume(&mut self, id: ServerId) {
+        let Some(n) = self.nodes.get_mut(&id) else {
+            return;
+        };
+        if n.status != Status::Paused {
+            return;
+        }
+        n.status = Status::Up;
+        self.record(TraceEvent::Resumed { server: id });
+        // What arrived meanwhile is delivered now, in order; timers fire.
+        for other in self.ids() {
+            for chan in [Chan::Election, Chan::Quorum] {
+                self.reschedule(other, id, chan);
+            }
+        }
+        let now = self.now;
+        if let Some(p) = self.peer_mut(id) {
+            p.tick(now);
+        }
+        self.flush_disk(id);
+        self.pump(id);
+    }
+
+    // ---- network -------------------------------------------------------------------------
+
+    /// Splits the servers into groups that cannot reach each other (servers not named are on
+    /// their own).
+    pub fn partition(&mut self, groups: Vec<Vec<ServerId>>) {
+        self.blocked.clear();
+        let ids = self.ids();
+        let group_of = |id: &ServerId| groups.iter().position(|g| g.contains(id));
+        for a in &ids {
+            for b in &ids {
+                if a != b && (group_of(a).is_none() || group_of(a) != group_of(b)) {
+                    self.blocked.insert((*a, *b));
+                }
+            }
+        }
+        self.record(TraceEvent::Partition { groups });
+    }
+
+    /// One-way: `from` can no longer reach `to`.
+    pub fn cut(&mut self, from: ServerId, to: ServerId) {
+        self.blocked.insert((from, to));
+        self.record(TraceEvent::Cut { from, to });
+    }
+
+    /// Every server can reach every other again; held messages move on.
+    pub fn heal(&mut self) {
+        self.blocked.clear();
+        self.record(TraceEvent::Healed);
+        for a in self.ids() {
+            for b in self.ids() {
+                if a != b {
+                    for chan in [Chan::Election, Chan::Quorum] {
+                        self.reschedule(a, b, chan);
+                    }
+                }
+            }
+        }
+    }
+
+    pub fn reachable(&self, from: ServerId, to: ServerId) -> bool {
+        !self.blocked.contains(&(from, to))
+    }
+
+    /// Messages on their way (or held back), oldest first.
+    pub fn in_flight(&self) -> Vec<&InFlight> {
+        let mut v: Vec<&InFlight> = self.links.values().flat_map(|l| l.queue.iter()).collect();
+        v.sort_by_key(|m| m.id);
+        v
+    }
+
+    /// Drops a message in flight. A quorum message cannot vanish from a TCP stream alone: its
+    /// connection breaks with it.
+    pub fn drop_message(&mut self, id: u64) -> bool {
+        let found = self
+            .links
+            .iter()
+            .find(|(_, l)| l.queue.iter().any(|m| m.id == id))
+            .map(|(k, _)| *k);
+        let Some((from, to, chan)) = found else {
+            return false;
+        };
+        match chan {
+            Chan::Election => {
+                if let Some(l) = self.links.get_mut(&(from, to, chan)) {
+                    l.queue.retain(|m| m.id != id);
+                }
+                self.record(TraceEvent::Dropped {
+                    id,
+                    why: "dropped by hand".into(),
+                });
+            }
+            Chan::Quorum => {
+                self.record(TraceEvent::Dropped {
+                    id,
+                    why: "dropped by hand: the quorum connection breaks".into(),
+                });
+                self.break_link(from, to, true);
+            }
+        }
+        true
+    }
+
+    fn send(&mut self, from: ServerId, to: ServerId, msg: PeerMsg) {
+        let chan = match msg {
+            PeerMsg::Election(_) => Chan::Election,
+            PeerMsg::Quorum(_) => Chan::Quorum,
+        };
+        let id = self.next_msg;
+        self.next_msg += 1;
+        let kind = msg.kind().to_string();
+        if chan == Chan::Election && !self.reachable(from, to) {
+            if self.cfg.trace {
+                self.record(TraceEvent::Sent {
+                    id,
+                    from,
+                    to,
+                    kind,
+                    msg,
+                    deliver_at: None,
+                });
+                self.record(TraceEvent::Dropped {
+                    id,
+                    why: "partitioned".into(),
+                });
+            }
+            return;
+        }
+        let trace_msg = if self.cfg.trace {
+            Some(msg.clone())
+        } else {
+            None
+        };
+        let link = self.links.entry((from, to, chan)).or_default();
+        link.queue.push_back(InFlight {
+            id,
+            from,
+            to,
+            msg,
+            sent_at: self.now,
+            deliver_at: None,
+        });
+        self.reschedule(from, to, chan);
+        if let Some(msg) = trace_msg {
+            let deliver_at = self
+                .links
+                .get(&(from, to, chan))
+                .and_then(|l| l.queue.back())
+                .and_then(|m| m.deliver_at);
+            self.record(TraceEvent::Sent {
+                id,
+                from,
+                to,
+                kind,
+                msg,
+                deliver_at,
+            });
+        }
+    }
+
+    /// Schedules delivery of everything held on a link that can move now.
+    fn reschedule(&mut self, from: ServerId, to: ServerId, chan: Chan) {
+        if !self.reachable(from, to) {
+            return;
+        }
+        let receiver_up = self.status(to) == Status::Up;
+        if !receiver_up {
+            return;
+        }
+        let now = self.now;
+        let Some(link) = self.links.get_mut(&(from, to, chan)) else {
+            return;
+        };
+        let mut to_schedule = Vec::new();
+        for m in link.queue.iter_mut() {
+            if m.deliver_at.is_none() {
+                let lat = self.cfg.network.draw(&mut self.rng);
+                let at = (now + lat).max(link.last_scheduled);
+                link.last_scheduled = at;
+                m.deliver_at = Some(at);
+                to_schedule.push((at, m.id));
+            }
+        }
+        for (at, id) in to_schedule {
+            self.schedule(at, Ev::Deliver { from, to, chan, id });
+        }
+    }
+
+    /// The connection (both directions) between `a` and `b` breaks: in-flight messages are lost
+    /// and each end hears link_down when it can.
+    fn break_link(&mut self, a: ServerId, b: ServerId, notify_a: bool) {
+        for (x, y) in [(a, b), (b, a)] {
+            if let Some(l) = self.links.get_mut(&(x, y, Chan::Quorum)) {
+                let lost: Vec<u64> = l.queue.drain(..).map(|m| m.id).collect();
+                for id in lost {
+                    self.record(TraceEvent::Dropped {
+                        id,
+                        why: "connection broke".into(),
+                    });
+                }
+            }
+        }
+        let had_quorum_link = true;
+        if had_quorum_link {
+            if notify_a {
+                self.notify_link_down(b, a);
+            }
+            self.notify_link_down(a, b);
+        }
+    }
+
+    /// Tells `at` that its quorum connection to `peer` is gone: after a latency if it can hear,
+    /// else when the partition heals, before anything newer on that link.
+    fn notify_link_down(&mut self, peer: ServerId, at: ServerId) {
+        if self.status(at) == Status::Down {
+            return;
+        }
+        let link = self.links.entry((peer, at, Chan::Quorum)).or_default();
+        link.down_pending = true;
+        let lat = self.cfg.network.draw(&mut self.rng);
+        let when = (self.now + lat).max(link.last_scheduled);
+        link.last_scheduled = when;
+        self.schedule(when, Ev::LinkDown { at, peer });
+    }
+
+    // ---- clients -------------------------------------------------------------------------
+
+    /// A new client with the given servers to try, connecting to the first reachable one.
+    pub fn add_client(&mut self, servers: Vec<ServerId>, timeout: i32) -> ClientId {
+        let id = ClientId(self.next_client);
+        self.next_client += 1;
+        let c = SimClient::new(id, servers, timeout);
+        self.clients.insert(id, c);
+        self.client_connect(id);
+        id
+    }
+
+    pub fn client(&self, id: ClientId) -> Option<&SimClient> {
+        self.clients.get(&id)
+    }
+
+    pub fn client_mut(&mut self, id: ClientId) -> Option<&mut SimClient> {
+        self.clients.get_mut(&id)
+    }
+
+    /// Sends a request from a client (queued until it is connected). Returns its xid.
+    pub fn client_request(&mut self, id: ClientId, req: Request) -> i32 {
+        let now = self.now;
+        let Some(c) = self.clients.get_mut(&id) else {
+            return 0;
+        };
+        let xid = c.enqueue(req, now);
+        self.client_flush(id);
+        xid
+    }
+
+    /// Moves a client to `server` (or lets it pick), as zkCli's `connect` does.
+    pub fn client_move(&mut self, id: ClientId, server: Option<ServerId>) {
+        let now = self.now;
+        let old = self.clients.get_mut(&id).and_then(|c| {
+            if let Some(s) = server {
+                c.servers.retain(|x| *x != s);
+                c.servers.insert(0, s);
+            }
+            c.drop_connection(now, "moved by the user")
+        });
+        if let Some((srv, conn)) = old {
+            self.server_disconnect(srv, conn);
+        }
+        self.client_connect(id);
+    }
+
+    /// Closes a client's session (closeSession) — or just drops it when `abandon`.
+    pub fn client_close(&mut self, id: ClientId, abandon: bool) {
+        let now = self.now;
+        if abandon {
+            let old = self.clients.get_mut(&id).and_then(|c| {
+                c.auto_reconnect = false;
+                let old = c.drop_connection(now, "abandoned");
+                c.state = client::ClientState::Closed;
+                old
+            });
+            if let Some((srv, conn)) = old {
+                self.server_disconnect(srv, conn);
+            }
+        } else {
+            self.client_request(id, Request::CloseSession);
+        }
+    }
+
+    fn server_disconnect(&mut self, server: ServerId, conn: ConnId) {
+        let generation = self.nodes.get(&server).map_or(0, |n| n.generation);
+        let at = self.now + self.cfg.network.draw(&mut self.rng);
+        self.schedule(
+            at,
+            Ev::ToServer {
+                client: ClientId(0),
+                conn,
+                server,
+                generation,
+                msg: client::ToServer::Disconnect,
+            },
+        );
+    }
+
+    fn client_connect(&mut self, id: ClientId) {
+        let now = self.now;
+        let conn = ConnId(self.next_conn);
+        self.next_conn += 1;
+        let Some(c) = self.clients.get_mut(&id) else {
+            return;
+        };
+        let Some((server, req)) = c.start_connect(conn, now) else {
+            return;
+        };
+        let generation = self.nodes.get(&server).map_or(0, |n| n.generation);
+        if self.status(server) == Status::Down {
+            let at = now + self.cfg.network.draw(&mut self.rng);
+            self.schedule(
+                at,
+                Ev::ToClient {
+                    client: id,
+                    conn,
+                    out: client::FromServer::Closed("connection refused".into()),
+                },
+            );
+            return;
+        }
+        let at = now + self.cfg.network.draw(&mut self.rng);
+        self.schedule(
+            at,
+            Ev::ToServer {
+                client: id,
+                conn,
+                server,
+                generation,
+                msg: client::ToServer::Connect(req),
+            },
+        );
+        let tick = now + 1;
+        self.schedule(tick, Ev::ClientTick { client: id });
+    }
+
+    fn client_flush(&mut self, id: ClientId) {
+        let now = self.now;
+        let Some(c) = self.clients.get_mut(&id) else {
+            return;
+        };
+        let Some((server, conn)) = c.connection() else {
+            return;
+        };
+        let msgs = c.take_sendable(now);
+        let generation = self.nodes.get(&server).map_or(0, |n| n.generation);
+        for (xid, req) in msgs {
+            let lat = self.cfg.network.draw(&mut self.rng);
+            self.schedule(
+                now + lat,
+                Ev::ToServer {
+                    client: id,
+                    conn,
+                    server,
+                    generation,
+                    msg: client::ToServer::Request(xid, req),
+                },
+            );
+        }
+    }
+
+    // ---- the loop ------------------------------------------------------------------------
+
+    /// Carries out a peer's outputs.
+    fn pump(&mut self, id: ServerId) {
+        loop {
+            let Some(node) = self.nodes.get_mut(&id) else {
+                return;
+            };
+            if node.status != Status::Up {
+                return;
+            }
+            let Some(peer) = node.peer.as_mut() else {
+                return;
+            };
+            let outs = peer.drain_outputs();
+            let events = peer.take_events();
+            let deadline = peer.next_deadline();
+            let generation = node.generation;
+            if node.tick_at != deadline {
+                node.tick_at = deadline;
+                if let Some(d) = deadline {
+                    self.schedule(
+                        d.max(self.now),
+                        Ev::Tick {
+                            node: id,
+                            generation,
+                        },
+                    );
+                }
+            }
+            for (_, e) in events {
+                self.checker.peer_event(id, &e, &self.nodes, self.now);
+                self.record(TraceEvent::Peer {
+                    server: id,
+                    event: e,
+                });
+            }
+            if outs.is_empty() {
+                return;
+            }
+            let mut disk_ops = false;
+            for o in outs {
+                match o {
+                    Output::Send { to, msg } => self.send(id, to, msg),
+                    Output::Persist { seq, op } => {
+                        if let Some(n) = self.nodes.get_mut(&id) {
+                            n.disk.queue.push_back((seq, op));
+                            disk_ops = true;
+                        }
+                    }
+                    Output::Client(c) => self.client_output(id, c),
+                    Output::Disconnect { peer } => self.break_link(id, peer, true),
+                }
+            }
+            if disk_ops {
+                self.flush_disk(id);
+            }
+        }
+    }
+
+    /// Starts a disk write of everything queued, if the disk is idle.
+    fn flush_disk(&mut self, id: ServerId) {
+        let lat = self.cfg.disk.draw(&mut self.rng);
+        let now = self.now;
+        let trace = self.cfg.trace;
+        let Some(node) = self.nodes.get_mut(&id) else {
+            return;
+        };
+        if node.disk.busy || node.disk.queue.is_empty() || node.status == Status::Down {
+            return;
+        }
+        let upto = node.disk.queue.back().map(|(s, _)| *s).unwrap_or(0);
+        node.disk.busy = true;
+        let generation = node.generation;
+        let ops: Vec<String> = if trace {
+            node.disk
+                .queue
+                .iter()
+                .map(|(_, op)| persist_label(op))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        self.schedule(
+            now + lat,
+            Ev::DiskDone {
+                node: id,
+                generation,
+                upto,
+            },
+        );
+        if trace {
+            self.record(TraceEvent::DiskWrite { server: id, ops });
+        }
+    }
+
+    fn client_output(&mut self, server: ServerId, o: ClientOutput) {
+        let conn = o.conn();
+        let Some(client) = self
+            .nodes
+            .get(&server)
+            .and_then(|n| n.conns.get(&conn))
+            .copied()
+        else {
+            return;
+        };
+        if let ClientOutput::Close { .. } = o {
+            if let Some(n) = self.nodes.get_mut(&server) {
+                n.conns.remove(&conn);
+            }
+        }
+        let lat = self.cfg.network.draw(&mut self.rng);
+        self.schedule(
+            self.now + lat,
+            Ev::ToClient {
+                client,
+                conn,
+                out: client::FromServer::Output(o),
+            },
+        );
+    }
+
+    /// The time of the next event, if any.
+    pub fn next_event_time(&self) -> Option<Millis> {
+        self.queue.peek().map(|Reverse(s)| s.at)
+    }
+
+    /// Processes one event. False when nothing is left to do.
+    pub fn step(&mut self) -> bool {
+        let Some(Reverse(Scheduled { at, ev, .. })) = self.queue.pop() else {
+            return false;
+        };
+        self.now = self.now.max(at);
+        self.steps += 1;
+        self.handle(ev);
+        if self.cfg.check {
+            if let Err(v) = self.checker.check_step(&self.nodes) {
+                self.record(TraceEvent::Violation(v.clone()));
+                self.checker.violations.push(v);
+            }
+        }
+        true
+    }
+
+    /// Runs until virtual time `t` (events at `t` included).
+    pub fn run_until(&mut self, t: Millis) {
+        while let Some(next) = self.next_event_time() {
+            if next > t {
+                break;
+            }
+            self.step();
+        }
+        self.now = self.now.max(t);
+    }
+
+    pub fn run_for(&mut self, d: Millis) {
+        let t = self.now + d;
+        self.run_until(t);
+    }
+
+    /// Runs until `pred` holds or `limit` ms pass; true if it held.
+    pub fn run_until_pred(&mut self, limit: Millis, mut pred: impl FnMut(&Sim) -> bool) -> bool {
+        let end = self.now + limit;
+        loop {
+            if pred(self) {
+                return true;
+            }
+            match self.next_event_time() {
+                Some(t) if t <= end => {
+                    self.step();
+                }
+                _ => {
+                    self.now = end;
+                    return pred(self);
+                }
+            }
+        }
+    }
+
+    fn handle(&mut self, ev: Ev) {
+        let now = self.now;
+        match ev {
+            Ev::Deliver { from, to, chan, id } => {
+                let status = self.status(to);
+                let reachable = self.reachable(from, to);
+                let Some(link) = self.links.get_mut(&(from, to, chan)) else {
+                    return;
+                };
+                let Some(front) = link.queue.front() else {
+                    return;
+                };
+                if front.id != id {
+                    return; // lost with a broken connection
+                }
+                if !reachable || status == Status::Paused {
+                    // Held back until the partition heals or the process resumes.
+                    for m in link.queue.iter_mut() {
+                        m.deliver_at = None;
+                    }
+                    link.last_scheduled = now;
+                    return;
+                }
+                let Some(m) = link.queue.pop_front() else {
+                    return;
+                };
+                if status == Status::Down {
+                    self.record(TraceEvent::Dropped {
+                        id,
+                        why: "receiver is down".into(),
+                    });
+                    return;
+                }
+                self.record(TraceEvent::Delivered { id });
+                if let Some(p) = self.peer_mut(to) {
+                    p.message(from, m.msg, now);
+                }
+                self.pump(to);
+            }
+            Ev::LinkDown { at, peer } => {
+                if self.status(at) == Status::Paused {
+                    let when = now + 1;
+                    self.schedule(when, Ev::LinkDown { at, peer });
+                    return;
+                }
+                if let Some(l) = self.links.get_mut(&(peer, at, Chan::Quorum)) {
+                    l.down_pending = false;
+                }
+                self.record(TraceEvent::LinkDown { at, peer });
+                if let Some(p) = self.peer_mut(at) {
+                    p.link_down(peer, now);
+                }
+                self.pump(at);
+            }
+            Ev::Tick { node, generation } => {
+                let Some(n) = self.nodes.get_mut(&node) else {
+                    return;
+                };
+                if n.generation != generation || n.status != Status::Up {
+                    return;
+                }
+                if n.tick_at.is_some_and(|t| t > now) {
+                    return; // superseded by an earlier or later deadline
+                }
+                n.tick_at = None;
+                if let Some(p) = n.peer.as_mut() {
+                    p.tick(now);
+                }
+                self.pump(node);
+            }
+            Ev::DiskDone {
+                node,
+                generation,
+                upto,
+            } => {
+                let snap_count = self.cfg.snap_count;
+                let Some(n) = self.nodes.get_mut(&node) else {
+                    return;
+                };
+                if n.generation != generation {
+                    return;
+                }
+                if n.status == Status::Paused {
+                    // The write finished, but the process hears of it when it runs again.
+                    let when = now + 1;
+                    self.schedule(
+                        when,
+                        Ev::DiskDone {
+                            node,
+                            generation,
+                            upto,
+                        },
+                    );
+                    return;
+                }
+                n.disk.busy = false;
+                let mut appended = 0;
+                while n.disk.queue.front().is_some_and(|(s, _)| *s <= upto) {
+                    let Some((_, op)) = n.disk.queue.pop_front() else {
+                        break;
+                    };
+                    if matches!(op, PersistOp::Append(_)) {
+                        appended += 1;
+                    }
+                    n.disk.apply(op);
+                }
+                n.disk.applied_since_snapshot += appended;
+                if let Some(p) = n.peer.as_mut() {
+                    p.persisted(upto, now);
+                    // A periodic snapshot of the committed tree keeps restarts short.
+                    if snap_count > 0 && n.disk.applied_since_snapshot >= snap_count {
+                        let z = p.server.tree.last_processed_zxid();
+                        let data = Arc::new(snapshot::serialize(&p.server.tree));
+                        n.disk.snapshot = Some((z, data));
+                        n.disk.log.retain(|e| e.zxid() > z);
+                        n.disk.applied_since_snapshot = 0;
+                    }
+                }
+                self.flush_disk(node);
+                self.pump(node);
+            }
+            Ev::ToServer {
+                client,
+                conn,
+                server,
+                generation,
+                msg,
+            } => {
+                let alive = self
+                    .nodes
+                    .get(&server)
+                    .is_some_and(|n| n.generation == generation && n.status != Status::Down);
+                if !alive {
+                    if client.0 != 0 {
+                        let at = now + self.cfg.network.draw(&mut self.rng);
+                        self.schedule(
+                            at,
+                            Ev::ToClient {
+                                client,
+                                conn,
+                                out: client::FromServer::Closed("connection reset".into()),
+                            },
+                        );
+                    }
+                    return;
+                }
+                if self.status(server) == Status::Paused {
+                    let at = now + 1;
+                    self.schedule(
+                        at,
+                        Ev::ToServer {
+                            client,
+                            conn,
+                            server,
+                            generation,
+                            msg,
+                        },
+                    );
+                    return;
+                }
+                match msg {
+                    client::ToServer::Connect(req) => {
+                        self.server_connect(server, client, conn, req)
+                    }
+                    client::ToServer::Request(xid, req) => {
+                        if self
+                            .nodes
+                            .get(&server)
+                            .is_some_and(|n| n.conns.contains_key(&conn))
+                        {
+                            if let Some(p) = self.peer_mut(server) {
+                                p.request(conn, xid, req, now);
+                            }
+                        }
+                    }
+                    client::ToServer::Disconnect => {
+                        if let Some(n) = self.nodes.get_mut(&server) {
+                            n.conns.remove(&conn);
+                        }
+                        if let Some(p) = self.peer_mut(server) {
+                            p.disconnected(conn, now);
+                        }
+                    }
+                }
+                self.pump(server);
+            }
+            Ev::ToClient { client, conn, out } => {
+                let events = match self.clients.get_mut(&client) {
+                    Some(c) => c.receive(conn, out, now),
+                    None => return,
+                };
+                let reconnect = self.clients.get(&client).is_some_and(|c| c.wants_connect());
+                for e in events {
+                    self.checker.client_event(client, &e, now);
+                    self.record(TraceEvent::Client { client, event: e });
+                }
+                if reconnect {
+                    let at = now + 50 + self.rng.gen_range(0..100);
+                    self.schedule(at, Ev::ClientTick { client });
+                }
+                self.client_flush(client);
+            }
+            Ev::ClientTick { client } => {
+                let Some(c) = self.clients.get_mut(&client) else {
+                    return;
+                };
+                if c.wants_connect() {
+                    let pick: u64 = self.rng.gen();
+                    if let Some(c) = self.clients.get_mut(&client) {
+                        c.rotate(pick);
+                    }
+                    self.client_connect(client);
+                    return;
+                }
+                let (ping, next) = c.tick(now);
+                if ping {
+                    self.client_request(client, Request::Ping);
+                }
+                if let Some(next) = next {
+                    self.schedule(next, Ev::ClientTick { client });
+                }
+            }
+        }
+    }
+
+    fn server_connect(
+        &mut self,
+        server: ServerId,
+        client: ClientId,
+        conn: ConnId,
+        req: ConnectRequest,
+    ) {
+        let now = self.now;
+        let addr = format!("10.0.0.{}", 100 + client.0 % 100);
+        let accepted = match self.nodes.get_mut(&server).and_then(|n| n.peer.as_mut()) {
+            Some(p) => p.accept(conn, &addr, now),
+            None => false,
+        };
+        if let Some(n) = self.nodes.get_mut(&server) {
+            n.conns.insert(conn, client);
+        }
+        if accepted {
+            if let Some(p) = self.peer_mut(server) {
+                p.connect(conn, &req, now);
+            }
+        }
+    }
+
+    // ---- checks --------------------------------------------------------------------------
+
+    /// Every invariant violation seen so far.
+    pub fn violations(&self) -> &[String] {
+        &self.checker.violations
+    }
+
+    /// The deep check: every running server's tree equals the replay of the committed history
+    /// up to where it has applied.
+    pub fn check_trees(&mut self) -> Result<(), String> {
+        let r = self.checker.check_trees(&self.nodes);
+        if let Err(v) = &r {
+            self.checker.violations.push(v.clone());
+        }
+        r
+    }
+}
+
+fn persist_label(op: &PersistOp) -> String {
+    match op {
+        PersistOp::Append(e) => format!("append {} {}", e.zxid(), e.txn.name()),
+        PersistOp::Truncate(z) => format!("truncate after {z}"),
+        PersistOp::Snapshot { zxid, .. } => format!("snapshot at {zxid}"),
+        PersistOp::AcceptedEpoch(e) => format!("acceptedEpoch = {e}"),
+        PersistOp::CurrentEpoch(e) => format!("currentEpoch = {e}"),
+    }
+}
