@@ -308,12 +308,11 @@ impl Peer {
         };
         let epoch = self.leader().epoch;
         let peer = h.peer_last;
-        // Our history: the committed window, then the tail (for observers, only what is committed).
+        // Our history: the committed window, then the tail. Observers get the tail too: what of
+        // it is not committed yet they learn with an INFORM when it is (and before our epoch is
+        // established, none of it is).
         let mut history: Vec<&TxnEntry> = self.committed_log.iter().collect();
         history.extend(self.tail.iter());
-        if h.observer {
-            history.retain(|e| e.zxid() <= self.commit_point);
-        }
         let last = history.last().map(|e| e.zxid()).unwrap_or(self.log_base);
         // A DIFF can start from any entry of the window, or from just before it.
         let base = self.log_base;
@@ -380,12 +379,7 @@ impl Peer {
             .filter(|e| e.zxid() > from)
             .cloned()
             .collect();
-        stream.extend(
-            self.tail
-                .iter()
-                .filter(|e| e.zxid() > from && (!h.observer || e.zxid() <= commit))
-                .cloned(),
-        );
+        stream.extend(self.tail.iter().filter(|e| e.zxid() > from).cloned());
         for e in stream {
             self.send_q(sid, QuorumPacket::Proposal(e));
         }
@@ -419,6 +413,19 @@ impl Peer {
                 let observer =
                     self.cfg.observers.contains(&from) || !self.cfg.quorum.is_voter(from);
                 if self.cfg.standalone {
+                    return;
+                }
+                let (established, epoch) = {
+                    let l = self.leader();
+                    (l.established, l.epoch)
+                };
+                if established && accepted_epoch >= epoch {
+                    // It promised a later epoch to a leader that never made it; it can never
+                    // follow ours. As in ZooKeeper it would retry forever: instead make room for
+                    // an election that picks an epoch above its promise.
+                    self.enter_looking(&format!(
+                        "server {from} has accepted epoch {accepted_epoch}, not below ours ({epoch}): re-electing"
+                    ));
                     return;
                 }
                 let existing = self.leader().learners.get(&from).map(|h| h.stage);

@@ -215,7 +215,9 @@ impl Peer {
                     self.enter_looking(&format!("snapshot from leader {from} is unreadable: {e}"));
                 }
             },
-            QuorumPacket::Proposal(entry) if stage >= LStage::Syncing && entry.zxid() > self.last_logged => {
+            QuorumPacket::Proposal(entry)
+                if stage >= LStage::Syncing && entry.zxid() > self.last_logged =>
+            {
                 self.log_txn(entry);
             }
             QuorumPacket::Inform(entry) if stage >= LStage::Syncing => {

@@ -208,9 +208,9 @@ pub enum PeerEvent {
     Committed {
         zxid: Zxid,
     },
+    /// A committed transaction was applied to the tree.
     Applied {
-        zxid: Zxid,
-        txn: String,
+        entry: TxnEntry,
     },
     /// A leader chose how to bring a learner up to date.
     Sync {
@@ -643,10 +643,8 @@ impl Peer {
         let now = self.now;
         self.server.commit(&mut self.scratch, &entry, now);
         if self.trace {
-            let name = entry.txn.name().to_string();
             self.event(PeerEvent::Applied {
-                zxid: entry.zxid(),
-                txn: name,
+                entry: entry.clone(),
             });
         }
         let session = entry.hdr.session;

@@ -91,8 +91,8 @@ impl Checker {
     ) {
         let peer = nodes.get(&id).and_then(|n| n.peer.as_ref());
         match e {
-            PeerEvent::Applied { zxid, .. } => {
-                let z = *zxid;
+            PeerEvent::Applied { entry } => {
+                let z = entry.zxid();
                 let prev = self.applied.get(&id).copied().unwrap_or(Zxid(0));
                 if z <= prev {
                     self.violation(format!(
@@ -100,14 +100,8 @@ impl Checker {
                     ));
                     return;
                 }
-                let Some(entry) = peer
-                    .and_then(|p| p.committed_log().iter().rev().find(|e| e.zxid() == z))
-                    .cloned()
-                else {
-                    return;
-                };
                 match self.history.get(&z) {
-                    Some(h) if *h != entry => self.violation(format!(
+                    Some(h) if h != entry => self.violation(format!(
                         "server {id} applied a different transaction at {z} than the history holds"
                     )),
                     Some(_) => {
@@ -137,7 +131,7 @@ impl Checker {
                                 ));
                             }
                         }
-                        self.history.insert(z, entry);
+                        self.history.insert(z, entry.clone());
                     }
                 }
                 self.applied.insert(id, z);

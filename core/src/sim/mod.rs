@@ -940,11 +940,16 @@ impl Sim {
                 }
             }
             for (_, e) in events {
+                let before = self.checker.violations.len();
                 self.checker.peer_event(id, &e, &self.nodes, self.now);
                 self.record(TraceEvent::Peer {
                     server: id,
                     event: e,
                 });
+                if self.checker.violations.len() > before {
+                    let v = self.checker.violations[before].clone();
+                    self.record(TraceEvent::Violation(v));
+                }
             }
             if outs.is_empty() {
                 return;
