@@ -458,6 +458,21 @@ impl Sim {
         }
     }
 
+    // ---- setting the stage ---------------------------------------------------------------
+
+    /// Gives a server that is down a disk holding the first `upto` transactions of `history`,
+    /// with both epochs at `epoch`: how scenarios start from "server 1 has zxid 123".
+    pub fn preset_disk(&mut self, id: ServerId, history: &[TxnEntry], upto: usize, epoch: u32) {
+        if let Some(n) = self.nodes.get_mut(&id) {
+            n.disk = SimDisk {
+                log: history[..upto.min(history.len())].to_vec(),
+                accepted_epoch: epoch,
+                current_epoch: epoch,
+                ..SimDisk::default()
+            };
+        }
+    }
+
     // ---- processes -----------------------------------------------------------------------
 
     /// Starts a server, fresh or from what its disk kept.
@@ -1357,6 +1372,30 @@ impl Sim {
         }
         r
     }
+}
+
+/// `count` transactions of epoch `epoch` (zxids `epoch|1` to `epoch|count`), each creating a
+/// node `/txn-N`: a stand-in history for scenarios that start from given zxids.
+pub fn synthetic_history(epoch: u32, count: u32, time: i64) -> Vec<TxnEntry> {
+    use crate::acl::Acl;
+    use crate::txn::{Txn, TxnHeader};
+    (1..=count)
+        .map(|i| TxnEntry {
+            hdr: TxnHeader {
+                session: crate::SessionId(0),
+                cxid: 0,
+                zxid: Zxid::new(epoch, i),
+                time: time + i as i64,
+            },
+            txn: Txn::Create {
+                path: format!("/txn-{i}"),
+                data: Some(format!("{i}").into_bytes()),
+                acl: Acl::open_unsafe(),
+                ephemeral: false,
+                parent_cversion: i as i32,
+            },
+        })
+        .collect()
 }
 
 fn persist_label(op: &PersistOp) -> String {
