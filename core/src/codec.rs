@@ -582,8 +582,8 @@ fn read_msg(r: &mut Reader, t: i32, limit: usize) -> Result<PeerMsg, Decode> {
             zxid: r.zxid("zxid")?,
             snapshot: Arc::new(r.buffer("snapshot")?),
         },
-        PROPOSAL => QuorumPacket::Proposal(decode_txn(r)?),
-        INFORM => QuorumPacket::Inform(decode_txn(r)?),
+        PROPOSAL => QuorumPacket::Proposal(Arc::new(decode_txn(r)?)),
+        INFORM => QuorumPacket::Inform(Arc::new(decode_txn(r)?)),
         ACK => QuorumPacket::Ack {
             zxid: r.zxid("zxid")?,
         },
@@ -906,10 +906,10 @@ mod tests {
                 zxid: Zxid::new(4, 9),
                 snapshot: Arc::new(crate::snapshot::serialize(&Default::default())),
             },
-            QuorumPacket::Proposal(e.clone()),
+            QuorumPacket::Proposal(Arc::new(e.clone())),
             QuorumPacket::Ack { zxid: Zxid(1) },
             QuorumPacket::Commit { zxid: Zxid(2) },
-            QuorumPacket::Inform(e),
+            QuorumPacket::Inform(Arc::new(e)),
             QuorumPacket::NewLeader {
                 zxid: Zxid::new(5, 0),
             },
@@ -1126,7 +1126,7 @@ mod tests {
 
         #[test]
         fn arbitrary_proposals_round_trip(e in arb_entry(), inform in any::<bool>()) {
-            let p = if inform { QuorumPacket::Inform(e) } else { QuorumPacket::Proposal(e) };
+            let p = if inform { QuorumPacket::Inform(Arc::new(e)) } else { QuorumPacket::Proposal(Arc::new(e)) };
             let m = PeerMsg::Quorum(p);
             prop_assert_eq!(decode_peer_msg(&encode_peer_msg(&m), LIMIT).unwrap(), m);
         }
@@ -1153,7 +1153,7 @@ mod tests {
             let i = at.index(b.len());
             b[i] ^= x;
             let _ = decode_txn(&mut Reader::new(&b, LIMIT));
-            let m = encode_peer_msg(&PeerMsg::Quorum(QuorumPacket::Proposal(e)));
+            let m = encode_peer_msg(&PeerMsg::Quorum(QuorumPacket::Proposal(Arc::new(e))));
             for cut in [0, 1, 4, m.len() / 2, m.len() - 1] {
                 prop_assert!(decode_peer_msg(&m[..cut], LIMIT).is_err());
             }

@@ -311,7 +311,7 @@ impl Peer {
         // Our history: the committed window, then the tail. Observers get the tail too: what of
         // it is not committed yet they learn with an INFORM when it is (and before our epoch is
         // established, none of it is).
-        let mut history: Vec<&TxnEntry> = self.committed_log.iter().collect();
+        let mut history: Vec<&Arc<TxnEntry>> = self.committed_log.iter().collect();
         history.extend(self.tail.iter());
         let last = history.last().map(|e| e.zxid()).unwrap_or(self.log_base);
         // A DIFF can start from any entry of the window, or from just before it.
@@ -373,7 +373,7 @@ impl Peer {
             to: last,
         });
         // Every entry of our history after the learner's starting point.
-        let mut stream: Vec<TxnEntry> = self
+        let mut stream: Vec<Arc<TxnEntry>> = self
             .committed_log
             .iter()
             .filter(|e| e.zxid() > from)
@@ -662,7 +662,7 @@ impl Peer {
 
     /// Logs and broadcasts a proposal.
     fn propose(&mut self, hdr: TxnHeader, txn: Txn) {
-        let entry = TxnEntry { hdr, txn };
+        let entry = Arc::new(TxnEntry { hdr, txn });
         let zxid = entry.zxid();
         self.leader().last_proposed = zxid;
         self.leader().outstanding.insert(zxid, BTreeSet::new());

@@ -138,7 +138,20 @@ impl Peer {
     pub(super) fn learner_packet(&mut self, from: ServerId, p: QuorumPacket) {
         let now = self.now;
         let l = self.learner();
-        if from != l.leader {
+        // Only what a leader sends shows the leader is alive. A learner's packet from the server
+        // we follow means it is not leading at all (it follows someone, maybe us): ignore it and
+        // let our timeout send us back to the election.
+        let from_a_leader = !matches!(
+            p,
+            QuorumPacket::FollowerInfo { .. }
+                | QuorumPacket::ObserverInfo { .. }
+                | QuorumPacket::AckEpoch { .. }
+                | QuorumPacket::Ack { .. }
+                | QuorumPacket::PingReply { .. }
+                | QuorumPacket::Request { .. }
+                | QuorumPacket::Revalidate { .. }
+        );
+        if from != l.leader || !from_a_leader {
             return;
         }
         l.last_heard = now;

@@ -148,7 +148,8 @@ pub enum QuorumPacket {
         zxid: Zxid,
         snapshot: Arc<Vec<u8>>,
     },
-    Proposal(TxnEntry),
+    /// Shared: one copy for the log and every learner.
+    Proposal(Arc<TxnEntry>),
     /// Cumulative: the sender has persisted every proposal up to `zxid`.
     Ack {
         zxid: Zxid,
@@ -158,7 +159,7 @@ pub enum QuorumPacket {
         zxid: Zxid,
     },
     /// Leader → observer: a committed transaction.
-    Inform(TxnEntry),
+    Inform(Arc<TxnEntry>),
     /// End of the sync stream: the learner persists its history, then its new epoch, then ACKs.
     NewLeader {
         zxid: Zxid,

@@ -139,7 +139,7 @@ pub struct Restored {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum PersistOp {
     /// Append a transaction to the log.
-    Append(TxnEntry),
+    Append(Arc<TxnEntry>),
     /// Remove every logged transaction after `zxid` (a TRUNC from the leader).
     Truncate(Zxid),
     /// Replace the whole state with this snapshot and start an empty log after it (a SNAP).
@@ -210,7 +210,7 @@ pub enum PeerEvent {
     },
     /// A committed transaction was applied to the tree.
     Applied {
-        entry: TxnEntry,
+        entry: Arc<TxnEntry>,
     },
     /// A leader chose how to bring a learner up to date.
     Sync {
@@ -272,7 +272,7 @@ pub struct Peer {
     pub accepted_epoch: u32,
     pub current_epoch: u32,
     /// Logged (or being logged) transactions not applied to the tree, in zxid order.
-    tail: VecDeque<TxnEntry>,
+    tail: VecDeque<Arc<TxnEntry>>,
     /// The last zxid handed to the disk (or found on it).
     last_logged: Zxid,
     /// The last zxid known durable.
@@ -280,7 +280,7 @@ pub struct Peer {
     /// Everything up to here is committed.
     commit_point: Zxid,
     /// The last committed transactions, for DIFFs.
-    committed_log: VecDeque<TxnEntry>,
+    committed_log: VecDeque<Arc<TxnEntry>>,
     /// The zxid just before the first entry of `committed_log` (what a DIFF can start from).
     log_base: Zxid,
     persist_seq: u64,
@@ -320,7 +320,7 @@ impl Peer {
         for e in log {
             if e.zxid() > last_logged {
                 last_logged = e.zxid();
-                tail.push_back(e);
+                tail.push_back(Arc::new(e));
             }
         }
         let next_session_id = initial_session_id(cfg.id, cfg.server.wall(now));
@@ -389,7 +389,7 @@ impl Peer {
         self.durable
     }
     /// Transactions logged but not applied.
-    pub fn tail(&self) -> &VecDeque<TxnEntry> {
+    pub fn tail(&self) -> &VecDeque<Arc<TxnEntry>> {
         &self.tail
     }
     /// Is this server answering clients?
@@ -453,7 +453,7 @@ impl Peer {
         }
     }
     /// The committed transactions kept for DIFFs.
-    pub fn committed_log(&self) -> &VecDeque<TxnEntry> {
+    pub fn committed_log(&self) -> &VecDeque<Arc<TxnEntry>> {
         &self.committed_log
     }
 
@@ -513,7 +513,7 @@ impl Peer {
     }
 
     /// Logs a transaction (appends it to the tail and asks the disk for it).
-    fn log_txn(&mut self, entry: TxnEntry) {
+    fn log_txn(&mut self, entry: Arc<TxnEntry>) {
         self.last_logged = entry.zxid();
         let z = entry.zxid();
         self.tail.push_back(entry.clone());
@@ -639,7 +639,7 @@ impl Peer {
         }
     }
 
-    fn apply(&mut self, entry: TxnEntry) {
+    fn apply(&mut self, entry: Arc<TxnEntry>) {
         let now = self.now;
         self.server.commit(&mut self.scratch, &entry, now);
         if self.trace {

@@ -20,6 +20,7 @@ use crate::tree::DataTree;
 use crate::txn::TxnEntry;
 use crate::types::{Millis, ServerId, SessionId, Zxid};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// An acknowledged write.
 #[derive(Clone, Debug)]
@@ -37,7 +38,7 @@ pub struct AckedWrite {
 pub struct Checker {
     pub violations: Vec<String>,
     /// The one committed history, as servers apply it.
-    pub history: BTreeMap<Zxid, TxnEntry>,
+    pub history: BTreeMap<Zxid, Arc<TxnEntry>>,
     /// Where each server has applied to.
     applied: BTreeMap<ServerId, Zxid>,
     /// Established leader per epoch.

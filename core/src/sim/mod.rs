@@ -157,7 +157,7 @@ struct Link {
 #[derive(Clone, Debug, Default)]
 pub struct SimDisk {
     pub snapshot: Option<(Zxid, Arc<Vec<u8>>)>,
-    pub log: Vec<TxnEntry>,
+    pub log: Vec<Arc<TxnEntry>>,
     pub accepted_epoch: u32,
     pub current_epoch: u32,
     queue: VecDeque<(u64, PersistOp)>,
@@ -193,7 +193,7 @@ impl SimDisk {
                 .log
                 .iter()
                 .filter(|e| e.zxid() > base)
-                .cloned()
+                .map(|e| (**e).clone())
                 .collect(),
             tree,
             accepted_epoch: self.accepted_epoch,
@@ -319,28 +319,39 @@ enum Ev {
     },
 }
 
-/// An event due at `at`; `seq` keeps events at the same time in the order they were scheduled.
-#[derive(Clone, Debug)]
-struct Scheduled {
-    at: Millis,
-    seq: u64,
-    ev: Ev,
+/// Pending events: the heap orders small keys (time, then scheduling order); the events
+/// themselves wait in a slab, so the heap never moves them around.
+#[derive(Clone, Debug, Default)]
+struct Agenda {
+    heap: BinaryHeap<Reverse<(Millis, u64, u32)>>,
+    slab: Vec<Option<Ev>>,
+    free: Vec<u32>,
 }
 
-impl PartialEq for Scheduled {
-    fn eq(&self, other: &Self) -> bool {
-        (self.at, self.seq) == (other.at, other.seq)
+impl Agenda {
+    fn push(&mut self, at: Millis, seq: u64, ev: Ev) {
+        let slot = match self.free.pop() {
+            Some(i) => {
+                self.slab[i as usize] = Some(ev);
+                i
+            }
+            None => {
+                self.slab.push(Some(ev));
+                (self.slab.len() - 1) as u32
+            }
+        };
+        self.heap.push(Reverse((at, seq, slot)));
     }
-}
-impl Eq for Scheduled {}
-impl PartialOrd for Scheduled {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
+
+    fn peek_time(&self) -> Option<Millis> {
+        self.heap.peek().map(|Reverse((at, _, _))| *at)
     }
-}
-impl Ord for Scheduled {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        (self.at, self.seq).cmp(&(other.at, other.seq))
+
+    fn pop(&mut self) -> Option<(Millis, Ev)> {
+        let Reverse((at, _, slot)) = self.heap.pop()?;
+        let ev = self.slab[slot as usize].take()?;
+        self.free.push(slot);
+        Some((at, ev))
     }
 }
 
@@ -352,7 +363,7 @@ pub struct Sim {
     rng: ChaCha8Rng,
     pub nodes: BTreeMap<ServerId, Node>,
     links: BTreeMap<(ServerId, ServerId, Chan), Link>,
-    queue: BinaryHeap<Reverse<Scheduled>>,
+    queue: Agenda,
     seq: u64,
     next_msg: u64,
     /// Pairs (from, to) that cannot reach each other.
@@ -391,7 +402,7 @@ impl Sim {
             rng,
             nodes,
             links: BTreeMap::new(),
-            queue: BinaryHeap::new(),
+            queue: Agenda::default(),
             seq: 0,
             next_msg: 1,
             blocked: BTreeSet::new(),
@@ -412,11 +423,7 @@ impl Sim {
 
     fn schedule(&mut self, at: Millis, ev: Ev) {
         self.seq += 1;
-        self.queue.push(Reverse(Scheduled {
-            at,
-            seq: self.seq,
-            ev,
-        }));
+        self.queue.push(at, self.seq, ev);
     }
 
     pub fn ids(&self) -> Vec<ServerId> {
@@ -465,7 +472,11 @@ impl Sim {
     pub fn preset_disk(&mut self, id: ServerId, history: &[TxnEntry], upto: usize, epoch: u32) {
         if let Some(n) = self.nodes.get_mut(&id) {
             n.disk = SimDisk {
-                log: history[..upto.min(history.len())].to_vec(),
+                log: history[..upto.min(history.len())]
+                    .iter()
+                    .cloned()
+                    .map(Arc::new)
+                    .collect(),
                 accepted_epoch: epoch,
                 current_epoch: epoch,
                 ..SimDisk::default()
@@ -666,7 +677,11 @@ impl Sim {
         };
         let id = self.next_msg;
         self.next_msg += 1;
-        let kind = msg.kind().to_string();
+        let kind = if self.cfg.trace {
+            msg.kind().to_string()
+        } else {
+            String::new()
+        };
         if chan == Chan::Election && !self.reachable(from, to) {
             if self.cfg.trace {
                 self.record(TraceEvent::Sent {
@@ -942,7 +957,14 @@ impl Sim {
             let events = peer.take_events();
             let deadline = peer.next_deadline();
             let generation = node.generation;
-            if node.tick_at != deadline {
+            // One timer event per server: schedule only when the deadline comes earlier than
+            // the pending one (a later deadline is picked up when the pending one fires).
+            let earlier = match (deadline, node.tick_at) {
+                (Some(d), Some(t)) => d < t || t < self.now,
+                (Some(_), None) => true,
+                (None, _) => false,
+            };
+            if earlier {
                 node.tick_at = deadline;
                 if let Some(d) = deadline {
                     self.schedule(
@@ -1053,12 +1075,12 @@ impl Sim {
 
     /// The time of the next event, if any.
     pub fn next_event_time(&self) -> Option<Millis> {
-        self.queue.peek().map(|Reverse(s)| s.at)
+        self.queue.peek_time()
     }
 
     /// Processes one event. False when nothing is left to do.
     pub fn step(&mut self) -> bool {
-        let Some(Reverse(Scheduled { at, ev, .. })) = self.queue.pop() else {
+        let Some((at, ev)) = self.queue.pop() else {
             return false;
         };
         self.now = self.now.max(at);
@@ -1170,7 +1192,7 @@ impl Sim {
                     return;
                 }
                 if n.tick_at.is_some_and(|t| t > now) {
-                    return; // superseded by an earlier or later deadline
+                    return; // an earlier timer replaced this one
                 }
                 n.tick_at = None;
                 if let Some(p) = n.peer.as_mut() {

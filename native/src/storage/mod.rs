@@ -1,0 +1,754 @@
+//! A server's durable state, in its dataDir and dataLogDir, laid out as ZooKeeper lays it out
+//! (`FileTxnSnapLog`, `FileTxnLog`, `FileSnap` and `QuorumPeer`'s epoch files):
+//!
+//! ```text
+//!   dataLogDir/version-2/log.<zxid hex>        transaction logs, named for their first zxid
+//!   dataDir/version-2/snapshot.<zxid hex>      snapshots, named for the last zxid they hold
+//!   dataDir/version-2/acceptedEpoch            epochs: decimal text, replaced atomically
+//!   dataDir/version-2/currentEpoch             (ZooKeeper keeps them beside the snapshots too)
+//! ```
+//!
+//! ## How data flows
+//!
+//! The core ([`zk_core::peer::Peer`]) asks for durability with [`PersistOp`]s; the driver hands
+//! them here in order ([`Storage::apply`]) from a thread of its own, and reports them persisted
+//! when `apply` returns. Appends are group-committed: a batch of appends costs one write and one
+//! fsync. Every `snapCount` transactions the driver serializes the committed tree and calls
+//! [`Storage::write_snapshot`], which also rolls the log (the next append starts a new file), and
+//! now and then [`Storage::purge`] (autopurge) drops snapshots and logs no longer needed.
+//!
+//! At start, [`Storage::open`] finds the newest snapshot that reads back whole, then every
+//! logged transaction after it, and hands both to the core in a [`Restored`]: the core decides
+//! what of the log is committed.
+//!
+//! ## What a crash may leave, and what recovery does about it
+//!
+//! * A record cut short, or garbled, at the very end of the last log file, with nothing valid
+//!   after it: the tail of a write that never finished its fsync, so never acknowledged. It is cut
+//!   off (the file is truncated there) and reported in [`RecoveryReport::torn_tail`].
+//! * A last log file whose header never made it to disk: removed, and reported the same way.
+//! * A damaged record with good records after it, or in any log file but the last, or a record
+//!   whose checksum matches but that makes no transaction: no crash explains that. Recovery stops
+//!   with [`StorageError::CorruptLog`] naming the file and offset: a server must not start on
+//!   silently damaged data.
+//! * A snapshot whose checksum fails: the next older one is used instead, with its reason in
+//!   [`RecoveryReport::skipped_snapshots`]. Snapshot files but none readable is an error.
+//! * Temporary files of interrupted atomic writes are removed.
+//!
+//! The one crash this cannot tell from corruption: pages of a single unsynced group commit that
+//! reached the disk out of order, leaving a hole before a complete record. Recovery refuses to
+//! start then, which is safe, and an operator can cut the log at the offset named.
+
+mod files;
+mod txnlog;
+
+#[cfg(test)]
+mod tests;
+
+use files::io_err;
+use std::collections::BTreeMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Seek, SeekFrom, Write};
+use std::ops::Bound::{Excluded, Unbounded};
+use std::path::{Path, PathBuf};
+use tracing::{info, warn};
+use txnlog::DamageKind;
+use zk_core::peer::{PersistOp, Restored};
+use zk_core::snapshot;
+use zk_core::tree::DataTree;
+use zk_core::txn::TxnEntry;
+use zk_core::Zxid;
+
+/// The subdirectory both dataDir and dataLogDir keep their files in (ZooKeeper's `version-2`).
+pub const VERSION_DIR: &str = "version-2";
+pub const LOG_PREFIX: &str = "log";
+pub const SNAPSHOT_PREFIX: &str = "snapshot";
+pub const ACCEPTED_EPOCH_FILE: &str = "acceptedEpoch";
+pub const CURRENT_EPOCH_FILE: &str = "currentEpoch";
+
+/// How storage behaves: what `zoo.cfg` and the system properties say.
+#[derive(Clone, Debug)]
+pub struct StorageOptions {
+    /// `preAllocSize`: log files grow in chunks of this many KB, filled with zeros, so that an
+    /// append rarely changes the file's size. 0 grows them as they are written.
+    pub pre_alloc_size_kb: u64,
+    /// `forceSync`: fsync the log before reporting appends durable. Turning it off trades
+    /// durability for speed, as in ZooKeeper.
+    pub force_sync: bool,
+    /// `zookeeper.extendedTypesEnabled`, for the empty tree of a fresh dataDir.
+    pub extended_types: bool,
+}
+
+impl Default for StorageOptions {
+    fn default() -> Self {
+        StorageOptions {
+            pre_alloc_size_kb: 64 * 1024,
+            force_sync: true,
+            extended_types: false,
+        }
+    }
+}
+
+/// What went wrong, with the file it went wrong in.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("cannot {op} {}: {source}", .path.display())]
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{}: corrupt transaction log at offset {offset}: {what}", .path.display())]
+    CorruptLog {
+        path: PathBuf,
+        offset: u64,
+        what: String,
+    },
+    #[error("no valid snapshot in {}: {tried}", .dir.display())]
+    NoValidSnapshot { dir: PathBuf, tried: String },
+    #[error(
+        "{} holds transaction logs but {} holds no snapshot: the logs cannot be replayed \
+         without the snapshot they follow (was dataDir changed, or were snapshots deleted?)",
+        .log_dir.display(), .snap_dir.display()
+    )]
+    LogsWithoutSnapshot { log_dir: PathBuf, snap_dir: PathBuf },
+    #[error("{}: {content:?} is not an epoch", .path.display())]
+    BadEpochFile { path: PathBuf, content: String },
+    #[error(
+        "acceptedEpoch {accepted} is less than currentEpoch {current} in {}: a server accepts an \
+         epoch before it makes it current",
+        .dir.display()
+    )]
+    EpochsOutOfOrder {
+        dir: PathBuf,
+        accepted: u32,
+        current: u32,
+    },
+    #[error("cannot append zxid {zxid} after {last}: the log grows in zxid order")]
+    OutOfOrder { zxid: Zxid, last: Zxid },
+    #[error("transaction {zxid} is {len} bytes, too long for a log record")]
+    RecordTooLarge { zxid: Zxid, len: usize },
+    #[error(
+        "cannot truncate the log to {zxid}: {} holds a later state, and snapshots hold only \
+         committed transactions",
+        .snapshot.display()
+    )]
+    TruncateBelowSnapshot { zxid: Zxid, snapshot: PathBuf },
+    #[error("snapshot for {zxid} is unusable: {what}")]
+    BadSnapshot { zxid: Zxid, what: String },
+}
+
+/// What [`Storage::open`] found and did, for the caller to log.
+#[derive(Clone, Debug, Default)]
+pub struct RecoveryReport {
+    /// The snapshot loaded and its zxid.
+    pub snapshot: Option<(PathBuf, Zxid)>,
+    /// The dataDir was empty: an empty snapshot (`snapshot.0`) was written, as ZooKeeper does.
+    pub fresh: bool,
+    /// Newer snapshots that could not be read, and why.
+    pub skipped_snapshots: Vec<(PathBuf, String)>,
+    /// The log files read, in order.
+    pub log_files: Vec<PathBuf>,
+    /// The last zxid on disk: the last logged one, or the snapshot's.
+    pub last_logged: Zxid,
+    /// A damaged tail cut off the last log file.
+    pub torn_tail: Option<TornTail>,
+    /// Epoch files that were missing, now written with the epoch of `last_logged`.
+    pub derived_epochs: Vec<PathBuf>,
+    /// Leftovers of interrupted atomic writes, removed.
+    pub removed_temp_files: Vec<PathBuf>,
+}
+
+/// The damaged end of the last log file, cut off at recovery.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TornTail {
+    pub file: PathBuf,
+    /// Where the file was cut: everything before is good.
+    pub offset: u64,
+    pub why: String,
+    /// The file's header was damaged, so the whole file was removed.
+    pub removed_file: bool,
+}
+
+/// What [`Storage::purge`] removed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PurgeReport {
+    pub snapshots: Vec<PathBuf>,
+    pub logs: Vec<PathBuf>,
+}
+
+/// The log file being appended to.
+#[derive(Debug)]
+struct LogWriter {
+    file: File,
+    path: PathBuf,
+    /// Where the next bytes go.
+    pos: u64,
+    /// The file's size, zeros past `pos`.
+    allocated: u64,
+    /// Encoded records not written yet (the group commit being gathered).
+    pending: Vec<u8>,
+    /// Written but not fsynced.
+    unsynced: bool,
+    /// Created, and its directory entry not fsynced yet.
+    new_entry: bool,
+}
+
+/// One server's snapshots, transaction log and epochs.
+#[derive(Debug)]
+pub struct Storage {
+    snap_dir: PathBuf,
+    log_dir: PathBuf,
+    opts: StorageOptions,
+    /// Snapshot files by zxid; `false` for one found unreadable at start.
+    snapshots: BTreeMap<Zxid, bool>,
+    /// Log files by first zxid.
+    logs: BTreeMap<Zxid, PathBuf>,
+    current: Option<LogWriter>,
+    last_logged: Zxid,
+    /// fsyncs of the log (tests count them to see group commit at work).
+    log_syncs: u64,
+}
+
+impl Storage {
+    /// Opens (creating if need be) the storage in `data_dir` and `data_log_dir` and recovers
+    /// what they hold.
+    pub fn open(
+        data_dir: &Path,
+        data_log_dir: &Path,
+        opts: StorageOptions,
+    ) -> Result<(Storage, Restored, RecoveryReport), StorageError> {
+        let snap_dir = data_dir.join(VERSION_DIR);
+        let log_dir = data_log_dir.join(VERSION_DIR);
+        files::create_dir(&snap_dir)?;
+        files::create_dir(&log_dir)?;
+        let removed = files::remove_temp_files(
+            &snap_dir,
+            &[SNAPSHOT_PREFIX, ACCEPTED_EPOCH_FILE, CURRENT_EPOCH_FILE],
+        )?;
+        let mut report = RecoveryReport {
+            removed_temp_files: removed,
+            ..RecoveryReport::default()
+        };
+        let mut st = Storage {
+            snap_dir,
+            log_dir,
+            opts,
+            snapshots: BTreeMap::new(),
+            logs: BTreeMap::new(),
+            current: None,
+            last_logged: Zxid::ZERO,
+            log_syncs: 0,
+        };
+        let tree = st.load_snapshot(&mut report)?;
+        let base = tree.last_processed_zxid();
+        let log = st.load_log(base, &mut report)?;
+        st.last_logged = log.last().map_or(base, TxnEntry::zxid).max(base);
+        report.last_logged = st.last_logged;
+        let (accepted_epoch, current_epoch) = st.load_epochs(&mut report)?;
+        info!(
+            snapshot = %base,
+            records = log.len(),
+            last_logged = %st.last_logged,
+            accepted_epoch,
+            current_epoch,
+            "storage recovered"
+        );
+        let restored = Restored {
+            tree,
+            log,
+            accepted_epoch,
+            current_epoch,
+        };
+        Ok((st, restored, report))
+    }
+
+    /// The last zxid appended (or found at start, or installed by a snapshot).
+    pub fn last_logged(&self) -> Zxid {
+        self.last_logged
+    }
+
+    /// Carries out `ops` in order and returns once they are durable: appends are gathered and
+    /// written together with one fsync (unless `forceSync` is off). Anything that must not
+    /// become durable before the appends ahead of it (a truncation, a snapshot, an epoch) first
+    /// flushes them. An error leaves the storage in an unknown state: the server must stop.
+    pub fn apply(&mut self, ops: &[PersistOp]) -> Result<(), StorageError> {
+        for op in ops {
+            match op {
+                PersistOp::Append(entry) => self.append(entry)?,
+                PersistOp::Truncate(zxid) => {
+                    self.sync_log(false)?;
+                    self.truncate(*zxid)?;
+                }
+                PersistOp::Snapshot { zxid, data } => {
+                    self.sync_log(false)?;
+                    self.install_snapshot(*zxid, data)?;
+                }
+                PersistOp::AcceptedEpoch(e) => {
+                    self.sync_log(false)?;
+                    self.write_epoch(ACCEPTED_EPOCH_FILE, *e)?;
+                }
+                PersistOp::CurrentEpoch(e) => {
+                    self.sync_log(false)?;
+                    self.write_epoch(CURRENT_EPOCH_FILE, *e)?;
+                }
+            }
+        }
+        self.sync_log(false)
+    }
+
+    /// Writes a snapshot of the committed tree at `zxid` (`bytes` from
+    /// [`zk_core::snapshot::serialize`]) and rolls the log: the next append starts a new file.
+    pub fn write_snapshot(&mut self, zxid: Zxid, bytes: &[u8]) -> Result<(), StorageError> {
+        check_snapshot_zxid(zxid, bytes)?;
+        let path = self.snapshot_path(zxid);
+        files::write_atomic(&path, bytes)?;
+        self.snapshots.insert(zxid, true);
+        self.last_logged = self.last_logged.max(zxid);
+        self.roll_log()?;
+        info!(snapshot = %path.display(), bytes = bytes.len(), "snapshot written");
+        Ok(())
+    }
+
+    /// Autopurge: keeps the newest `retain` readable snapshots (at least one) and the log files
+    /// needed to replay from the oldest of them, and removes the rest.
+    pub fn purge(&mut self, retain: usize) -> Result<PurgeReport, StorageError> {
+        let mut report = PurgeReport::default();
+        let kept: Vec<Zxid> = self
+            .snapshots
+            .iter()
+            .rev()
+            .filter(|(_, ok)| **ok)
+            .map(|(z, _)| *z)
+            .take(retain.max(1))
+            .collect();
+        let Some(&oldest) = kept.last() else {
+            return Ok(report);
+        };
+        // Snapshots first: a crash in between leaves logs without a snapshot to start from,
+        // never a snapshot without the logs that follow it.
+        let old_snaps: Vec<Zxid> = self.snapshots.range(..oldest).map(|(z, _)| *z).collect();
+        report.snapshots = old_snaps.iter().map(|z| self.snapshot_path(*z)).collect();
+        files::remove_all(&self.snap_dir, &report.snapshots)?;
+        for z in old_snaps {
+            self.snapshots.remove(&z);
+        }
+        // The log file holding the first transaction after `oldest` starts at or before it.
+        if let Some(base) = self.logs.range(..=oldest).next_back().map(|(z, _)| *z) {
+            let old_logs: Vec<Zxid> = self.logs.range(..base).map(|(z, _)| *z).collect();
+            report.logs = old_logs.iter().map(|z| self.logs[z].clone()).collect();
+            files::remove_all(&self.log_dir, &report.logs)?;
+            for z in old_logs {
+                self.logs.remove(&z);
+            }
+        }
+        if !report.snapshots.is_empty() || !report.logs.is_empty() {
+            info!(
+                snapshots = report.snapshots.len(),
+                logs = report.logs.len(),
+                retain,
+                "purged old snapshots and logs"
+            );
+        }
+        Ok(report)
+    }
+
+    // ---- recovery ----------------------------------------------------------------------
+
+    fn snapshot_path(&self, zxid: Zxid) -> PathBuf {
+        self.snap_dir.join(files::zxid_name(SNAPSHOT_PREFIX, zxid))
+    }
+
+    fn log_path(&self, zxid: Zxid) -> PathBuf {
+        self.log_dir.join(files::zxid_name(LOG_PREFIX, zxid))
+    }
+
+    /// The newest snapshot that reads back whole, or an empty tree for a fresh dataDir.
+    fn load_snapshot(&mut self, report: &mut RecoveryReport) -> Result<DataTree, StorageError> {
+        let found = files::list(&self.snap_dir, SNAPSHOT_PREFIX)?;
+        for (z, _) in &found {
+            self.snapshots.insert(*z, true);
+        }
+        for (zxid, path) in found.iter().rev() {
+            let why = match fs::read(path) {
+                Ok(bytes) => match snapshot::deserialize(&bytes) {
+                    Ok(tree) if tree.last_processed_zxid() == *zxid => {
+                        info!(snapshot = %path.display(), "loaded snapshot");
+                        report.snapshot = Some((path.clone(), *zxid));
+                        return Ok(tree);
+                    }
+                    Ok(tree) => format!(
+                        "it holds the tree at {}, not at the zxid of its name",
+                        tree.last_processed_zxid()
+                    ),
+                    Err(e) => e.to_string(),
+                },
+                Err(e) => format!("cannot read it: {e}"),
+            };
+            warn!(snapshot = %path.display(), reason = %why, "skipping unreadable snapshot");
+            self.snapshots.insert(*zxid, false);
+            report.skipped_snapshots.push((path.clone(), why));
+        }
+        if !found.is_empty() {
+            let tried = report
+                .skipped_snapshots
+                .iter()
+                .map(|(p, why)| format!("{}: {why}", p.display()))
+                .collect::<Vec<_>>()
+                .join("; ");
+            return Err(StorageError::NoValidSnapshot {
+                dir: self.snap_dir.clone(),
+                tried,
+            });
+        }
+        if !files::list(&self.log_dir, LOG_PREFIX)?.is_empty() {
+            return Err(StorageError::LogsWithoutSnapshot {
+                log_dir: self.log_dir.clone(),
+                snap_dir: self.snap_dir.clone(),
+            });
+        }
+        // A fresh dataDir: start from an empty snapshot, so that from now on a log never exists
+        // without a snapshot before it.
+        let tree = DataTree::new(self.opts.extended_types);
+        let path = self.snapshot_path(Zxid::ZERO);
+        files::write_atomic(&path, &snapshot::serialize(&tree))?;
+        info!(snapshot = %path.display(), "fresh data directory: wrote an empty snapshot");
+        self.snapshots.insert(Zxid::ZERO, true);
+        report.fresh = true;
+        report.snapshot = Some((path, Zxid::ZERO));
+        Ok(tree)
+    }
+
+    /// Every logged transaction after `base`, checked; cuts a torn tail off the last file.
+    fn load_log(
+        &mut self,
+        base: Zxid,
+        report: &mut RecoveryReport,
+    ) -> Result<Vec<TxnEntry>, StorageError> {
+        let all = files::list(&self.log_dir, LOG_PREFIX)?;
+        self.logs = all.iter().cloned().collect();
+        // As ZooKeeper's getLogFiles: the last file that starts at or before the snapshot holds
+        // the first transactions after it; every later file follows.
+        let first = all.iter().rposition(|(z, _)| *z <= base).unwrap_or(0);
+        let mut out = Vec::new();
+        let mut prev: Option<Zxid> = None;
+        for (i, (start, path)) in all.iter().enumerate().skip(first) {
+            let is_last = i + 1 == all.len();
+            let buf = fs::read(path).map_err(io_err("read", path))?;
+            let corrupt = |offset: u64, what: String| StorageError::CorruptLog {
+                path: path.clone(),
+                offset,
+                what,
+            };
+            let scan = txnlog::scan(&buf).map_err(|(off, why)| corrupt(off, why))?;
+            report.log_files.push(path.clone());
+            for (k, (off, e)) in scan.records.into_iter().enumerate() {
+                let z = e.zxid();
+                if k == 0 && z != *start {
+                    return Err(corrupt(
+                        off,
+                        format!("the first record has zxid {z}, but the file is named for {start}"),
+                    ));
+                }
+                if let Some(p) = prev.filter(|p| z <= *p) {
+                    return Err(corrupt(off, format!("zxid {z} does not follow {p}")));
+                }
+                prev = Some(z);
+                if z > base {
+                    out.push(e);
+                }
+            }
+            let Some(d) = scan.damage else { continue };
+            if let Some(at) = d.valid_record_at {
+                return Err(corrupt(
+                    d.offset,
+                    format!("{}, and a valid record follows at offset {at}", d.why),
+                ));
+            }
+            if !is_last {
+                if d.kind == DamageKind::TrailingBytes {
+                    // Junk after a clean end, holding no record: nothing is lost.
+                    warn!(log = %path.display(), offset = d.offset, reason = %d.why, "ignoring junk after the end of a log file");
+                    continue;
+                }
+                return Err(corrupt(
+                    d.offset,
+                    format!("{}, in a log file that is not the last", d.why),
+                ));
+            }
+            let removed_file = d.kind == DamageKind::Header;
+            if removed_file {
+                fs::remove_file(path).map_err(io_err("remove", path))?;
+                files::fsync_dir(&self.log_dir)?;
+                self.logs.remove(start);
+            } else {
+                let f = OpenOptions::new()
+                    .write(true)
+                    .open(path)
+                    .map_err(io_err("open", path))?;
+                f.set_len(d.offset).map_err(io_err("truncate", path))?;
+                f.sync_all().map_err(io_err("fsync", path))?;
+            }
+            warn!(log = %path.display(), offset = d.offset, reason = %d.why, removed_file, "cut a torn tail off the log");
+            report.torn_tail = Some(TornTail {
+                file: path.clone(),
+                offset: d.offset,
+                why: d.why,
+                removed_file,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The epoch files; missing ones take the epoch of the last zxid on disk and are written, as
+    /// ZooKeeper does when it finds them absent.
+    fn load_epochs(&mut self, report: &mut RecoveryReport) -> Result<(u32, u32), StorageError> {
+        let derived = self.last_logged.epoch();
+        let mut read = |name: &str| -> Result<u32, StorageError> {
+            let path = self.snap_dir.join(name);
+            match read_epoch(&path)? {
+                Some(e) => Ok(e),
+                None => {
+                    info!(file = %path.display(), epoch = derived, "epoch file missing: derived from the last zxid");
+                    files::write_atomic(&path, derived.to_string().as_bytes())?;
+                    report.derived_epochs.push(path);
+                    Ok(derived)
+                }
+            }
+        };
+        let current = read(CURRENT_EPOCH_FILE)?;
+        let accepted = read(ACCEPTED_EPOCH_FILE)?;
+        if accepted < current {
+            return Err(StorageError::EpochsOutOfOrder {
+                dir: self.snap_dir.clone(),
+                accepted,
+                current,
+            });
+        }
+        Ok((accepted, current))
+    }
+
+    // ---- the log -----------------------------------------------------------------------
+
+    /// Adds a record to the group commit being gathered, starting a log file if none is open.
+    fn append(&mut self, entry: &TxnEntry) -> Result<(), StorageError> {
+        let zxid = entry.zxid();
+        if zxid <= self.last_logged {
+            return Err(StorageError::OutOfOrder {
+                zxid,
+                last: self.last_logged,
+            });
+        }
+        let w = match self.current.take() {
+            Some(w) => w,
+            None => self.create_log(zxid)?,
+        };
+        let w = self.current.insert(w);
+        let before = w.pending.len();
+        if txnlog::encode_record(entry, &mut w.pending).is_none() {
+            let len = w.pending.len() - before;
+            w.pending.truncate(before);
+            return Err(StorageError::RecordTooLarge { zxid, len });
+        }
+        self.last_logged = zxid;
+        Ok(())
+    }
+
+    /// A new log file named for the first zxid it will hold. A file of that name can only be
+    /// one with no records (its zxid is above everything logged), so it is replaced.
+    fn create_log(&mut self, zxid: Zxid) -> Result<LogWriter, StorageError> {
+        let path = self.log_path(zxid);
+        let file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path)
+            .map_err(io_err("create", &path))?;
+        info!(log = %path.display(), "creating new log file");
+        self.logs.insert(zxid, path.clone());
+        Ok(LogWriter {
+            file,
+            path,
+            pos: 0,
+            allocated: 0,
+            pending: txnlog::header().to_vec(),
+            unsynced: false,
+            new_entry: true,
+        })
+    }
+
+    /// Writes the gathered records and fsyncs them (if `forceSync`, or `force`).
+    fn sync_log(&mut self, force: bool) -> Result<(), StorageError> {
+        let fsync = force || self.opts.force_sync;
+        let prealloc = self.opts.pre_alloc_size_kb.saturating_mul(1024);
+        let Some(w) = self.current.as_mut() else {
+            return Ok(());
+        };
+        if !w.pending.is_empty() {
+            let end = w.pos + w.pending.len() as u64;
+            if prealloc > 0 && end > w.allocated {
+                w.allocated = end.div_ceil(prealloc).saturating_mul(prealloc);
+                w.file
+                    .set_len(w.allocated)
+                    .map_err(io_err("preallocate", &w.path))?;
+            }
+            w.file
+                .seek(SeekFrom::Start(w.pos))
+                .and_then(|_| w.file.write_all(&w.pending))
+                .map_err(io_err("write", &w.path))?;
+            w.pos = end;
+            w.pending.clear();
+            w.unsynced = true;
+        }
+        if fsync && w.unsynced {
+            w.file.sync_data().map_err(io_err("fsync", &w.path))?;
+            w.unsynced = false;
+            self.log_syncs += 1;
+        }
+        if fsync && w.new_entry {
+            files::fsync_dir(&self.log_dir)?;
+            w.new_entry = false;
+        }
+        Ok(())
+    }
+
+    /// Finishes the current log file (durably, whatever `forceSync` says, so that only the last
+    /// file can ever have a torn tail); the next append starts a new one.
+    fn roll_log(&mut self) -> Result<(), StorageError> {
+        self.sync_log(true)?;
+        self.current = None;
+        Ok(())
+    }
+
+    /// Removes every logged transaction after `zxid`: later files go, the file holding `zxid`
+    /// is cut after it.
+    fn truncate(&mut self, zxid: Zxid) -> Result<(), StorageError> {
+        if let Some((z, _)) = self
+            .snapshots
+            .range((Excluded(zxid), Unbounded))
+            .rev()
+            .find(|(_, ok)| **ok)
+        {
+            return Err(StorageError::TruncateBelowSnapshot {
+                zxid,
+                snapshot: self.snapshot_path(*z),
+            });
+        }
+        self.cut_log_after(zxid)?;
+        info!(zxid = %zxid, "truncated the log");
+        Ok(())
+    }
+
+    fn cut_log_after(&mut self, zxid: Zxid) -> Result<(), StorageError> {
+        self.roll_log()?;
+        let later: Vec<Zxid> = self
+            .logs
+            .range((Excluded(zxid), Unbounded))
+            .map(|(z, _)| *z)
+            .collect();
+        let paths: Vec<PathBuf> = later.iter().map(|z| self.logs[z].clone()).collect();
+        files::remove_all(&self.log_dir, &paths)?;
+        for z in later {
+            self.logs.remove(&z);
+        }
+        if let Some(path) = self.logs.range(..=zxid).next_back().map(|(_, p)| p.clone()) {
+            let buf = fs::read(&path).map_err(io_err("read", &path))?;
+            let scan = txnlog::scan(&buf).map_err(|(offset, what)| StorageError::CorruptLog {
+                path: path.clone(),
+                offset,
+                what,
+            })?;
+            if let Some(d) = scan.damage.filter(|d| d.kind != DamageKind::TrailingBytes) {
+                return Err(StorageError::CorruptLog {
+                    path,
+                    offset: d.offset,
+                    what: d.why,
+                });
+            }
+            if let Some((off, _)) = scan.records.iter().find(|(_, e)| e.zxid() > zxid) {
+                let f = OpenOptions::new()
+                    .write(true)
+                    .open(&path)
+                    .map_err(io_err("open", &path))?;
+                f.set_len(*off).map_err(io_err("truncate", &path))?;
+                f.sync_all().map_err(io_err("fsync", &path))?;
+            }
+        }
+        self.last_logged = self.last_logged.min(zxid);
+        Ok(())
+    }
+
+    /// A SNAP from the leader: the snapshot replaces the whole history. Written so that a crash
+    /// at any point leaves either the old history or the new one, never a mix: the snapshot
+    /// goes to a temporary file; the log is cut after its zxid (what the leader does not have
+    /// was never committed); the snapshot is renamed into place; then older snapshots, and
+    /// after them the logs of the old history, are removed.
+    fn install_snapshot(&mut self, zxid: Zxid, data: &[u8]) -> Result<(), StorageError> {
+        check_snapshot_zxid(zxid, data)?;
+        let path = self.snapshot_path(zxid);
+        let tmp = files::write_temp(&path, data)?;
+        let newer: Vec<Zxid> = self
+            .snapshots
+            .range((Excluded(zxid), Unbounded))
+            .map(|(z, _)| *z)
+            .collect();
+        if !newer.is_empty() {
+            warn!(snapshot = %zxid, newer = newer.len(), "removing snapshots newer than the leader's");
+        }
+        let newer_paths: Vec<PathBuf> = newer.iter().map(|z| self.snapshot_path(*z)).collect();
+        files::remove_all(&self.snap_dir, &newer_paths)?;
+        self.cut_log_after(zxid)?;
+        files::commit_temp(&tmp, &path)?;
+        self.snapshots.retain(|z, _| *z < zxid);
+        let older: Vec<PathBuf> = self
+            .snapshots
+            .keys()
+            .map(|z| self.snapshot_path(*z))
+            .collect();
+        files::remove_all(&self.snap_dir, &older)?;
+        self.snapshots.clear();
+        self.snapshots.insert(zxid, true);
+        let logs: Vec<PathBuf> = std::mem::take(&mut self.logs).into_values().collect();
+        files::remove_all(&self.log_dir, &logs)?;
+        self.last_logged = zxid;
+        info!(snapshot = %path.display(), "installed the leader's snapshot");
+        Ok(())
+    }
+
+    fn write_epoch(&self, name: &str, epoch: u32) -> Result<(), StorageError> {
+        files::write_atomic(&self.snap_dir.join(name), epoch.to_string().as_bytes())
+    }
+}
+
+/// Refuses snapshot bytes whose header does not carry `zxid`.
+fn check_snapshot_zxid(zxid: Zxid, bytes: &[u8]) -> Result<(), StorageError> {
+    match snapshot::snapshot_zxid(bytes) {
+        Ok(z) if z == zxid => Ok(()),
+        Ok(z) => Err(StorageError::BadSnapshot {
+            zxid,
+            what: format!("its header says {z}"),
+        }),
+        Err(e) => Err(StorageError::BadSnapshot {
+            zxid,
+            what: e.to_string(),
+        }),
+    }
+}
+
+/// An epoch file's number; `None` when the file does not exist.
+fn read_epoch(path: &Path) -> Result<Option<u32>, StorageError> {
+    let bytes = match fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io_err("read", path)(e)),
+    };
+    let text = String::from_utf8_lossy(&bytes);
+    text.trim()
+        .parse::<u32>()
+        .map(Some)
+        .map_err(|_| StorageError::BadEpochFile {
+            path: path.to_path_buf(),
+            content: text.into_owned(),
+        })
+}

@@ -1,0 +1,368 @@
+//! The transaction log file format, and reading one file back with an account of any damage.
+//!
+//! ```text
+//!   file    = header record* zeros*
+//!   header  = magic "ZKLG" | version: i32 = 1 | dbid: i64 = 0            (16 bytes, big-endian)
+//!   record  = crc32(payload): u32 | length(payload): u32 | payload | 0x42 ('B')
+//!   payload = zk_core::codec::encode_txn (TxnHeader, then the txn record)
+//! ```
+//!
+//! This is the shape of ZooKeeper's `FileTxnLog` (its magic, a version, a dbid; each entry a
+//! checksum, a length, the bytes and an end marker; files padded with zeros ahead of the writer),
+//! with a CRC-32 where ZooKeeper has an Adler-32 and our own txn encoding. ZooKeeper's own files
+//! are version 2, so one found here is recognised and refused by name rather than misread.
+//!
+//! The log ends at the first record header that is all zeros (the padding) or at the end of the
+//! file. Reading distinguishes damage a crash can cause — a record cut short, a checksum that does
+//! not match because only part of the record reached the disk, a missing end marker — from a
+//! record whose checksum matches but whose bytes make no transaction, which no crash produces.
+
+use zk_core::codec::{decode_txn, encode_txn};
+use zk_core::jute::{Reader, Writer};
+use zk_core::txn::TxnEntry;
+use zk_core::Zxid;
+
+pub(super) const MAGIC: &[u8; 4] = b"ZKLG";
+pub(super) const VERSION: i32 = 1;
+/// The version of Apache ZooKeeper's own log files.
+const ZOOKEEPER_VERSION: i32 = 2;
+pub(super) const HEADER_LEN: usize = 16;
+const RECORD_HEADER_LEN: usize = 8;
+const END_OF_RECORD: u8 = b'B';
+
+/// A new log file's header.
+pub(super) fn header() -> [u8; HEADER_LEN] {
+    let mut h = [0u8; HEADER_LEN];
+    h[..4].copy_from_slice(MAGIC);
+    h[4..8].copy_from_slice(&VERSION.to_be_bytes());
+    // dbid: always 0, as in ZooKeeper.
+    h
+}
+
+/// Appends one record to `out`. `None` when the payload is too long for its length field.
+pub(super) fn encode_record(entry: &TxnEntry, out: &mut Vec<u8>) -> Option<()> {
+    let start = out.len();
+    out.extend_from_slice(&[0; RECORD_HEADER_LEN]);
+    let mut w = Writer {
+        buf: std::mem::take(out),
+    };
+    encode_txn(entry, &mut w);
+    *out = w.into_inner();
+    let payload = &out[start + RECORD_HEADER_LEN..];
+    let len = u32::try_from(payload.len()).ok()?;
+    let crc = crc32fast::hash(payload);
+    out[start..start + 4].copy_from_slice(&crc.to_be_bytes());
+    out[start + 4..start + 8].copy_from_slice(&len.to_be_bytes());
+    out.push(END_OF_RECORD);
+    Some(())
+}
+
+/// What is at an offset of a log file.
+enum Next {
+    /// A good record, and the offset after it.
+    Record(TxnEntry, usize),
+    /// The end of the log: a zero record header, or the end of the file.
+    End,
+    /// A record a crash may have cut short or garbled.
+    Torn(String),
+    /// A record whose checksum matches but that makes no transaction.
+    Invalid(String),
+}
+
+fn be_u32(b: &[u8], at: usize) -> u32 {
+    u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+fn read_record(buf: &[u8], off: usize) -> Next {
+    let left = buf.len().saturating_sub(off);
+    if left < RECORD_HEADER_LEN {
+        if buf[off.min(buf.len())..].iter().all(|&b| b == 0) {
+            return Next::End;
+        }
+        return Next::Torn(format!("record header cut short ({left} bytes)"));
+    }
+    let crc = be_u32(buf, off);
+    let len = be_u32(buf, off + 4) as usize;
+    if len == 0 {
+        if crc == 0 {
+            return Next::End;
+        }
+        return Next::Torn(format!("record of length 0 with checksum {crc:#010x}"));
+    }
+    let body = off + RECORD_HEADER_LEN;
+    if len >= buf.len() - body {
+        return Next::Torn(format!(
+            "record length {len} runs past the end of the file ({} bytes left)",
+            buf.len() - body
+        ));
+    }
+    let payload = &buf[body..body + len];
+    let computed = crc32fast::hash(payload);
+    if computed != crc {
+        return Next::Torn(format!(
+            "checksum mismatch: stored {crc:#010x}, computed {computed:#010x}"
+        ));
+    }
+    if buf[body + len] != END_OF_RECORD {
+        return Next::Torn(format!(
+            "end-of-record marker is {:#04x}, not 0x42",
+            buf[body + len]
+        ));
+    }
+    let mut r = Reader::new(payload, payload.len());
+    match decode_txn(&mut r) {
+        Ok(_) if !r.is_empty() => Next::Invalid(format!(
+            "checksum matches but {} bytes are left after the transaction",
+            r.remaining()
+        )),
+        Ok(entry) => Next::Record(entry, body + len + 1),
+        Err(e) => Next::Invalid(format!(
+            "checksum matches but the transaction cannot be read: {e}"
+        )),
+    }
+}
+
+/// What kind of damage ended the reading of a file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum DamageKind {
+    /// The file header is missing or cut short (a crash while the file was being created).
+    Header,
+    /// A record is cut short or garbled.
+    Record,
+    /// The log ended cleanly, but non-zero bytes follow the end.
+    TrailingBytes,
+}
+
+#[derive(Clone, Debug)]
+pub(super) struct Damage {
+    pub kind: DamageKind,
+    /// Where the damage starts: everything before it is good.
+    pub offset: u64,
+    pub why: String,
+    /// A good record found after the damage (with a zxid above the last good one): the damage
+    /// is in the middle of the log, not at its tail.
+    pub valid_record_at: Option<u64>,
+}
+
+/// One log file, read.
+#[derive(Debug, Default)]
+pub(super) struct Scan {
+    /// Good records, each with its offset, in file order.
+    pub records: Vec<(u64, TxnEntry)>,
+    pub damage: Option<Damage>,
+}
+
+/// Reads every record of a log file. `Err((offset, why))` is damage no crash explains: a header
+/// that is not ours, or a record whose checksum matches but that makes no transaction.
+pub(super) fn scan(buf: &[u8]) -> Result<Scan, (u64, String)> {
+    let mut scan = Scan::default();
+    let present = buf.len().min(HEADER_LEN);
+    let expected = header();
+    if buf.len() < HEADER_LEN || buf[..HEADER_LEN].iter().all(|&b| b == 0) {
+        let head = &buf[..present];
+        let zeros = head.iter().all(|&b| b == 0);
+        if !zeros && head != &expected[..present] {
+            return Err((
+                0,
+                "file header is neither a log header nor a cut-short one".into(),
+            ));
+        }
+        scan.damage = Some(Damage {
+            kind: DamageKind::Header,
+            offset: 0,
+            why: if zeros {
+                "file header is missing (the file starts with zeros or is empty)".into()
+            } else {
+                format!("file header is cut short ({present} of {HEADER_LEN} bytes)")
+            },
+            valid_record_at: find_valid_record(buf, 1, None),
+        });
+        return Ok(scan);
+    }
+    if &buf[..4] != MAGIC {
+        return Err((
+            0,
+            format!("not a transaction log: magic {:02x?}", &buf[..4]),
+        ));
+    }
+    let version = i32::from_be_bytes([buf[4], buf[5], buf[6], buf[7]]);
+    if version == ZOOKEEPER_VERSION {
+        return Err((
+            0,
+            "this is Apache ZooKeeper's own log format (version 2), which this server does not read"
+                .into(),
+        ));
+    }
+    if version != VERSION {
+        return Err((0, format!("log format version {version} is not supported (this server writes version {VERSION})")));
+    }
+    let mut off = HEADER_LEN;
+    let mut last: Option<Zxid> = None;
+    loop {
+        match read_record(buf, off) {
+            Next::Record(entry, next) => {
+                last = Some(entry.zxid());
+                scan.records.push((off as u64, entry));
+                off = next;
+            }
+            Next::End => {
+                if let Some(nz) = buf[off.min(buf.len())..].iter().position(|&b| b != 0) {
+                    scan.damage = Some(Damage {
+                        kind: DamageKind::TrailingBytes,
+                        offset: off as u64,
+                        why: format!(
+                            "non-zero bytes at offset {} after the end of the log",
+                            off + nz
+                        ),
+                        valid_record_at: find_valid_record(buf, off + nz, last),
+                    });
+                }
+                return Ok(scan);
+            }
+            Next::Torn(why) => {
+                scan.damage = Some(Damage {
+                    kind: DamageKind::Record,
+                    offset: off as u64,
+                    why,
+                    valid_record_at: find_valid_record(buf, off + 1, last),
+                });
+                return Ok(scan);
+            }
+            Next::Invalid(why) => return Err((off as u64, why)),
+        }
+    }
+}
+
+/// The first offset at or after `from` where a good record starts (with a zxid above `after`).
+/// Only read on damage: it tells a torn tail (nothing good after it) from a hole in the middle.
+fn find_valid_record(buf: &[u8], from: usize, after: Option<Zxid>) -> Option<u64> {
+    let mut p = from;
+    while p + RECORD_HEADER_LEN < buf.len() {
+        // Skip runs of zeros (the padding) quickly.
+        if buf[p] == 0 && buf[p..p + RECORD_HEADER_LEN].iter().all(|&b| b == 0) {
+            match buf[p..].iter().position(|&b| b != 0) {
+                Some(n) => {
+                    p = (p + n).saturating_sub(RECORD_HEADER_LEN - 1).max(p + 1);
+                    continue;
+                }
+                None => return None,
+            }
+        }
+        let len = be_u32(buf, p + 4) as usize;
+        let marker = (p + RECORD_HEADER_LEN).checked_add(len);
+        let plausible = len > 0 && marker.is_some_and(|m| m < buf.len() && buf[m] == END_OF_RECORD);
+        if plausible {
+            if let Next::Record(e, _) = read_record(buf, p) {
+                if after.is_none_or(|a| e.zxid() > a) {
+                    return Some(p as u64);
+                }
+            }
+        }
+        p += 1;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use zk_core::txn::{Txn, TxnHeader};
+    use zk_core::SessionId;
+
+    fn entry(z: u64) -> TxnEntry {
+        TxnEntry {
+            hdr: TxnHeader {
+                session: SessionId(1),
+                cxid: z as i32,
+                zxid: Zxid(z),
+                time: 0,
+            },
+            txn: Txn::SetData {
+                path: "/a".into(),
+                data: Some(vec![z as u8; 20]),
+                version: -1,
+            },
+        }
+    }
+
+    fn file(zxids: &[u64], padding: usize) -> Vec<u8> {
+        let mut b = header().to_vec();
+        for &z in zxids {
+            encode_record(&entry(z), &mut b).unwrap();
+        }
+        b.resize(b.len() + padding, 0);
+        b
+    }
+
+    #[test]
+    fn records_read_back_up_to_the_padding() {
+        let b = file(&[1, 2, 3], 100);
+        let s = scan(&b).unwrap();
+        assert!(s.damage.is_none());
+        let z: Vec<u64> = s.records.iter().map(|(_, e)| e.zxid().0).collect();
+        assert_eq!(z, vec![1, 2, 3]);
+        assert_eq!(s.records[0].0, HEADER_LEN as u64);
+        assert_eq!(s.records[1].1, entry(2));
+        let s = scan(&file(&[], 0)).unwrap();
+        assert!(s.records.is_empty() && s.damage.is_none());
+    }
+
+    #[test]
+    fn a_cut_record_is_torn_and_nothing_valid_follows() {
+        let full = file(&[1, 2, 3], 0);
+        let two = file(&[1, 2], 0).len();
+        for cut in [two + 1, two + 5, two + 9, full.len() - 1] {
+            let mut b = full[..cut].to_vec();
+            b.resize(b.len() + 64, 0);
+            let s = scan(&b).unwrap();
+            assert_eq!(s.records.len(), 2, "cut at {cut}");
+            let d = s.damage.unwrap();
+            assert_eq!(d.kind, DamageKind::Record);
+            assert_eq!(d.offset, two as u64);
+            assert_eq!(d.valid_record_at, None);
+        }
+    }
+
+    #[test]
+    fn a_bad_record_before_good_ones_is_found() {
+        let mut b = file(&[1, 2, 3], 32);
+        let second = scan(&b).unwrap().records[1].0 as usize;
+        b[second + 12] ^= 0xff;
+        let s = scan(&b).unwrap();
+        let d = s.damage.unwrap();
+        assert_eq!(d.offset, second as u64);
+        assert!(d.why.contains("checksum"), "{}", d.why);
+        assert!(d.valid_record_at.is_some_and(|at| at > second as u64));
+    }
+
+    #[test]
+    fn headers_that_are_not_ours_are_errors() {
+        let mut b = file(&[1], 0);
+        b[4..8].copy_from_slice(&2i32.to_be_bytes());
+        assert!(scan(&b).unwrap_err().1.contains("Apache ZooKeeper"));
+        b[..4].copy_from_slice(b"XXXX");
+        assert!(scan(&b).unwrap_err().1.contains("magic"));
+        assert_eq!(
+            scan(&[0; 7]).unwrap().damage.unwrap().kind,
+            DamageKind::Header
+        );
+        assert_eq!(
+            scan(&header()[..5]).unwrap().damage.unwrap().kind,
+            DamageKind::Header
+        );
+        assert!(scan(b"ZKXX").is_err());
+    }
+
+    #[test]
+    fn a_checksummed_record_that_is_no_txn_is_an_error() {
+        let mut b = header().to_vec();
+        let payload = [1u8, 2, 3];
+        b.extend_from_slice(&crc32fast::hash(&payload).to_be_bytes());
+        b.extend_from_slice(&3u32.to_be_bytes());
+        b.extend_from_slice(&payload);
+        b.push(b'B');
+        let (off, why) = scan(&b).unwrap_err();
+        assert_eq!(off, HEADER_LEN as u64);
+        assert!(why.contains("cannot be read"), "{why}");
+    }
+}
