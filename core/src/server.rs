@@ -120,6 +120,31 @@ pub struct ConnStats {
     pub established: Millis,
 }
 
+/// Request latencies of the whole server (`srvr`'s "Latency min/avg/max"), reset by `srst`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct LatencyStats {
+    pub min: Millis,
+    pub max: Millis,
+    pub total: Millis,
+    pub count: u64,
+}
+
+impl LatencyStats {
+    pub fn record(&mut self, lat: Millis) {
+        self.min = if self.count == 0 { lat } else { self.min.min(lat) };
+        self.max = self.max.max(lat);
+        self.total += lat;
+        self.count += 1;
+    }
+    pub fn avg(&self) -> f64 {
+        if self.count == 0 {
+            0.0
+        } else {
+            self.total as f64 / self.count as f64
+        }
+    }
+}
+
 /// One client connection.
 #[derive(Clone, Debug)]
 pub struct Conn {
@@ -187,6 +212,8 @@ pub struct Server {
     by_session: BTreeMap<SessionId, ConnId>,
     /// Commits applied (for `mntr`/`srvr` and the playground).
     pub committed: u64,
+    /// Latency of every answered request.
+    pub latency: LatencyStats,
     scratch_events: Vec<TreeEvent>,
     scratch_notes: Vec<Notification>,
 }
@@ -200,6 +227,7 @@ impl Server {
             conns: BTreeMap::new(),
             by_session: BTreeMap::new(),
             committed: 0,
+            latency: LatencyStats::default(),
             scratch_events: Vec::new(),
             scratch_notes: Vec::new(),
         }
@@ -211,6 +239,14 @@ impl Server {
 
     pub fn conns(&self) -> impl Iterator<Item = &Conn> {
         self.conns.values()
+    }
+
+    /// `crst`: resets every connection's counters.
+    pub fn reset_conn_stats(&mut self, now: Millis) {
+        for c in self.conns.values_mut() {
+            let established = c.stats.established;
+            c.stats = ConnStats { established, last_response_time: now, ..Default::default() };
+        }
     }
 
     pub fn conn_count(&self) -> usize {
@@ -540,6 +576,7 @@ impl Server {
         since: Millis,
         now: Millis,
     ) {
+        self.latency.record(now.saturating_sub(since));
         if let Some(c) = self.conns.get_mut(&conn) {
             let lat = now.saturating_sub(since);
             let s = &mut c.stats;

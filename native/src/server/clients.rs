@@ -1,0 +1,227 @@
+//! Client connections: accept, read frames, answer four-letter words, decode requests with
+//! `zk_core::proto` and hand them to the peer loop; write what the peer loop sends back.
+//!
+//! Each connection is two tasks: a reader that turns bytes into [`Input`]s and a writer that
+//! drains a channel of frames, flushing when the channel runs dry (many replies, one write).
+//! Bad input never reaches the core as anything but an error: a frame over `jute.maxbuffer`, a
+//! negative length, a truncated record or an unreadable ConnectRequest closes the connection
+//! with a log line; a request body that cannot be read is answered with MarshallingError, as
+//! ZooKeeper does.
+
+use super::{ConnOut, Input};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, oneshot};
+use tracing::{debug, info, warn};
+use zk_core::config::{Config, FOUR_LETTER_WORDS};
+use zk_core::proto::{self, ProtoError};
+use zk_core::ConnId;
+
+/// Connection limits.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// `jute.maxbuffer`: the largest frame accepted.
+    pub max_buffer: usize,
+    /// `maxCnxns`: connections in total (0: no limit). Per-address limits are the core's.
+    pub max_cnxns: u32,
+}
+
+static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
+
+/// Accepts client connections forever.
+pub async fn accept_loop(
+    listener: TcpListener,
+    tx: mpsc::UnboundedSender<Input>,
+    limits: Limits,
+    cfg: Arc<Config>,
+) {
+    let open = Arc::new(AtomicUsize::new(0));
+    loop {
+        let (stream, addr) = match listener.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                warn!("accept failed: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        if limits.max_cnxns > 0 && open.load(Ordering::Relaxed) >= limits.max_cnxns as usize {
+            info!(%addr, "refused a connection: maxCnxns ({}) reached", limits.max_cnxns);
+            drop(stream);
+            continue;
+        }
+        let _ = stream.set_nodelay(true);
+        let conn = ConnId(NEXT_CONN.fetch_add(1, Ordering::Relaxed));
+        let tx = tx.clone();
+        let open = open.clone();
+        let cfg = cfg.clone();
+        open.fetch_add(1, Ordering::Relaxed);
+        tokio::spawn(async move {
+            serve(stream, addr, conn, tx, limits, cfg).await;
+            open.fetch_sub(1, Ordering::Relaxed);
+        });
+    }
+}
+
+/// The first four bytes as a four-letter word, if they are one.
+fn four_letter(buf: &[u8]) -> Option<String> {
+    let w = std::str::from_utf8(buf.get(..4)?).ok()?;
+    FOUR_LETTER_WORDS.contains(&w).then(|| w.to_string())
+}
+
+async fn serve(
+    stream: TcpStream,
+    addr: SocketAddr,
+    conn: ConnId,
+    tx: mpsc::UnboundedSender<Input>,
+    limits: Limits,
+    cfg: Arc<Config>,
+) {
+    let (mut rd, wr) = stream.into_split();
+    let mut buf: Vec<u8> = Vec::with_capacity(4096);
+    // Read at least four bytes: a four-letter word, or the start of the ConnectRequest frame.
+    while buf.len() < 4 {
+        let mut chunk = [0u8; 4096];
+        match rd.read(&mut chunk).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+    if let Some(cmd) = four_letter(&buf) {
+        let mut wr = wr;
+        let text = if cfg.four_letter_allowed(&cmd) {
+            let (reply, rx) = oneshot::channel();
+            if tx
+                .send(Input::FourLetter {
+                    cmd: cmd.clone(),
+                    reply,
+                })
+                .is_err()
+            {
+                return;
+            }
+            rx.await.unwrap_or_default()
+        } else {
+            format!("{cmd} is not executed because it is not in the whitelist.\n")
+        };
+        let _ = wr.write_all(text.as_bytes()).await;
+        let _ = wr.shutdown().await;
+        return;
+    }
+    let (out_tx, out_rx) = mpsc::unbounded_channel::<ConnOut>();
+    if tx
+        .send(Input::Accept {
+            conn,
+            addr,
+            tx: out_tx,
+        })
+        .is_err()
+    {
+        return;
+    }
+    // The writer ends when the peer loop drops its sender (after a Close, or once it hears the
+    // connection is gone), so replies already queued still go out.
+    tokio::spawn(write_loop(wr, out_rx));
+    let why = read_loop(&mut rd, &mut buf, conn, &tx, limits).await;
+    if let Some(why) = why {
+        info!(conn = conn.0, %addr, "closing client connection: {why}");
+    }
+    let _ = tx.send(Input::Disconnected { conn });
+}
+
+/// Reads frames until the connection ends; returns why it ended if it was our doing.
+async fn read_loop(
+    rd: &mut tokio::net::tcp::OwnedReadHalf,
+    buf: &mut Vec<u8>,
+    conn: ConnId,
+    tx: &mpsc::UnboundedSender<Input>,
+    limits: Limits,
+) -> Option<String> {
+    let mut connected = false;
+    let mut start = 0usize;
+    loop {
+        // Every complete frame in the buffer.
+        loop {
+            match proto::split_frame(&buf[start..], limits.max_buffer) {
+                Ok(Some((used, body))) => {
+                    let input = if !connected {
+                        connected = true;
+                        match proto::decode_connect_request(body, limits.max_buffer) {
+                            Ok(req) => Input::Connect { conn, req },
+                            Err(e) => return Some(format!("unreadable ConnectRequest: {e}")),
+                        }
+                    } else {
+                        match proto::decode_request(body, limits.max_buffer) {
+                            Ok((xid, req)) => Input::Request { conn, xid, req },
+                            Err(e) => match e.request_header() {
+                                Some(h) => {
+                                    debug!(conn = conn.0, "unreadable request xid {}: {e}", h.xid);
+                                    Input::BadRequest { conn, xid: h.xid }
+                                }
+                                None => return Some(format!("unreadable request: {e}")),
+                            },
+                        }
+                    };
+                    if tx.send(input).is_err() {
+                        return None;
+                    }
+                    start += used;
+                }
+                Ok(None) => break,
+                Err(ProtoError::FrameTooLong { len, max }) => {
+                    return Some(format!(
+                        "Len error {len}: the packet is larger than jute.maxbuffer={max}"
+                    ));
+                }
+                Err(e) => return Some(format!("bad frame: {e}")),
+            }
+        }
+        if start > 0 {
+            buf.drain(..start);
+            start = 0;
+        }
+        let mut chunk = [0u8; 16 * 1024];
+        match rd.read(&mut chunk).await {
+            Ok(0) => return None,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e) => return Some(format!("read error: {e}")),
+        }
+    }
+}
+
+async fn write_loop(wr: tokio::net::tcp::OwnedWriteHalf, mut rx: mpsc::UnboundedReceiver<ConnOut>) {
+    let mut w = BufWriter::with_capacity(64 * 1024, wr);
+    while let Some(m) = rx.recv().await {
+        let mut close = false;
+        match m {
+            ConnOut::Frame(b) => {
+                if w.write_all(&b).await.is_err() {
+                    return;
+                }
+            }
+            ConnOut::Close => close = true,
+        }
+        // Everything already queued goes in the same write.
+        while !close {
+            match rx.try_recv() {
+                Ok(ConnOut::Frame(b)) => {
+                    if w.write_all(&b).await.is_err() {
+                        return;
+                    }
+                }
+                Ok(ConnOut::Close) => close = true,
+                Err(_) => break,
+            }
+        }
+        if w.flush().await.is_err() {
+            return;
+        }
+        if close {
+            let _ = w.shutdown().await;
+            return;
+        }
+    }
+}

@@ -1,0 +1,598 @@
+//! The server: a tokio driver around one [`zk_core::peer::Peer`].
+//!
+//! Everything the core decides stays in the core. This module only moves things:
+//!
+//! * client bytes in and out (the [`clients`] module owns the sockets: framing, four-letter
+//!   words, decoding with `zk_core::proto`);
+//! * transactions and epochs to the disk and completions back (the [`disk`] thread owns
+//!   [`crate::storage::Storage`], and commits many appends with one fsync);
+//! * messages to and from other servers (the [`crate::quorum`] networking);
+//! * time (a deadline timer).
+//!
+//! One task, the *peer loop*, owns the `Peer`. Every socket and the disk thread send it
+//! [`Input`]s over one channel; it feeds them to the peer, then carries out what the peer asks
+//! for. Taking every input that is already waiting before carrying out the outputs is what lets
+//! many pending writes share one fsync.
+
+pub mod clients;
+pub mod disk;
+
+use crate::quorum::{QuorumHandle, QuorumNet};
+use crate::stats::{self, ServerTotals};
+use crate::storage::{Storage, StorageOptions};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::{mpsc, oneshot};
+use tracing::{debug, error, info, warn};
+use zk_core::config::{Config, PeerRole};
+use zk_core::output::ClientOutput;
+use zk_core::peer::messages::PeerMsg;
+use zk_core::peer::quorum::QuorumVerifier;
+use zk_core::peer::{Output, Peer, PeerConfig, PeerEvent};
+use zk_core::proto;
+use zk_core::request::{ConnectRequest, Request};
+use zk_core::server::ServerConfig;
+use zk_core::{ConnId, Millis, ServerId};
+
+/// What a server is started with.
+#[derive(Clone, Debug)]
+pub struct ServerOptions {
+    pub config: Config,
+    /// The zoo.cfg it came from (None for the embedded default).
+    pub config_path: Option<PathBuf>,
+    pub my_id: ServerId,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("{0}")]
+    Storage(#[from] crate::storage::StorageError),
+    #[error("cannot listen on {addr} ({what}): {source}")]
+    Bind {
+        addr: String,
+        what: &'static str,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Config(String),
+    #[error("the disk failed: {0}; stopping rather than acknowledge what may not be durable")]
+    Disk(String),
+}
+
+/// Something for the peer loop.
+pub enum Input {
+    /// A client connected; `tx` carries what is sent back to it.
+    Accept {
+        conn: ConnId,
+        addr: SocketAddr,
+        tx: mpsc::UnboundedSender<ConnOut>,
+    },
+    Connect {
+        conn: ConnId,
+        req: ConnectRequest,
+    },
+    Request {
+        conn: ConnId,
+        xid: i32,
+        req: Request,
+    },
+    /// A request whose body could not be read: ZooKeeper answers MarshallingError.
+    BadRequest {
+        conn: ConnId,
+        xid: i32,
+    },
+    Disconnected {
+        conn: ConnId,
+    },
+    /// A four-letter word, answered as text.
+    FourLetter {
+        cmd: String,
+        reply: oneshot::Sender<String>,
+    },
+    /// An AdminServer command, answered as JSON.
+    Admin {
+        cmd: String,
+        reply: oneshot::Sender<serde_json::Value>,
+    },
+    /// The Prometheus metrics text.
+    Metrics {
+        reply: oneshot::Sender<String>,
+    },
+    /// The disk did everything up to `seq`.
+    Persisted {
+        seq: u64,
+    },
+    DiskFailed(String),
+    Peer {
+        from: ServerId,
+        msg: PeerMsg,
+    },
+    LinkDown {
+        peer: ServerId,
+    },
+    Shutdown,
+}
+
+/// What the peer loop sends a client connection.
+#[derive(Debug)]
+pub enum ConnOut {
+    Frame(Vec<u8>),
+    /// Send what is queued, then close.
+    Close,
+}
+
+/// A client connection as the peer loop sees it.
+struct ConnHandle {
+    tx: mpsc::UnboundedSender<ConnOut>,
+    addr: SocketAddr,
+}
+
+/// Builds the core's configuration from zoo.cfg.
+pub fn peer_config(cfg: &Config, my_id: ServerId, wall_clock_base: i64) -> PeerConfig {
+    let server = ServerConfig {
+        tick_time: cfg.tick_time,
+        min_session_timeout: cfg.min_session_timeout as i32,
+        max_session_timeout: cfg.max_session_timeout as i32,
+        max_client_cnxns: cfg.max_client_cnxns,
+        skip_acl: cfg.skip_acl,
+        super_digest: cfg.super_digest.clone(),
+        extended_types: cfg.extended_types_enabled,
+        container_check_interval: cfg.container_check_interval_ms as Millis,
+        container_max_per_minute: cfg.container_max_per_minute,
+        container_max_never_used: cfg.container_max_never_used_interval_ms as i64,
+        wall_clock_base,
+    };
+    let quorum = if cfg.is_hierarchical() {
+        QuorumVerifier::Hierarchical {
+            groups: cfg
+                .groups
+                .iter()
+                .map(|(g, ids)| (*g, ids.iter().copied().collect()))
+                .collect(),
+            weights: cfg.weights.clone(),
+        }
+    } else {
+        QuorumVerifier::majority(cfg.participants().map(|s| s.id))
+    };
+    let standalone = cfg.is_standalone();
+    let mut p = PeerConfig {
+        id: my_id,
+        quorum: if standalone {
+            QuorumVerifier::majority([my_id])
+        } else {
+            quorum
+        },
+        observers: cfg.observers().map(|s| s.id).collect(),
+        standalone,
+        tick_time: cfg.tick_time,
+        init_limit: cfg.init_limit.max(1),
+        sync_limit: cfg.sync_limit.max(1),
+        server,
+        commit_log_count: cfg.commit_log_count as usize,
+        sync_enabled: cfg.sync_enabled,
+    };
+    if standalone {
+        p.observers.clear();
+    } else if cfg.role_of(my_id) == PeerRole::Observer {
+        p.observers.insert(my_id);
+    }
+    p
+}
+
+fn wall_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// How often a snapshot is taken: after `snapCount / 2 + random(snapCount / 2)` logged
+/// transactions, as ZooKeeper's SyncRequestProcessor rolls it, so servers do not all snapshot at
+/// once.
+struct SnapPolicy {
+    snap_count: u64,
+    logged: u64,
+    threshold: u64,
+}
+
+impl SnapPolicy {
+    fn new(snap_count: u64) -> SnapPolicy {
+        let mut s = SnapPolicy {
+            snap_count: snap_count.max(2),
+            logged: 0,
+            threshold: 0,
+        };
+        s.roll();
+        s
+    }
+    fn roll(&mut self) {
+        let half = self.snap_count / 2;
+        self.threshold = half + fastrand::u64(0..half.max(1));
+        self.logged = 0;
+    }
+}
+
+/// The peer loop's state.
+struct Driver {
+    peer: Peer,
+    start: Instant,
+    conns: HashMap<ConnId, ConnHandle>,
+    disk: disk::DiskHandle,
+    net: Option<QuorumHandle>,
+    snap: SnapPolicy,
+    snapshot_in_progress: bool,
+    cfg: Arc<Config>,
+    totals: ServerTotals,
+    data_dir: PathBuf,
+    data_log_dir: PathBuf,
+    started_wall: i64,
+}
+
+impl Driver {
+    fn now(&self) -> Millis {
+        self.start.elapsed().as_millis() as Millis
+    }
+
+    fn handle(&mut self, input: Input) -> bool {
+        let now = self.now();
+        match input {
+            Input::Accept { conn, addr, tx } => {
+                self.conns.insert(conn, ConnHandle { tx, addr });
+                if !self.peer.accept(conn, &addr.ip().to_string(), now) {
+                    debug!(%addr, "refused a client connection");
+                }
+            }
+            Input::Connect { conn, req } => {
+                self.totals.packets_received += 1;
+                self.peer.connect(conn, &req, now);
+            }
+            Input::Request { conn, xid, req } => {
+                self.totals.packets_received += 1;
+                self.peer.request(conn, xid, req, now);
+            }
+            Input::BadRequest { conn, xid } => {
+                let reply = zk_core::request::Reply {
+                    xid,
+                    zxid: self.peer.server.tree.last_processed_zxid(),
+                    err: zk_core::ErrorCode::MarshallingError,
+                    body: zk_core::request::Response::Empty,
+                };
+                self.send_client(ClientOutput::Reply { conn, reply });
+            }
+            Input::Disconnected { conn } => {
+                self.conns.remove(&conn);
+                self.peer.disconnected(conn, now);
+            }
+            Input::FourLetter { cmd, reply } => {
+                match cmd.as_str() {
+                    "crst" => self.peer.server.reset_conn_stats(now),
+                    "srst" => {
+                        self.totals = ServerTotals::default();
+                        self.peer.server.latency = Default::default();
+                    }
+                    _ => {}
+                }
+                let text = stats::four_letter(&cmd, &self.view());
+                let _ = reply.send(text);
+            }
+            Input::Admin { cmd, reply } => {
+                let v = stats::admin(&cmd, &self.view());
+                let _ = reply.send(v);
+            }
+            Input::Metrics { reply } => {
+                let _ = reply.send(stats::prometheus(&self.view()));
+            }
+            Input::Persisted { seq } => self.peer.persisted(seq, now),
+            Input::DiskFailed(e) => {
+                error!("{e}");
+                return false;
+            }
+            Input::Peer { from, msg } => self.peer.message(from, msg, now),
+            Input::LinkDown { peer } => self.peer.link_down(peer, now),
+            Input::Shutdown => return false,
+        }
+        true
+    }
+
+    fn view(&self) -> stats::ServerView<'_> {
+        stats::ServerView {
+            peer: &self.peer,
+            cfg: &self.cfg,
+            conn_addrs: self.conns.iter().map(|(c, h)| (*c, h.addr)).collect(),
+            totals: &self.totals,
+            now: self.now(),
+            data_dir: &self.data_dir,
+            data_log_dir: &self.data_log_dir,
+            started_wall: self.started_wall,
+        }
+    }
+
+    fn send_client(&mut self, o: ClientOutput) {
+        let conn = o.conn();
+        let Some(h) = self.conns.get(&conn) else {
+            return;
+        };
+        let bytes = match &o {
+            ClientOutput::Connected {
+                resp,
+                read_only_flag,
+                ..
+            } => Some(proto::encode_connect_response(resp, *read_only_flag)),
+            ClientOutput::Reply { reply, .. } => Some(proto::encode_reply(reply)),
+            ClientOutput::Event { event, .. } => Some(proto::encode_watch_event(event)),
+            ClientOutput::Close { reason, .. } => {
+                debug!(conn = conn.0, addr = %h.addr, "closing client connection: {reason}");
+                let _ = h.tx.send(ConnOut::Close);
+                self.conns.remove(&conn);
+                return;
+            }
+        };
+        if let Some(b) = bytes {
+            self.totals.packets_sent += 1;
+            let _ = h.tx.send(ConnOut::Frame(proto::frame(&b)));
+        }
+    }
+
+    /// Carries out everything the peer asked for.
+    fn flush(&mut self) {
+        let mut ops = Vec::new();
+        for o in self.peer.drain_outputs() {
+            match o {
+                Output::Client(c) => self.send_client(c),
+                Output::Persist { seq, op } => {
+                    if matches!(op, zk_core::peer::PersistOp::Append(_)) {
+                        self.snap.logged += 1;
+                    }
+                    ops.push((seq, op));
+                }
+                Output::Send { to, msg } => {
+                    if let Some(n) = &self.net {
+                        n.send(to, msg);
+                    }
+                }
+                Output::Disconnect { peer } => {
+                    if let Some(n) = &self.net {
+                        n.disconnect(peer);
+                    }
+                }
+            }
+        }
+        if !ops.is_empty() {
+            self.disk.persist(ops);
+        }
+        for (_, e) in self.peer.take_events() {
+            log_event(&e);
+        }
+        // A snapshot of the committed tree every snapCount-or-so transactions.
+        if self.snap.logged >= self.snap.threshold && !self.snapshot_in_progress {
+            let zxid = self.peer.server.tree.last_processed_zxid();
+            let bytes = zk_core::snapshot::serialize(&self.peer.server.tree);
+            info!(
+                "taking a snapshot at {zxid} ({} znodes, {} bytes)",
+                self.peer.server.tree.node_count(),
+                bytes.len()
+            );
+            self.disk.snapshot(zxid, bytes);
+            self.snap.roll();
+        }
+    }
+}
+
+/// Logs what the core reports: why an election started, who won with which vote, epochs, syncs.
+fn log_event(e: &PeerEvent) {
+    match e {
+        PeerEvent::State { from, to, why } => info!("{from} -> {to}: {why}"),
+        PeerEvent::Elected { vote, state } => info!(
+            "election finished: {state}, leader {} (zxid {}, epoch {}, round {})",
+            vote.leader, vote.zxid, vote.peer_epoch, vote.election_epoch
+        ),
+        PeerEvent::AcceptedEpoch(e) => info!("acceptedEpoch = {e}"),
+        PeerEvent::CurrentEpoch(e) => info!("currentEpoch = {e}"),
+        PeerEvent::Established { epoch } => info!("leading epoch {epoch} with a quorum"),
+        PeerEvent::Sync {
+            learner,
+            mode,
+            from,
+            to,
+        } => info!("syncing learner {learner} with {mode} from {from} to {to}"),
+        PeerEvent::Truncated { zxid } => warn!("leader truncated our log after {zxid}"),
+        PeerEvent::SnapshotInstalled { zxid } => info!("installed the leader's snapshot at {zxid}"),
+        PeerEvent::Info(s) => info!("{s}"),
+        _ => {}
+    }
+}
+
+/// Runs a server until `shutdown` resolves (or the disk fails).
+pub async fn run(
+    opts: ServerOptions,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<(), ServerError> {
+    let cfg = Arc::new(opts.config);
+    let data_dir = PathBuf::from(&cfg.data_dir);
+    let data_log_dir = PathBuf::from(&cfg.data_log_dir);
+    let storage_opts = StorageOptions {
+        pre_alloc_size_kb: cfg.pre_alloc_size_kb,
+        force_sync: cfg.force_sync,
+        extended_types: cfg.extended_types_enabled,
+    };
+    let (storage, restored, report) = Storage::open(&data_dir, &data_log_dir, storage_opts)?;
+    if let Some(t) = &report.torn_tail {
+        warn!(
+            "cut a damaged tail off {} at offset {}: {} (the record was never acknowledged)",
+            t.file.display(),
+            t.offset,
+            t.why
+        );
+    }
+    for (p, why) in &report.skipped_snapshots {
+        warn!("skipped snapshot {}: {why}", p.display());
+    }
+    info!(
+        "recovered: snapshot {:?}, {} log records after it, last zxid {}",
+        report.snapshot.as_ref().map(|(_, z)| *z),
+        restored.log.len(),
+        report.last_logged
+    );
+
+    let started_wall = wall_ms();
+    let pcfg = peer_config(&cfg, opts.my_id, started_wall);
+    let seed = started_wall as u64 ^ (opts.my_id.0 << 32);
+    let mut peer = Peer::new(pcfg.clone(), restored, 0, seed);
+    peer.trace = true;
+
+    let (tx, mut rx) = mpsc::unbounded_channel::<Input>();
+    let disk = disk::spawn(storage, tx.clone());
+
+    // Clients.
+    let (host, port) = cfg
+        .client_address(if pcfg.standalone {
+            None
+        } else {
+            Some(opts.my_id)
+        })
+        .map_err(ServerError::Config)?
+        .ok_or_else(|| {
+            ServerError::Config(
+                "no clientPort: set clientPort, or ;port in this server's server.N line".into(),
+            )
+        })?;
+    let listen = format!(
+        "{}:{}",
+        if host.contains(':') {
+            format!("[{host}]")
+        } else {
+            host.clone()
+        },
+        port
+    );
+    let listener = tokio::net::TcpListener::bind(&listen)
+        .await
+        .map_err(|source| ServerError::Bind {
+            addr: listen.clone(),
+            what: "clientPort",
+            source,
+        })?;
+    info!("serving clients on {listen}");
+    let limits = clients::Limits {
+        max_buffer: cfg.jute_max_buffer as usize,
+        max_cnxns: cfg.max_cnxns,
+    };
+    tokio::spawn(clients::accept_loop(
+        listener,
+        tx.clone(),
+        limits,
+        cfg.clone(),
+    ));
+
+    // Other servers.
+    let net = if pcfg.standalone {
+        None
+    } else {
+        Some(
+            QuorumNet::start(&cfg, opts.my_id, tx.clone())
+                .await
+                .map_err(ServerError::Config)?,
+        )
+    };
+
+    // The AdminServer and metrics.
+    if cfg.admin.enable_server {
+        stats::spawn_admin(&cfg, tx.clone()).await;
+    }
+    stats::spawn_metrics(&cfg, tx.clone()).await;
+
+    let mut d = Driver {
+        snap: SnapPolicy::new(cfg.snap_count as u64),
+        snapshot_in_progress: false,
+        peer,
+        start: Instant::now(),
+        conns: HashMap::new(),
+        disk,
+        net,
+        cfg: cfg.clone(),
+        totals: ServerTotals::default(),
+        data_dir,
+        data_log_dir,
+        started_wall,
+    };
+    d.flush();
+
+    // autopurge
+    if cfg.autopurge_purge_interval_hours > 0 {
+        let every = Duration::from_secs(cfg.autopurge_purge_interval_hours as u64 * 3600);
+        let retain = cfg.autopurge_snap_retain_count as usize;
+        let purge = d.disk.clone();
+        tokio::spawn(async move {
+            let mut t = tokio::time::interval(every);
+            loop {
+                t.tick().await;
+                purge.purge(retain);
+            }
+        });
+    }
+
+    tokio::pin!(shutdown);
+    loop {
+        let deadline = d.peer.next_deadline();
+        let sleep = async {
+            match deadline {
+                Some(at) => {
+                    let now = d.start.elapsed().as_millis() as Millis;
+                    tokio::time::sleep(Duration::from_millis(at.saturating_sub(now))).await
+                }
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            biased;
+            _ = &mut shutdown => {
+                info!("shutting down");
+                break;
+            }
+            input = rx.recv() => {
+                let Some(input) = input else { break };
+                if !d.handle(input) {
+                    break;
+                }
+                // Take everything already waiting: writes that arrive together share a fsync.
+                let mut more = 0;
+                while more < 4096 {
+                    match rx.try_recv() {
+                        Ok(i) => {
+                            if !d.handle(i) {
+                                d.flush();
+                                return finish(d, false).await;
+                            }
+                            more += 1;
+                        }
+                        Err(_) => break,
+                    }
+                }
+            }
+            _ = sleep => {
+                let now = d.now();
+                d.peer.tick(now);
+            }
+        }
+        d.flush();
+    }
+    finish(d, true).await
+}
+
+async fn finish(mut d: Driver, clean: bool) -> Result<(), ServerError> {
+    for (_, h) in d.conns.drain() {
+        let _ = h.tx.send(ConnOut::Close);
+    }
+    if let Some(n) = d.net.take() {
+        n.shutdown();
+    }
+    d.disk.stop();
+    if clean {
+        Ok(())
+    } else {
+        Err(ServerError::Disk("see the log above".into()))
+    }
+}
