@@ -131,7 +131,11 @@ pub struct LatencyStats {
 
 impl LatencyStats {
     pub fn record(&mut self, lat: Millis) {
-        self.min = if self.count == 0 { lat } else { self.min.min(lat) };
+        self.min = if self.count == 0 {
+            lat
+        } else {
+            self.min.min(lat)
+        };
         self.max = self.max.max(lat);
         self.total += lat;
         self.count += 1;
@@ -245,7 +249,11 @@ impl Server {
     pub fn reset_conn_stats(&mut self, now: Millis) {
         for c in self.conns.values_mut() {
             let established = c.stats.established;
-            c.stats = ConnStats { established, last_response_time: now, ..Default::default() };
+            c.stats = ConnStats {
+                established,
+                last_response_time: now,
+                ..Default::default()
+            };
         }
     }
 

@@ -735,9 +735,13 @@ impl Peer {
         let voter = self.cfg.quorum.is_voter(from);
         if self.state == ServerState::Looking {
             if !voter {
-                // An observer (or stranger) asking: tell it what we propose.
-                let reply = self.looking_notification();
-                self.send(from, PeerMsg::Election(reply));
+                // An observer looking for the leader: tell it what we propose. (ZooKeeper answers
+                // a non-looking observer too, and the two then answer each other for as long as
+                // we look; answering only a looking one ends that storm.)
+                if n.state == ServerState::Looking {
+                    let reply = self.looking_notification();
+                    self.send(from, PeerMsg::Election(reply));
+                }
                 return;
             }
             if n.state == ServerState::Looking

@@ -500,6 +500,16 @@ impl Sim {
         }
         let restored = node.disk.restore(extended);
         let base = restored.tree.last_processed_zxid();
+        // A new process has no connections: nothing queued for or from its previous life
+        // reaches it.
+        for (&(a, b, _), link) in self.links.iter_mut() {
+            if a == id || b == id {
+                link.queue.clear();
+            }
+        }
+        let Some(node) = self.nodes.get_mut(&id) else {
+            return;
+        };
         node.disk.queue.clear();
         node.disk.busy = false;
         node.generation += 1;
@@ -682,7 +692,12 @@ impl Sim {
         } else {
             String::new()
         };
-        if chan == Chan::Election && !self.reachable(from, to) {
+        let receiver_down = self.status(to) == Status::Down;
+        if receiver_down || (chan == Chan::Election && !self.reachable(from, to)) {
+            if receiver_down && chan == Chan::Quorum {
+                // Nobody listens there: the connection is refused and the sender hears so.
+                self.notify_link_down(to, from);
+            }
             if self.cfg.trace {
                 self.record(TraceEvent::Sent {
                     id,
@@ -692,9 +707,14 @@ impl Sim {
                     msg,
                     deliver_at: None,
                 });
+                let why = if receiver_down {
+                    "receiver is down"
+                } else {
+                    "partitioned"
+                };
                 self.record(TraceEvent::Dropped {
                     id,
-                    why: "partitioned".into(),
+                    why: why.into(),
                 });
             }
             return;
