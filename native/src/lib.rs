@@ -9,10 +9,11 @@
 //! * [`storage`] is a server's dataDir and dataLogDir: the transaction log, snapshots and the
 //!   epoch files, and what a restarting server finds in them;
 //! * [`stats`] answers four-letter words, AdminServer commands and Prometheus scrapes;
-//! * [`cli`] is the zkServer.sh-like command line (configuration, start, stop, status);
-
+//! * [`cli`] is the zkServer.sh-like command line (configuration, start, stop, status), and
+//!   [`ensemble`] the one-command local ensemble;
 
 pub mod cli;
+pub mod ensemble;
 pub mod quorum;
 pub mod server;
 pub mod stats;

@@ -36,6 +36,21 @@ enum Command {
     Status { config: Option<PathBuf> },
     /// Print the command `start` would run.
     PrintCmd { config: Option<PathBuf> },
+    /// Start a local ensemble of N servers (conf/zooN.cfg, data/N/myid), print their modes,
+    /// and stop them all on Ctrl-C.
+    Ensemble {
+        /// Voting servers.
+        servers: u64,
+        /// Observers, in addition.
+        #[arg(long, default_value_t = 0)]
+        observers: u64,
+        /// Where conf/ and data/ go.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        /// tickTime in milliseconds.
+        #[arg(long, default_value_t = 2000)]
+        tick_time: u32,
+    },
 }
 
 fn init_logging() {
@@ -69,7 +84,10 @@ fn load(path: &Option<PathBuf>) -> Result<cli::Loaded, ExitCode> {
 fn main() -> ExitCode {
     let args = Args::parse();
     let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("zkserver"));
-    match args.cmd.unwrap_or(Command::StartForeground { config: None }) {
+    match args
+        .cmd
+        .unwrap_or(Command::StartForeground { config: None })
+    {
         Command::StartForeground { config } => {
             init_logging();
             using(&config);
@@ -157,6 +175,18 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Ensemble {
+            servers,
+            observers,
+            dir,
+            tick_time,
+        } => match zk_native::ensemble::run(&exe, &dir, servers, observers, tick_time) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("zkserver ensemble: {e}");
+                ExitCode::FAILURE
+            }
+        },
         Command::PrintCmd { config } => {
             let mut line = format!("\"{}\" start-foreground", exe.display());
             if let Some(c) = config {
