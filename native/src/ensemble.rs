@@ -23,7 +23,10 @@ pub struct Member {
 
 /// A port nothing listens on now: `preferred` if it is free, else one the OS picks.
 fn free_port(preferred: u16, taken: &[u16]) -> u16 {
-    if !taken.contains(&preferred) && TcpListener::bind(("127.0.0.1", preferred)).is_ok() {
+    if preferred != 0
+        && !taken.contains(&preferred)
+        && TcpListener::bind(("127.0.0.1", preferred)).is_ok()
+    {
         return preferred;
     }
     loop {
@@ -38,22 +41,26 @@ fn free_port(preferred: u16, taken: &[u16]) -> u16 {
 }
 
 /// Writes the configuration files of an ensemble of `voters` participants and `observers`
-/// observers under `dir`. `tick_time` in ms.
+/// observers under `dir`. `tick_time` in ms. With `doc_ports` the docs' ports (218N, 288N, 388N)
+/// are used when free; otherwise ports the OS picks (tests running side by side).
 pub fn write_configs(
     dir: &Path,
     voters: u64,
     observers: u64,
     tick_time: u32,
+    doc_ports: bool,
 ) -> Result<Vec<Member>, String> {
     let total = voters + observers;
     let mut taken: Vec<u16> = Vec::new();
     let mut members = Vec::new();
     for id in 1..=total {
-        let cp = free_port(2180 + id as u16, &taken);
+        let pick =
+            |preferred: u16, taken: &[u16]| free_port(if doc_ports { preferred } else { 0 }, taken);
+        let cp = pick(2180 + id as u16, &taken);
         taken.push(cp);
-        let qp = free_port(2880 + id as u16, &taken);
+        let qp = pick(2880 + id as u16, &taken);
         taken.push(qp);
-        let ep = free_port(3880 + id as u16, &taken);
+        let ep = pick(3880 + id as u16, &taken);
         taken.push(ep);
         members.push(Member {
             id,
@@ -151,7 +158,7 @@ pub fn run(
     if voters == 0 {
         return Err("an ensemble needs at least one voting server".into());
     }
-    let members = write_configs(dir, voters, observers, tick_time)?;
+    let members = write_configs(dir, voters, observers, tick_time, true)?;
     let mut children: Vec<(u64, Child)> = Vec::new();
     for m in &members {
         children.push((m.id, spawn(exe, m)?));
