@@ -39,7 +39,6 @@ pub mod server;
 pub mod session;
 pub mod sim;
 pub mod snapshot;
-pub mod standalone;
 pub mod stat;
 pub mod tree;
 pub mod txn;

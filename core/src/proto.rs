@@ -576,7 +576,11 @@ fn write_request_body(w: &mut Writer, req: &Request) {
                 .opt_string(new_members.as_deref())
                 .i64(*cur_config_id);
         }
-        Request::WhoAmI | Request::Ping | Request::CloseSession | Request::Unsupported { .. } => {}
+        Request::WhoAmI
+        | Request::Ping
+        | Request::CloseSession
+        | Request::Unsupported { .. }
+        | Request::Malformed { .. } => {}
     }
 }
 

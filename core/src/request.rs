@@ -204,6 +204,11 @@ pub enum Request {
     },
     /// An operation this server does not implement (SASL, an unknown opcode): answered with
     /// Unimplemented.
+    /// A request whose body could not be read: answered with MarshallingError in its turn, as
+    /// ZooKeeper does.
+    Malformed {
+        op: i32,
+    },
     Unsupported {
         op: i32,
     },
@@ -238,7 +243,7 @@ impl Request {
             Request::Ping => op::PING,
             Request::CloseSession => op::CLOSE_SESSION,
             Request::Reconfig { .. } => op::RECONFIG,
-            Request::Unsupported { op } => *op,
+            Request::Unsupported { op } | Request::Malformed { op } => *op,
         }
     }
 

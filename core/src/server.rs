@@ -164,6 +164,11 @@ pub struct Conn {
     pub established: bool,
     pub stats: ConnStats,
     queue: VecDeque<Pending>,
+    /// A ConnectRequest arrived and its session is being created or re-validated.
+    connecting: bool,
+    /// Requests a client sent right behind its ConnectRequest, answered once the session is
+    /// established (ZooKeeper queues them the same way).
+    early: Vec<(i32, Request)>,
 }
 
 impl Conn {
@@ -330,6 +335,8 @@ impl Server {
                     ..Default::default()
                 },
                 queue: VecDeque::new(),
+                connecting: false,
+                early: Vec::new(),
             },
         );
         true
@@ -352,7 +359,7 @@ impl Server {
             return ConnectAction::Done;
         };
         c.stats.packets_received += 1;
-        if c.session.is_some() || c.established {
+        if c.session.is_some() || c.established || c.connecting {
             self.close(out, conn, "second connect request on one connection");
             return ConnectAction::Done;
         }
@@ -372,6 +379,7 @@ impl Server {
             self.config.max_session_timeout,
         );
         c.timeout = timeout;
+        c.connecting = true;
         if req.session_id.0 == 0 {
             return ConnectAction::CreateSession { timeout };
         }
@@ -403,6 +411,7 @@ impl Server {
         };
         c.session = Some(session);
         c.established = true;
+        c.connecting = false;
         let resp = ConnectResponse {
             protocol_version: 0,
             timeout: c.timeout,
@@ -448,6 +457,14 @@ impl Server {
         self.close(out, conn, "session expired or unknown");
     }
 
+    /// Requests that arrived before the session was established, to be handled now, in order.
+    pub fn take_early_requests(&mut self, conn: ConnId) -> Vec<(i32, Request)> {
+        self.conns
+            .get_mut(&conn)
+            .map(|c| std::mem::take(&mut c.early))
+            .unwrap_or_default()
+    }
+
     /// The session this connection carries, if established.
     pub fn session_of(&self, conn: ConnId) -> Option<SessionId> {
         self.conns
@@ -471,7 +488,11 @@ impl Server {
         };
         c.stats.packets_received += 1;
         let Some(session) = c.session.filter(|_| c.established) else {
-            self.close(out, conn, "request before the session was established");
+            if c.connecting {
+                c.early.push((xid, req));
+                return RequestAction::None;
+            }
+            self.close(out, conn, "request before a ConnectRequest");
             return RequestAction::Close;
         };
         match req {
@@ -774,6 +795,7 @@ impl Server {
                 }
                 ok(Response::Multi(results))
             }
+            Request::Malformed { .. } => fail(ErrorCode::MarshallingError),
             _ => fail(ErrorCode::Unimplemented),
         }
     }

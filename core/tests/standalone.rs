@@ -353,7 +353,7 @@ fn reattach_with_password_and_timeouts() {
     assert_eq!(r.passwd, session_password(r.session_id));
     let s = r.session_id;
     h.call(c, create("/mine", None, 1));
-    h.s.disconnected(c);
+    h.disconnect(c);
     // Wrong password: told the session is gone, connection closed.
     let (bad, resp) = h.connect_with(s, vec![1; 16], 4000);
     assert_eq!((resp.timeout, resp.session_id), (0, SessionId(0)));
@@ -368,7 +368,7 @@ fn reattach_with_password_and_timeouts() {
         Response::Ephemerals(vec!["/mine".into()])
     );
     // After expiry, re-attaching fails.
-    h.s.disconnected(good);
+    h.disconnect(good);
     h.advance(50_000);
     let (late, resp) = h.connect_with(s, session_password(s), 4000);
     assert_eq!(resp.timeout, 0);
@@ -382,7 +382,7 @@ fn set_watches_after_reconnect_fires_missed_changes() {
     let (b, _) = h.connect();
     h.call(b, create("/d", Some(b"1"), 0));
     let last_seen = h.call(a, get("/d", true)).zxid;
-    h.s.disconnected(a);
+    h.disconnect(a);
     h.call(
         b,
         Request::SetData {

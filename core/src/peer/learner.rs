@@ -276,8 +276,7 @@ impl Peer {
             QuorumPacket::RevalidateReply { session, valid } => {
                 if let Some(conn) = self.revalidating.remove(&session) {
                     if valid {
-                        self.server
-                            .session_established(&mut self.scratch, conn, session);
+                        self.established(conn, session);
                     } else {
                         self.server.session_invalid(&mut self.scratch, conn);
                     }

@@ -657,8 +657,7 @@ impl Peer {
                     }
                 }
                 if let Some(conn) = self.creating.remove(&session) {
-                    self.server
-                        .session_established(&mut self.scratch, conn, session);
+                    self.established(conn, session);
                 }
             }
             Txn::CloseSession { .. } => {
@@ -908,8 +907,7 @@ impl Peer {
                 if self.leader.is_some() {
                     let valid = self.leader_revalidate(session, timeout, self.cfg.id);
                     if valid {
-                        self.server
-                            .session_established(&mut self.scratch, conn, session);
+                        self.established(conn, session);
                     } else {
                         self.server.session_invalid(&mut self.scratch, conn);
                     }
@@ -962,6 +960,17 @@ impl Peer {
             }
         }
         self.drain_self();
+    }
+
+    /// A session is attached to `conn`: answer the ConnectRequest, then the requests the client
+    /// sent right behind it.
+    fn established(&mut self, conn: ConnId, session: SessionId) {
+        self.server
+            .session_established(&mut self.scratch, conn, session);
+        let now = self.now;
+        for (xid, req) in self.server.take_early_requests(conn) {
+            self.request(conn, xid, req, now);
+        }
     }
 
     /// Hands a write, a session change or a sync to the leader: ourselves, or over the wire.

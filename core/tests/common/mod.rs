@@ -3,10 +3,10 @@
 
 use std::collections::BTreeMap;
 use zk_core::acl::Acl;
-use zk_core::output::{ClientOutput, Output, PersistOp};
+use zk_core::output::ClientOutput;
+use zk_core::peer::{Output, Peer, PeerConfig, PersistOp, Restored};
 use zk_core::request::*;
 use zk_core::server::ServerConfig;
-use zk_core::standalone::Standalone;
 use zk_core::stat::Stat;
 use zk_core::tree::DataTree;
 use zk_core::txn::{op, TxnEntry};
@@ -14,7 +14,7 @@ use zk_core::{ConnId, Millis, ServerId, SessionId, Zxid};
 
 /// An in-memory driver: persists at once, files client outputs per connection.
 pub struct Harness {
-    pub s: Standalone,
+    pub s: Peer,
     pub now: Millis,
     pub log: Vec<TxnEntry>,
     inbox: BTreeMap<ConnId, Vec<ClientOutput>>,
@@ -22,7 +22,7 @@ pub struct Harness {
     next_xid: BTreeMap<ConnId, i32>,
     /// Leave appends unpersisted until `flush`.
     pub hold_disk: bool,
-    held: Vec<Zxid>,
+    held: Vec<u64>,
 }
 
 impl Harness {
@@ -40,7 +40,15 @@ impl Harness {
 
     pub fn from_tree(config: ServerConfig, tree: DataTree) -> Harness {
         Harness {
-            s: Standalone::new(ServerId(1), config, tree, 0),
+            s: Peer::new(
+                PeerConfig::standalone(ServerId(1), config),
+                Restored {
+                    tree,
+                    ..Default::default()
+                },
+                0,
+                1,
+            ),
             now: 0,
             log: Vec::new(),
             inbox: BTreeMap::new(),
@@ -53,7 +61,7 @@ impl Harness {
 
     pub fn pump(&mut self) {
         loop {
-            let outs: Vec<Output> = self.s.drain_outputs().collect();
+            let outs: Vec<Output> = self.s.drain_outputs();
             if outs.is_empty() {
                 return;
             }
@@ -61,10 +69,13 @@ impl Harness {
             for o in outs {
                 match o {
                     Output::Client(c) => self.inbox.entry(c.conn()).or_default().push(c),
-                    Output::Persist(PersistOp::Append(e)) => {
-                        durable = Some(e.zxid());
-                        self.log.push(e);
+                    Output::Persist { seq, op } => {
+                        durable = Some(seq);
+                        if let PersistOp::Append(e) = op {
+                            self.log.push((*e).clone());
+                        }
                     }
+                    Output::Send { .. } | Output::Disconnect { .. } => {}
                 }
             }
             if let Some(z) = durable {
@@ -75,6 +86,11 @@ impl Harness {
                 }
             }
         }
+    }
+
+    /// The client's connection went away.
+    pub fn disconnect(&mut self, c: ConnId) {
+        self.s.disconnected(c, self.now);
     }
 
     pub fn flush(&mut self) {

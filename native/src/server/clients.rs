@@ -159,7 +159,11 @@ async fn read_loop(
                             Err(e) => match e.request_header() {
                                 Some(h) => {
                                     debug!(conn = conn.0, "unreadable request xid {}: {e}", h.xid);
-                                    Input::BadRequest { conn, xid: h.xid }
+                                    Input::Request {
+                                        conn,
+                                        xid: h.xid,
+                                        req: zk_core::request::Request::Malformed { op: h.op },
+                                    }
                                 }
                                 None => return Some(format!("unreadable request: {e}")),
                             },

@@ -79,11 +79,6 @@ pub enum Input {
         xid: i32,
         req: Request,
     },
-    /// A request whose body could not be read: ZooKeeper answers MarshallingError.
-    BadRequest {
-        conn: ConnId,
-        xid: i32,
-    },
     Disconnected {
         conn: ConnId,
     },
@@ -252,15 +247,6 @@ impl Driver {
             Input::Request { conn, xid, req } => {
                 self.totals.packets_received += 1;
                 self.peer.request(conn, xid, req, now);
-            }
-            Input::BadRequest { conn, xid } => {
-                let reply = zk_core::request::Reply {
-                    xid,
-                    zxid: self.peer.server.tree.last_processed_zxid(),
-                    err: zk_core::ErrorCode::MarshallingError,
-                    body: zk_core::request::Response::Empty,
-                };
-                self.send_client(ClientOutput::Reply { conn, reply });
             }
             Input::Disconnected { conn } => {
                 self.conns.remove(&conn);
