@@ -25,6 +25,7 @@
 //! * [`snapshot`] serializes tree and sessions deterministically and restores them.
 
 pub mod acl;
+pub mod cli;
 pub mod codec;
 pub mod config;
 pub mod error;

@@ -364,11 +364,19 @@ pub struct ClientInfo {
     pub user: String,
 }
 
+/// `AuthUtil.getClientInfos`: the user is what the scheme's provider calls it — the name
+/// before the colon for digest, the address for ip, nothing for a scheme with no provider
+/// (super).
 impl From<&Id> for ClientInfo {
     fn from(id: &Id) -> ClientInfo {
+        let user = match id.scheme.as_str() {
+            "digest" => id.id.split(':').next().unwrap_or_default().to_string(),
+            "ip" => id.id.clone(),
+            _ => String::new(),
+        };
         ClientInfo {
             auth_scheme: id.scheme.clone(),
-            user: id.id.clone(),
+            user,
         }
     }
 }

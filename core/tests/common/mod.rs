@@ -215,6 +215,20 @@ impl Harness {
             .collect()
     }
 
+    /// Takes the replies queued for `c`, leaving its events in the inbox.
+    pub fn take_replies(&mut self, c: ConnId) -> Vec<Reply> {
+        let mut replies = Vec::new();
+        let mut rest = Vec::new();
+        for o in self.take(c) {
+            match o {
+                ClientOutput::Reply { reply, .. } => replies.push(reply),
+                other => rest.push(other),
+            }
+        }
+        self.inbox.insert(c, rest);
+        replies
+    }
+
     pub fn closed(&mut self, c: ConnId) -> bool {
         self.inbox
             .get(&c)
