@@ -21,6 +21,7 @@
 
 pub mod check;
 pub mod client;
+pub mod play;
 
 use crate::output::ClientOutput;
 use crate::peer::messages::{PeerMsg, ServerState};
