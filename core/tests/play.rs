@@ -245,6 +245,11 @@ fn serde_json_like(script: &zk_core::sim::play::Script) -> String {
     format!("{script:?}")
 }
 
+fn serde_json_like(script: &zk_core::sim::play::Script) -> String {
+    // Core has no JSON dependency; Debug is enough to show the script is plain data.
+    format!("{script:?}")
+}
+
 #[test]
 #[ignore]
 fn show_transcript() {
