@@ -42,6 +42,7 @@ pub mod sim;
 pub mod snapshot;
 pub mod stat;
 pub mod tree;
+pub mod tutorial;
 pub mod txn;
 pub mod types;
 pub mod watch;

@@ -22,6 +22,7 @@
 pub mod check;
 pub mod client;
 pub mod play;
+pub mod recipes;
 
 use crate::output::ClientOutput;
 use crate::peer::messages::{PeerMsg, ServerState};

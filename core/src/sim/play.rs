@@ -11,6 +11,7 @@
 //! reply, so what a console printed replays exactly too.
 
 use super::client::{ClientEvent, ClientId, ClientState};
+use super::recipes::{Recipe, RecipeKind};
 use super::{Latency, Sim, SimConfig, Status, TraceEvent};
 use crate::cli::{self, Action as ShellAction, Chunk, Exec, Shell, Step, Stream};
 use crate::error::ErrorCode;
@@ -36,6 +37,19 @@ pub struct Setup {
     pub tick_time: u32,
     /// Start every server at time 0.
     pub autostart: bool,
+    /// Servers whose disks already hold history when the run begins (how a scenario says
+    /// "server 1 has zxid 123"). Empty for a fresh ensemble.
+    #[serde(default)]
+    pub disks: Vec<DiskPreset>,
+}
+
+/// A disk holding the first `last` transactions of epoch `epoch` (synthetic creates of
+/// `/txn-N`), with both epoch files at `epoch`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiskPreset {
+    pub server: ServerId,
+    pub epoch: u32,
+    pub last: u32,
 }
 
 impl Setup {
@@ -49,6 +63,7 @@ impl Setup {
             disk: Latency { min: 50, max: 100 },
             tick_time: 2000,
             autostart: true,
+            disks: Vec::new(),
         }
     }
 
@@ -99,6 +114,21 @@ pub enum Action {
     },
     /// Stop the write load.
     StopLoad,
+    /// A client running a recipe (master election, lock, config, membership) against the given
+    /// servers (all when empty).
+    Recipe {
+        name: String,
+        kind: RecipeKind,
+        servers: Vec<ServerId>,
+    },
+    /// The recipe's process dies: its connection drops and its session expires later.
+    Crash {
+        name: String,
+    },
+    /// A lock holder gives the lock back.
+    Release {
+        name: String,
+    },
 }
 
 /// An action at a point of the run: after simulator step `step`, at time `at`.
@@ -137,6 +167,8 @@ pub struct Console {
     exec: Option<Box<Exec>>,
     waiting: Option<i32>,
     typed: VecDeque<String>,
+    /// Each command typed, with what it printed (watch events aside).
+    pub commands: Vec<CommandRecord>,
     /// Connected since the last disconnection (zkCli prints one Disconnected, not one per
     /// failed attempt).
     connected: bool,
@@ -170,6 +202,14 @@ impl Console {
         self.typed.iter().map(String::as_str)
     }
 
+    /// Prints a command's own output: into the transcript and into its record.
+    fn print_output(&mut self, stream: Stream, text: String) {
+        if let Some(rec) = self.commands.last_mut() {
+            rec.output.push_str(&text);
+        }
+        self.print(stream, text);
+    }
+
     fn print(&mut self, stream: Stream, text: String) {
         if text.is_empty() {
             return;
@@ -179,6 +219,15 @@ impl Console {
             _ => self.transcript.push(Chunk { stream, text }),
         }
     }
+}
+
+/// A command typed into a console and what it printed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommandRecord {
+    pub line: String,
+    pub output: String,
+    /// The command has finished.
+    pub done: bool,
 }
 
 /// The host name a console shows for a server: `zk1:2181`.
@@ -221,6 +270,8 @@ pub struct World {
     pub sim: Sim,
     pub consoles: BTreeMap<u32, Console>,
     loaders: Vec<Loader>,
+    /// Recipe clients by name.
+    pub recipes: BTreeMap<String, (ClientId, Recipe)>,
     next_console: u32,
     next_loader: u32,
 }
@@ -238,6 +289,8 @@ const CHECKPOINT_EVERY: Millis = 2_000;
 const MAX_CHECKPOINTS: usize = 256;
 /// The zkCli default session timeout.
 const CONSOLE_SESSION_TIMEOUT: i32 = 30_000;
+/// Recipe clients ask for a short session, so a crashed one's nodes go soon.
+const RECIPE_SESSION_TIMEOUT: i32 = 6_000;
 
 /// The playground's engine. See the module docs.
 #[derive(Clone, Debug)]
@@ -255,6 +308,20 @@ pub struct Player {
 impl Player {
     pub fn new(setup: Setup) -> Player {
         let mut sim = Sim::new(setup.sim_config());
+        for epoch in setup
+            .disks
+            .iter()
+            .map(|d| d.epoch)
+            .collect::<std::collections::BTreeSet<_>>()
+        {
+            let presets: Vec<&DiskPreset> =
+                setup.disks.iter().filter(|d| d.epoch == epoch).collect();
+            let longest = presets.iter().map(|d| d.last).max().unwrap_or(0);
+            let history = super::synthetic_history(epoch, longest, sim.cfg.server.wall_clock_base);
+            for d in presets {
+                sim.preset_disk(d.server, &history, d.last as usize, epoch);
+            }
+        }
         if setup.autostart {
             for id in sim.ids() {
                 sim.start(id);
@@ -264,6 +331,7 @@ impl Player {
             sim,
             consoles: BTreeMap::new(),
             loaders: Vec::new(),
+            recipes: BTreeMap::new(),
             next_console: 1,
             next_loader: 1,
         };
@@ -562,6 +630,7 @@ impl World {
                     exec: None,
                     waiting: None,
                     typed: VecDeque::new(),
+                    commands: Vec::new(),
                     connected: false,
                     closed: false,
                 };
@@ -604,6 +673,63 @@ impl World {
                     sim.client_close(l.client, false);
                 }
             }
+            Action::Recipe {
+                name,
+                kind,
+                servers,
+            } => {
+                if self.recipes.contains_key(name) {
+                    return;
+                }
+                let servers = if servers.is_empty() {
+                    sim.ids()
+                } else {
+                    servers.clone()
+                };
+                let client = sim.add_client(servers, RECIPE_SESSION_TIMEOUT);
+                self.recipes
+                    .insert(name.clone(), (client, Recipe::new(name, kind.clone())));
+            }
+            Action::Crash { name } => {
+                if let Some((client, r)) = self.recipes.get_mut(name) {
+                    sim.client_close(*client, true);
+                    r.role = super::recipes::Role::Done;
+                    r.log.push("crashed".into());
+                }
+            }
+            Action::Release { name } => {
+                if let Some((client, r)) = self.recipes.get_mut(name) {
+                    if let Some(req) = r.release() {
+                        let xid = sim.client_request(*client, req);
+                        r.sent(xid);
+                    }
+                }
+            }
+        }
+    }
+
+    fn drive_recipes(&mut self) {
+        let names: Vec<String> = self.recipes.keys().cloned().collect();
+        for name in names {
+            let Some((client, _)) = self.recipes.get(&name) else {
+                continue;
+            };
+            let client = *client;
+            let events: Vec<ClientEvent> = match self.sim.client_mut(client) {
+                Some(c) => c.events.drain(..).collect(),
+                None => continue,
+            };
+            for e in events {
+                let Some((_, r)) = self.recipes.get_mut(&name) else {
+                    break;
+                };
+                if let Some(req) = r.on_event(&e) {
+                    let xid = self.sim.client_request(client, req);
+                    if let Some((_, r)) = self.recipes.get_mut(&name) {
+                        r.sent(xid);
+                    }
+                }
+            }
         }
     }
 
@@ -621,6 +747,7 @@ impl World {
             }
         }
         self.drive_loaders();
+        self.drive_recipes();
     }
 
     fn console_event(&mut self, id: u32, e: ClientEvent) {
@@ -698,7 +825,10 @@ impl World {
             }
             Step::Done => {
                 for chunk in exec.finish().chunks {
-                    c.print(chunk.stream, chunk.text);
+                    c.print_output(chunk.stream, chunk.text);
+                }
+                if let Some(rec) = c.commands.last_mut() {
+                    rec.done = true;
                 }
             }
         }
@@ -718,13 +848,23 @@ impl World {
             };
             let prompt = c.prompt(&self.sim);
             c.print(Stream::Out, format!("{prompt}{line}\n"));
+            c.commands.push(CommandRecord {
+                line: line.clone(),
+                output: String::new(),
+                done: false,
+            });
             let alive = self
                 .sim
                 .client(c.client)
                 .is_some_and(|cl| !matches!(cl.state, ClientState::Closed | ClientState::Expired));
             let result = c.shell.line(&line, alive);
             for chunk in result.printed.chunks {
-                c.print(chunk.stream, chunk.text);
+                c.print_output(chunk.stream, chunk.text);
+            }
+            if !matches!(result.action, ShellAction::Run(_)) {
+                if let Some(rec) = c.commands.last_mut() {
+                    rec.done = true;
+                }
             }
             match result.action {
                 ShellAction::None => {}
