@@ -104,8 +104,8 @@ enum Pending {
     },
 }
 
-/// Counters `cons` and `stat` print per connection.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+/// Counters `cons` and `stat` print per connection (ZooKeeper's `ServerCnxn` statistics).
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ConnStats {
     pub packets_received: u64,
     pub packets_sent: u64,
@@ -113,11 +113,36 @@ pub struct ConnStats {
     pub max_latency: Millis,
     pub total_latency: Millis,
     pub completed: u64,
+    /// The latency of the last answered request (`llat`).
+    pub last_latency: Millis,
     pub last_op: String,
+    /// The last non-negative xid answered; -1 before the first (pings and other special xids
+    /// do not count, as in ZooKeeper).
     pub last_cxid: i32,
+    /// The zxid of the last reply; `0xffffffffffffffff` (ZooKeeper's -1) before the first.
     pub last_zxid: Zxid,
+    /// When the last reply went out; 0 before the first.
     pub last_response_time: Millis,
     pub established: Millis,
+}
+
+impl Default for ConnStats {
+    fn default() -> Self {
+        ConnStats {
+            packets_received: 0,
+            packets_sent: 0,
+            min_latency: 0,
+            max_latency: 0,
+            total_latency: 0,
+            completed: 0,
+            last_latency: 0,
+            last_op: String::new(),
+            last_cxid: -1,
+            last_zxid: Zxid(u64::MAX),
+            last_response_time: 0,
+            established: 0,
+        }
+    }
 }
 
 /// Request latencies of the whole server (`srvr`'s "Latency min/avg/max"), reset by `srst`.
@@ -146,6 +171,44 @@ impl LatencyStats {
         } else {
             self.total as f64 / self.count as f64
         }
+    }
+}
+
+/// Sizes of a stream of buffers, as ZooKeeper's `BufferStats` keeps them: the last, smallest
+/// and largest, each -1 until the first one. The leader's proposal sizes (`srvr`'s "Proposal
+/// sizes last/min/max", `mntr`'s `zk_*_proposal_size`) and the client response sizes use it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BufferStats {
+    pub last: i64,
+    pub min: i64,
+    pub max: i64,
+}
+
+impl Default for BufferStats {
+    fn default() -> Self {
+        BufferStats {
+            last: -1,
+            min: -1,
+            max: -1,
+        }
+    }
+}
+
+impl BufferStats {
+    pub fn record(&mut self, size: usize) {
+        let size = size as i64;
+        self.last = size;
+        if self.min == -1 || size < self.min {
+            self.min = size;
+        }
+        self.max = self.max.max(size);
+    }
+}
+
+impl std::fmt::Display for BufferStats {
+    /// `last/min/max`, as `srvr` prints it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}/{}", self.last, self.min, self.max)
     }
 }
 
@@ -250,13 +313,12 @@ impl Server {
         self.conns.values()
     }
 
-    /// `crst`: resets every connection's counters.
-    pub fn reset_conn_stats(&mut self, now: Millis) {
+    /// `crst`: resets every connection's counters (`ServerCnxn.resetStats`).
+    pub fn reset_conn_stats(&mut self) {
         for c in self.conns.values_mut() {
             let established = c.stats.established;
             c.stats = ConnStats {
                 established,
-                last_response_time: now,
                 ..Default::default()
             };
         }
@@ -617,8 +679,11 @@ impl Server {
             s.max_latency = s.max_latency.max(lat);
             s.total_latency += lat;
             s.completed += 1;
+            s.last_latency = lat;
             s.last_op = op_short(op_name).to_string();
-            s.last_cxid = reply.xid;
+            if reply.xid >= 0 {
+                s.last_cxid = reply.xid;
+            }
             s.last_zxid = reply.zxid;
             s.last_response_time = now;
         }
@@ -1095,5 +1160,22 @@ fn op_short(name: &str) -> &'static str {
         "whoAmI" => "HOMI",
         "getEphemerals" => "GETE",
         _ => "NA",
+    }
+}
+
+#[cfg(test)]
+mod buffer_stats_tests {
+    use super::BufferStats;
+
+    #[test]
+    fn buffer_stats_start_at_minus_one_and_track_last_min_max() {
+        let mut b = BufferStats::default();
+        assert_eq!(b.to_string(), "-1/-1/-1");
+        b.record(90);
+        b.record(48);
+        b.record(91);
+        b.record(90);
+        assert_eq!(b.to_string(), "90/48/91");
+        assert_eq!((b.last, b.min, b.max), (90, 48, 91));
     }
 }

@@ -391,6 +391,25 @@ impl WatchManager {
         m
     }
 
+    /// The data-watch table alone, path → watching connections. ZooKeeper's `wchs`, `wchc` and
+    /// `wchp` report only this table (child watches show in `mntr`'s `zk_watch_count` only).
+    pub fn data_watches_by_path(&self) -> BTreeMap<&str, Vec<ConnId>> {
+        self.data
+            .by_path
+            .iter()
+            .map(|(p, w)| (p.as_str(), w.keys().copied().collect()))
+            .collect()
+    }
+
+    /// The data-watch table alone, connection → watched paths.
+    pub fn data_watches_by_connection(&self) -> BTreeMap<ConnId, Vec<&str>> {
+        self.data
+            .by_conn
+            .iter()
+            .map(|(c, ps)| (*c, ps.iter().map(String::as_str).collect()))
+            .collect()
+    }
+
     /// The paths one connection watches, with the kind of each watch (for the playground).
     pub fn watches_of(&self, conn: ConnId) -> Vec<(String, &'static str)> {
         let mut v = Vec::new();
@@ -584,5 +603,21 @@ mod tests {
             w.by_path().keys().cloned().collect::<Vec<_>>(),
             vec!["/absent", "/old"]
         );
+    }
+
+    #[test]
+    fn data_watch_views_leave_child_watches_out() {
+        let mut w = WatchManager::new();
+        w.add_data_watch("/a", ConnId(1));
+        w.add_child_watch("/a", ConnId(1));
+        w.add_persistent("/a", ConnId(1), true);
+        w.add_child_watch("/only-child", ConnId(2));
+        w.add_data_watch("/b", ConnId(2));
+        let by_path = w.data_watches_by_path();
+        assert_eq!(by_path.len(), 2, "{by_path:?}");
+        assert_eq!(by_path["/a"], vec![ConnId(1)], "one entry per watcher");
+        let by_conn = w.data_watches_by_connection();
+        assert_eq!(by_conn[&ConnId(2)], vec!["/b"]);
+        assert_eq!(w.watch_count(), 4, "mntr counts both tables");
     }
 }

@@ -59,3 +59,44 @@ fn three_servers_elect_and_replicate() {
     }
     let _ = Zxid(0);
 }
+
+#[test]
+fn the_leader_keeps_its_proposal_sizes() {
+    let mut sim = Sim::new(SimConfig::new(3, 0, 7));
+    for i in 1..=3 {
+        sim.start(sid(i));
+    }
+    assert!(sim.run_until_pred(10_000, |s| (1..=3)
+        .all(|i| s.peer(sid(i)).unwrap().is_serving())));
+    let leader = sim.leader().expect("a leader");
+    let before = sim.peer(leader).unwrap().proposal_sizes().expect("leading");
+    let c = sim.add_client(vec![leader], 30000);
+    sim.run_for(100);
+    // createSession was proposed already; now a small and a larger create.
+    sim.client_request(c, create("/small", b"x"));
+    sim.run_for(500);
+    let small = sim.peer(leader).unwrap().proposal_sizes().unwrap();
+    sim.client_request(c, create("/large", &[7u8; 100]));
+    sim.run_for(500);
+    let p = sim.peer(leader).unwrap();
+    let sizes = p.proposal_sizes().unwrap();
+    assert!(before.last <= small.last || before.last == -1);
+    assert_eq!(sizes.last, sizes.max, "the 100-byte create is the largest");
+    assert!(sizes.last >= small.last + 99, "{small} then {sizes}");
+    assert!(sizes.min > 0 && sizes.min <= small.last, "{sizes}");
+    // Only the leader of an ensemble keeps them.
+    for i in 1..=3 {
+        if sid(i) != leader {
+            assert_eq!(sim.peer(sid(i)).unwrap().proposal_sizes(), None);
+        }
+    }
+    sim.peer_mut(leader).unwrap().reset_proposal_sizes();
+    assert_eq!(
+        sim.peer(leader)
+            .unwrap()
+            .proposal_sizes()
+            .unwrap()
+            .to_string(),
+        "-1/-1/-1"
+    );
+}

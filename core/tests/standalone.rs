@@ -898,3 +898,34 @@ fn replay_of_the_log_equals_the_tree_and_snapshots_restore() {
         ErrorCode::Ok
     );
 }
+
+#[test]
+fn connection_stats_follow_zookeepers_server_cnxn() {
+    let mut h = Harness::new();
+    let (c, _) = h.connect();
+    let fresh = h.s.server.conn(c).unwrap().stats.clone();
+    assert_eq!(fresh.last_cxid, -1, "no request answered yet");
+    assert_eq!(fresh.last_zxid, Zxid(u64::MAX), "ZooKeeper's -1");
+    h.advance(5);
+    let xid = h.send(c, get("/", false));
+    h.call(c, Request::Ping);
+    let s = h.s.server.conn(c).unwrap().stats.clone();
+    assert_eq!(
+        s.last_cxid, xid,
+        "a ping does not replace the last real xid"
+    );
+    assert_eq!(s.last_op, "PING");
+    assert_eq!(s.completed, 2);
+    assert!(s.last_response_time > 0);
+    h.s.server.reset_conn_stats();
+    let r = h.s.server.conn(c).unwrap().stats.clone();
+    assert_eq!((r.packets_received, r.packets_sent, r.completed), (0, 0, 0));
+    assert_eq!(
+        (r.last_cxid, r.last_zxid, r.last_response_time),
+        (-1, Zxid(u64::MAX), 0)
+    );
+    assert_eq!(
+        r.established, fresh.established,
+        "crst keeps when it was established"
+    );
+}

@@ -8,6 +8,7 @@ use super::Durable;
 use super::{Output, Peer, PeerEvent, PersistOp};
 use crate::acl::Id;
 use crate::prep::{Prep, PrepConfig, RequestCtx};
+use crate::server::BufferStats;
 use crate::session::SessionTracker;
 use crate::txn::{Txn, TxnEntry, TxnHeader};
 use crate::types::{ConnId, Millis, ServerId, SessionId, Zxid};
@@ -92,6 +93,9 @@ pub(super) struct LeaderState {
     pub next_ping: Millis,
     pub pending_syncs: Vec<PendingSync>,
     pub next_container_check: Millis,
+    /// Serialized sizes of the proposals broadcast in this epoch (ZooKeeper's
+    /// `Leader.getProposalStats()`); reset by `srst`.
+    pub proposal_sizes: BufferStats,
 }
 
 impl LeaderState {
@@ -156,6 +160,7 @@ impl Peer {
             next_ping: self.now + (self.cfg.tick_time as Millis / 2).max(1),
             pending_syncs: Vec::new(),
             next_container_check: self.now + cfg.container_check_interval,
+            proposal_sizes: BufferStats::default(),
         }
     }
 
@@ -666,6 +671,11 @@ impl Peer {
         let zxid = entry.zxid();
         self.leader().last_proposed = zxid;
         self.leader().outstanding.insert(zxid, BTreeSet::new());
+        if !self.cfg.standalone {
+            // What a PROPOSAL carries: the transaction as logged.
+            let size = crate::codec::txn_bytes(&entry).len();
+            self.leader().proposal_sizes.record(size);
+        }
         if self.trace {
             let name = entry.txn.name().to_string();
             self.event(PeerEvent::Proposed { zxid, txn: name });

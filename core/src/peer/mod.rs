@@ -438,6 +438,29 @@ impl Peer {
             .map(|l| l.outstanding.len())
             .unwrap_or(0)
     }
+    /// The sessions this server expires (a standalone server or a leader), with the tick
+    /// boundary each expires at unless touched; `None` on a learner.
+    pub fn session_expiries(&self) -> Option<Vec<(Millis, SessionId)>> {
+        self.leader.as_ref().map(|l| {
+            l.sessions
+                .iter()
+                .map(|(id, s)| (s.expires_at, *id))
+                .collect()
+        })
+    }
+    /// Sizes of the proposals this leader broadcast (`None` unless leading an ensemble).
+    pub fn proposal_sizes(&self) -> Option<crate::server::BufferStats> {
+        if self.cfg.standalone {
+            return None;
+        }
+        self.leader.as_ref().map(|l| l.proposal_sizes)
+    }
+    /// `srst` on a leader also forgets the proposal sizes.
+    pub fn reset_proposal_sizes(&mut self) {
+        if let Some(l) = self.leader.as_mut() {
+            l.proposal_sizes = Default::default();
+        }
+    }
     /// Syncs waiting for a quorum round (`zk_pending_syncs`).
     pub fn pending_syncs(&self) -> usize {
         self.leader

@@ -37,6 +37,7 @@ pub async fn accept_loop(
     tx: mpsc::UnboundedSender<Input>,
     limits: Limits,
     cfg: Arc<Config>,
+    bytes_received: Arc<AtomicU64>,
 ) {
     let open = Arc::new(AtomicUsize::new(0));
     loop {
@@ -58,9 +59,10 @@ pub async fn accept_loop(
         let tx = tx.clone();
         let open = open.clone();
         let cfg = cfg.clone();
+        let bytes = bytes_received.clone();
         open.fetch_add(1, Ordering::Relaxed);
         tokio::spawn(async move {
-            serve(stream, addr, conn, tx, limits, cfg).await;
+            serve(stream, addr, conn, tx, limits, cfg, bytes).await;
             open.fetch_sub(1, Ordering::Relaxed);
         });
     }
@@ -79,6 +81,7 @@ async fn serve(
     tx: mpsc::UnboundedSender<Input>,
     limits: Limits,
     cfg: Arc<Config>,
+    bytes_received: Arc<AtomicU64>,
 ) {
     let (mut rd, wr) = stream.into_split();
     let mut buf: Vec<u8> = Vec::with_capacity(4096);
@@ -87,7 +90,10 @@ async fn serve(
         let mut chunk = [0u8; 4096];
         match rd.read(&mut chunk).await {
             Ok(0) | Err(_) => return,
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Ok(n) => {
+                bytes_received.fetch_add(n as u64, Ordering::Relaxed);
+                buf.extend_from_slice(&chunk[..n]);
+            }
         }
     }
     if let Some(cmd) = four_letter(&buf) {
@@ -97,6 +103,7 @@ async fn serve(
             if tx
                 .send(Input::FourLetter {
                     cmd: cmd.clone(),
+                    asker: addr,
                     reply,
                 })
                 .is_err()
@@ -125,7 +132,7 @@ async fn serve(
     // The writer ends when the peer loop drops its sender (after a Close, or once it hears the
     // connection is gone), so replies already queued still go out.
     tokio::spawn(write_loop(wr, out_rx));
-    let why = read_loop(&mut rd, &mut buf, conn, &tx, limits).await;
+    let why = read_loop(&mut rd, &mut buf, conn, &tx, limits, &bytes_received).await;
     if let Some(why) = why {
         info!(conn = conn.0, %addr, "closing client connection: {why}");
     }
@@ -139,6 +146,7 @@ async fn read_loop(
     conn: ConnId,
     tx: &mpsc::UnboundedSender<Input>,
     limits: Limits,
+    bytes_received: &AtomicU64,
 ) -> Option<String> {
     let mut connected = false;
     let mut start = 0usize;
@@ -190,7 +198,10 @@ async fn read_loop(
         let mut chunk = [0u8; 16 * 1024];
         match rd.read(&mut chunk).await {
             Ok(0) => return None,
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Ok(n) => {
+                bytes_received.fetch_add(n as u64, Ordering::Relaxed);
+                buf.extend_from_slice(&chunk[..n]);
+            }
             Err(e) => return Some(format!("read error: {e}")),
         }
     }

@@ -6,6 +6,7 @@
 //! that queued up, so the busier the server, the more writes each fsync carries.
 
 use super::Input;
+use crate::stats::metrics::DiskMetric;
 use crate::storage::Storage;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc as std_mpsc, Arc};
@@ -94,8 +95,13 @@ pub fn spawn(mut storage: Storage, peer: mpsc::UnboundedSender<Input>) -> DiskHa
                     }
                     s.fsyncs.fetch_add(1, Ordering::Relaxed);
                     s.appends.fetch_add(appends, Ordering::Relaxed);
+                    let took = t.elapsed();
                     s.fsync_micros
-                        .fetch_add(t.elapsed().as_micros() as u64, Ordering::Relaxed);
+                        .fetch_add(took.as_micros() as u64, Ordering::Relaxed);
+                    let _ = peer.send(Input::Disk(DiskMetric::Fsync {
+                        ms: took.as_millis() as u64,
+                        appends,
+                    }));
                     if let Some(seq) = last_seq {
                         if peer.send(Input::Persisted { seq }).is_err() {
                             return;
@@ -107,7 +113,13 @@ pub fn spawn(mut storage: Storage, peer: mpsc::UnboundedSender<Input>) -> DiskHa
                         Job::Snapshot(zxid, bytes) => {
                             let t = Instant::now();
                             match storage.write_snapshot(zxid, &bytes) {
-                                Ok(()) => info!("snapshot at {zxid} written in {:?}", t.elapsed()),
+                                Ok(()) => {
+                                    let took = t.elapsed();
+                                    info!("snapshot at {zxid} written in {took:?}");
+                                    let ms = took.as_millis() as u64;
+                                    let _ =
+                                        peer.send(Input::Disk(DiskMetric::Snapshot { zxid, ms }));
+                                }
                                 Err(e) => warn!("snapshot at {zxid} failed: {e}"),
                             }
                         }

@@ -18,7 +18,8 @@ pub mod clients;
 pub mod disk;
 
 use crate::quorum::{QuorumHandle, QuorumNet};
-use crate::stats::{self, ServerTotals};
+use crate::stats::metrics::{DiskMetric, Metrics};
+use crate::stats::{self, Effect, ServerTotals};
 use crate::storage::{Storage, StorageOptions};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -82,15 +83,17 @@ pub enum Input {
     Disconnected {
         conn: ConnId,
     },
-    /// A four-letter word, answered as text.
+    /// A four-letter word from the connection at `asker`, answered as text.
     FourLetter {
         cmd: String,
+        asker: SocketAddr,
         reply: oneshot::Sender<String>,
     },
-    /// An AdminServer command, answered as JSON.
+    /// An AdminServer command with its URL arguments, answered as JSON text.
     Admin {
         cmd: String,
-        reply: oneshot::Sender<serde_json::Value>,
+        args: Vec<(String, String)>,
+        reply: oneshot::Sender<String>,
     },
     /// The Prometheus metrics text.
     Metrics {
@@ -101,6 +104,8 @@ pub enum Input {
         seq: u64,
     },
     DiskFailed(String),
+    /// How long the disk took (for `mntr` and Prometheus).
+    Disk(DiskMetric),
     Peer {
         from: ServerId,
         msg: PeerMsg,
@@ -224,6 +229,14 @@ struct Driver {
     data_dir: PathBuf,
     data_log_dir: PathBuf,
     started_wall: i64,
+    /// ZooKeeper's `ServerMetrics` the core does not keep.
+    metrics: Metrics,
+    /// zoo.cfg as read at start (`initial_configuration`).
+    initial_config: String,
+    /// The newest snapshot: zxid and when it was written (seconds since the epoch).
+    last_snapshot: Option<(zk_core::Zxid, i64)>,
+    trace_mask: i64,
+    fsync_threshold_exceeded: u64,
 }
 
 impl Driver {
@@ -242,31 +255,41 @@ impl Driver {
             }
             Input::Connect { conn, req } => {
                 self.totals.packets_received += 1;
+                self.metrics.count("connection_request_count", 1);
+                if req.session_id.0 != 0 {
+                    self.metrics.count("connection_revalidate_count", 1);
+                }
                 self.peer.connect(conn, &req, now);
             }
             Input::Request { conn, xid, req } => {
                 self.totals.packets_received += 1;
+                if !matches!(req, Request::Auth { .. }) {
+                    self.metrics.request_in(conn, xid, req.is_write(), now);
+                }
                 self.peer.request(conn, xid, req, now);
             }
             Input::Disconnected { conn } => {
                 self.conns.remove(&conn);
+                self.metrics.conn_gone(conn);
                 self.peer.disconnected(conn, now);
             }
-            Input::FourLetter { cmd, reply } => {
-                match cmd.as_str() {
-                    "crst" => self.peer.server.reset_conn_stats(now),
-                    "srst" => {
-                        self.totals = ServerTotals::default();
-                        self.peer.server.latency = Default::default();
-                    }
-                    _ => {}
+            Input::FourLetter { cmd, asker, reply } => {
+                // ZooKeeper counts the word as a packet in, and its answer as one out.
+                self.totals.packets_received += 1;
+                if let Some(e) = stats::effect_of_word(&cmd, self.peer.is_serving()) {
+                    self.apply(e);
                 }
-                let text = stats::four_letter(&cmd, &self.view());
+                let mut view = self.view();
+                view.asker = Some(asker);
+                let text = stats::four_letter(&cmd, &view);
+                self.totals.packets_sent += 1;
                 let _ = reply.send(text);
             }
-            Input::Admin { cmd, reply } => {
-                let v = stats::admin(&cmd, &self.view());
-                let _ = reply.send(v);
+            Input::Admin { cmd, args, reply } => {
+                if let Some(e) = stats::effect_of_admin(&cmd, &args, self.peer.is_serving()) {
+                    self.apply(e);
+                }
+                let _ = reply.send(stats::admin(&cmd, &args, &self.view()));
             }
             Input::Metrics { reply } => {
                 let _ = reply.send(stats::prometheus(&self.view()));
@@ -276,7 +299,37 @@ impl Driver {
                 error!("{e}");
                 return false;
             }
-            Input::Peer { from, msg } => self.peer.message(from, msg, now),
+            Input::Disk(m) => {
+                match m {
+                    DiskMetric::Fsync { ms, .. } if ms > self.cfg.fsync_warning_threshold_ms => {
+                        self.fsync_threshold_exceeded += 1;
+                    }
+                    DiskMetric::Snapshot { zxid, .. } => {
+                        self.last_snapshot = Some((zxid, wall_ms() / 1000));
+                    }
+                    _ => {}
+                }
+                self.metrics.disk(m);
+            }
+            Input::Peer { from, msg } => {
+                if let PeerMsg::Quorum(q) = &msg {
+                    use zk_core::peer::messages::{QuorumPacket, ServerState};
+                    let learner = matches!(
+                        self.peer.state,
+                        ServerState::Following | ServerState::Observing
+                    );
+                    match q {
+                        QuorumPacket::Proposal(_) if learner => {
+                            self.metrics.count("learner_proposal_received_count", 1)
+                        }
+                        QuorumPacket::Commit { .. } | QuorumPacket::Inform(_) if learner => {
+                            self.metrics.count("learner_commit_received_count", 1)
+                        }
+                        _ => {}
+                    }
+                }
+                self.peer.message(from, msg, now)
+            }
             Input::LinkDown { peer } => self.peer.link_down(peer, now),
             Input::Shutdown => return false,
         }
@@ -289,10 +342,30 @@ impl Driver {
             cfg: &self.cfg,
             conn_addrs: self.conns.iter().map(|(c, h)| (*c, h.addr)).collect(),
             totals: &self.totals,
+            metrics: &self.metrics,
             now: self.now(),
             data_dir: &self.data_dir,
             data_log_dir: &self.data_log_dir,
             started_wall: self.started_wall,
+            asker: None,
+            initial_config: &self.initial_config,
+            last_snapshot: self.last_snapshot,
+            trace_mask: self.trace_mask,
+            fsync_threshold_exceeded: self.fsync_threshold_exceeded,
+        }
+    }
+
+    /// Carries out what a four-letter word or an AdminServer command changes.
+    fn apply(&mut self, e: Effect) {
+        match e {
+            Effect::ResetServerStats => {
+                self.totals = ServerTotals::default();
+                self.peer.server.latency = Default::default();
+                self.peer.reset_proposal_sizes();
+                self.metrics.reset();
+            }
+            Effect::ResetConnStats => self.peer.server.reset_conn_stats(),
+            Effect::SetTraceMask(mask) => self.trace_mask = mask,
         }
     }
 
@@ -318,6 +391,15 @@ impl Driver {
         };
         if let Some(b) = bytes {
             self.totals.packets_sent += 1;
+            match &o {
+                ClientOutput::Reply { reply, .. } => {
+                    let now = self.now();
+                    self.metrics.reply_out(conn, reply.xid, now);
+                    self.metrics.client_response.record(b.len());
+                }
+                ClientOutput::Event { .. } => self.metrics.client_response.record(b.len()),
+                _ => {}
+            }
             let _ = h.tx.send(ConnOut::Frame(proto::frame(&b)));
         }
     }
@@ -349,7 +431,8 @@ impl Driver {
         if !ops.is_empty() {
             self.disk.persist(ops);
         }
-        for (_, e) in self.peer.take_events() {
+        for (at, e) in self.peer.take_events() {
+            self.metrics.peer_event(&e, self.peer.state, at);
             log_event(&e);
         }
         // A snapshot of the committed tree every snapCount-or-so transactions.
@@ -404,7 +487,28 @@ pub async fn run(
         force_sync: cfg.force_sync,
         extended_types: cfg.extended_types_enabled,
     };
+    let loading = Instant::now();
     let (storage, restored, report) = Storage::open(&data_dir, &data_log_dir, storage_opts)?;
+    let mut metrics = Metrics::new();
+    if !cfg.is_standalone() {
+        // The peer starts LOOKING (at the core's time 0).
+        metrics.looking(0);
+    }
+    metrics.observe("dbinittime", loading.elapsed().as_millis() as i64);
+    metrics.observe("startup_txns_loaded", restored.log.len() as i64);
+    let last_snapshot = report.snapshot.as_ref().map(|(path, zxid)| {
+        let written = std::fs::metadata(path)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map_or(-1, |d| d.as_secs() as i64);
+        (*zxid, written)
+    });
+    let initial_config = opts
+        .config_path
+        .as_ref()
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .unwrap_or_default();
     if let Some(t) = &report.torn_tail {
         warn!(
             "cut a damaged tail off {} at offset {}: {} (the record was never acknowledged)",
@@ -471,6 +575,7 @@ pub async fn run(
         tx.clone(),
         limits,
         cfg.clone(),
+        metrics.bytes_received.clone(),
     ));
 
     // Other servers.
@@ -503,6 +608,11 @@ pub async fn run(
         data_dir,
         data_log_dir,
         started_wall,
+        metrics,
+        initial_config,
+        last_snapshot,
+        trace_mask: stats::DEFAULT_TRACE_MASK,
+        fsync_threshold_exceeded: 0,
     };
     d.flush();
 

@@ -67,7 +67,10 @@ fn entries(zxids: impl IntoIterator<Item = u64>) -> Vec<TxnEntry> {
 }
 
 fn appends(zxids: impl IntoIterator<Item = u64>) -> Vec<PersistOp> {
-    entries(zxids).into_iter().map(|e| PersistOp::Append(Arc::new(e))).collect()
+    entries(zxids)
+        .into_iter()
+        .map(|e| PersistOp::Append(Arc::new(e)))
+        .collect()
 }
 
 /// The tree after applying `entry(1..=upto)`, as the driver would snapshot it.
@@ -189,7 +192,12 @@ fn appends_and_epochs_survive_a_reopen() {
     let (mut st, _, _) = open(&d);
     let mut ops = vec![PersistOp::AcceptedEpoch(1), PersistOp::CurrentEpoch(1)];
     let logged: Vec<TxnEntry> = (1..=10).map(|c| entry(Zxid::new(1, c), "x")).collect();
-    ops.extend(logged.iter().cloned().map(|e| PersistOp::Append(Arc::new(e))));
+    ops.extend(
+        logged
+            .iter()
+            .cloned()
+            .map(|e| PersistOp::Append(Arc::new(e))),
+    );
     st.apply(&ops).unwrap();
     assert_eq!(st.last_logged(), Zxid::new(1, 10));
     drop(st);
@@ -318,7 +326,8 @@ fn truncate_removes_later_files_and_cuts_inside_one() {
     assert_eq!(record_offsets(&log_file(&d, "log.1")).len(), 7);
     // The new history goes on from the truncation point, in a new file.
     let new8 = entry(Zxid(8), "new");
-    st.apply(&[PersistOp::Append(Arc::new(new8.clone()))]).unwrap();
+    st.apply(&[PersistOp::Append(Arc::new(new8.clone()))])
+        .unwrap();
     assert_eq!(log_names(&d), vec!["log.1", "log.8"]);
 
     // A snapshot holds committed transactions: the log cannot be cut below it.
@@ -674,7 +683,12 @@ fn a_snap_from_the_leader_replaces_the_history() {
         zxid: Zxid(13),
         data: data.clone(),
     }];
-    ops.extend(after.iter().cloned().map(|e| PersistOp::Append(Arc::new(e))));
+    ops.extend(
+        after
+            .iter()
+            .cloned()
+            .map(|e| PersistOp::Append(Arc::new(e))),
+    );
     st.apply(&ops).unwrap();
     assert_eq!(snap_names(&d), vec!["snapshot.d"]);
     assert_eq!(log_names(&d), vec!["log.e"]);
