@@ -286,6 +286,9 @@ pub struct Server {
     pub committed: u64,
     /// Latency of every answered request.
     pub latency: LatencyStats,
+    /// The read-only server: writes and syncs are refused with NotReadOnly, sessions say
+    /// read-only in their ConnectResponse.
+    pub read_only: bool,
     scratch_events: Vec<TreeEvent>,
     scratch_notes: Vec<Notification>,
 }
@@ -300,6 +303,7 @@ impl Server {
             by_session: BTreeMap::new(),
             committed: 0,
             latency: LatencyStats::default(),
+            read_only: false,
             scratch_events: Vec::new(),
             scratch_notes: Vec::new(),
         }
@@ -479,7 +483,7 @@ impl Server {
             timeout: c.timeout,
             session_id: session,
             passwd: session_password(session),
-            read_only: false,
+            read_only: self.read_only,
         };
         let with_flag = c.read_only_flag;
         self.by_session.insert(session, conn);
@@ -492,6 +496,48 @@ impl Server {
                 read_only_flag: with_flag,
             },
         );
+    }
+
+    /// The read-only server's answer to a write or a sync (ZooKeeper's
+    /// ReadOnlyRequestProcessor): NotReadOnly, in turn with the reads before it. A closeSession
+    /// is answered and the connection closed.
+    fn refuse_read_only(
+        &mut self,
+        out: &mut VecDeque<Output>,
+        conn: ConnId,
+        xid: i32,
+        req: Request,
+        now: Millis,
+    ) -> RequestAction {
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.stats.packets_received += 1;
+        }
+        let close = req == Request::CloseSession;
+        let reply = Reply {
+            xid,
+            zxid: self.tree.last_processed_zxid(),
+            err: if close {
+                ErrorCode::Ok
+            } else {
+                ErrorCode::NotReadOnly
+            },
+            body: Response::Empty,
+        };
+        self.finish(out, conn, reply, req.name(), now, now);
+        if close {
+            if let Some(s) = self.session_of(conn) {
+                self.by_session.remove(&s);
+            }
+            self.close(out, conn, "session closed");
+            return RequestAction::Close;
+        }
+        RequestAction::None
+    }
+
+    /// Closes a connection that asked for something this server does not give (a read-write
+    /// session from the read-only server).
+    pub fn refuse(&mut self, out: &mut VecDeque<Output>, conn: ConnId, reason: &'static str) {
+        self.close(out, conn, reason);
     }
 
     /// The session is gone (expired, unknown, or a wrong password): say so and close.
@@ -545,6 +591,12 @@ impl Server {
         req: Request,
         now: Millis,
     ) -> RequestAction {
+        if self.read_only
+            && self.session_of(conn).is_some()
+            && (req.is_write() || matches!(req, Request::Sync { .. }))
+        {
+            return self.refuse_read_only(out, conn, xid, req, now);
+        }
         let Some(c) = self.conns.get_mut(&conn) else {
             return RequestAction::None;
         };

@@ -100,3 +100,98 @@ fn the_leader_keeps_its_proposal_sizes() {
         "-1/-1/-1"
     );
 }
+
+fn reply_to(sim: &Sim, c: zk_core::sim::client::ClientId, xid: i32) -> Option<Reply> {
+    sim.client(c).unwrap().events.iter().find_map(|e| match e {
+        ClientEvent::Reply { reply, .. } if reply.xid == xid => Some(reply.clone()),
+        _ => None,
+    })
+}
+
+/// `readonlymode.enabled`: a server cut off from the quorum serves reads to clients that allow
+/// read-only sessions (after max(2000, tickTime) ms of looking), refuses writes and syncs with
+/// NotReadOnly and other clients altogether, and closes those sessions when it rejoins.
+#[test]
+fn read_only_mode_out_of_a_quorum() {
+    let mut cfg = SimConfig::new(3, 0, 4);
+    cfg.read_only_mode = true;
+    let mut sim = Sim::new(cfg);
+    for i in 1..=3 {
+        sim.start(sid(i));
+    }
+    assert!(sim.run_until_pred(20_000, |s| (1..=3)
+        .all(|i| s.peer(sid(i)).unwrap().is_serving())));
+    let w = sim.add_client(vec![sid(1)], 30000);
+    sim.run_for(200);
+    let xid = sim.client_request(w, create("/before", b"1"));
+    sim.run_for(1000);
+    assert_eq!(reply_to(&sim, w, xid).map(|r| r.err), Some(ErrorCode::Ok));
+    assert!(!sim.peer(sid(1)).unwrap().is_read_only());
+
+    // Server 1 alone: it looks for a leader, then becomes a read-only server.
+    sim.partition(vec![vec![sid(1)], vec![sid(2), sid(3)]]);
+    assert!(sim.run_until_pred(30_000, |s| s.peer(sid(1)).unwrap().is_read_only()));
+    assert_eq!(sim.state(sid(1)), Some(ServerState::Looking));
+
+    let ro = sim.add_read_only_client(vec![sid(1)], 30000);
+    let rw = sim.add_client(vec![sid(1)], 30000);
+    sim.run_for(500);
+    assert!(sim
+        .client(ro)
+        .unwrap()
+        .events
+        .iter()
+        .any(|e| matches!(e, ClientEvent::Connected { .. })));
+    assert!(
+        !sim.client(rw)
+            .unwrap()
+            .events
+            .iter()
+            .any(|e| matches!(e, ClientEvent::Connected { .. })),
+        "a read-write client is refused"
+    );
+    let read = sim.client_request(
+        ro,
+        Request::GetData {
+            path: "/before".into(),
+            watch: false,
+        },
+    );
+    let write = sim.client_request(ro, create("/during", b"2"));
+    let sync = sim.client_request(ro, Request::Sync { path: "/".into() });
+    let read2 = sim.client_request(
+        ro,
+        Request::Exists {
+            path: "/before".into(),
+            watch: false,
+        },
+    );
+    sim.run_for(500);
+    let r = reply_to(&sim, ro, read).expect("the read is answered");
+    assert_eq!(r.err, ErrorCode::Ok);
+    assert!(matches!(r.body, Response::GetData { data: Some(ref d), .. } if d == b"1"));
+    assert_eq!(
+        reply_to(&sim, ro, write).map(|r| r.err),
+        Some(ErrorCode::NotReadOnly)
+    );
+    assert_eq!(
+        reply_to(&sim, ro, sync).map(|r| r.err),
+        Some(ErrorCode::NotReadOnly)
+    );
+    assert_eq!(
+        reply_to(&sim, ro, read2).map(|r| r.err),
+        Some(ErrorCode::Ok)
+    );
+
+    // Back in the quorum: the read-only session ends.
+    sim.heal();
+    assert!(sim.run_until_pred(30_000, |s| s.peer(sid(1)).unwrap().is_serving()));
+    assert!(!sim.peer(sid(1)).unwrap().is_read_only());
+    assert!(sim
+        .client(ro)
+        .unwrap()
+        .events
+        .iter()
+        .any(|e| matches!(e, ClientEvent::Disconnected { .. })));
+    assert!(sim.violations().is_empty(), "{:?}", sim.violations());
+}

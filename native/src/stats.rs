@@ -87,13 +87,18 @@ pub struct ServerView<'a> {
 }
 
 impl ServerView<'_> {
-    /// `ServerStats.getServerState()`: standalone, leader, follower or observer.
+    /// `ServerStats.getServerState()`: standalone, leader, follower, observer, or read-only.
     pub fn mode(&self) -> &'static str {
-        self.peer.state.mode()
+        if self.peer.is_read_only() {
+            "read-only"
+        } else {
+            self.peer.state.mode()
+        }
     }
-    /// `isZKServerRunning()`: a server out of the quorum says so instead of its figures.
+    /// `isZKServerRunning()`: a server out of the quorum says so instead of its figures (the
+    /// read-only server runs).
     pub fn serving(&self) -> bool {
-        self.peer.is_serving()
+        self.peer.is_serving() || self.peer.is_read_only()
     }
     fn standalone(&self) -> bool {
         self.peer.cfg.standalone

@@ -335,3 +335,40 @@ fn no_quorum_no_writes_then_recovery() {
         cl.create("/after", b"2", &persistent()).await.unwrap();
     });
 }
+
+/// `readonlymode.enabled=true`: a server out of the quorum serves reads to read-only clients
+/// and refuses their writes; `isro` and `srvr` say so.
+#[test]
+fn read_only_mode_out_of_the_quorum() {
+    let mut c = Cluster::new(3, 0, TICK);
+    c.configure("readonlymode.enabled=true");
+    for id in 1..=3 {
+        c.start(id);
+    }
+    c.wait_modes(&[(3, "leader")], T);
+    let rt = rt();
+    rt.block_on(async {
+        let cl = client(&c.connect_string(&[1])).await;
+        cl.create("/kept", b"1", &persistent()).await.unwrap();
+        cl.sync("/").await.unwrap();
+    });
+    assert_eq!(c.four(1, "isro"), "rw");
+    c.kill(2);
+    c.kill(3);
+    wait_until("server 1 to serve read-only", T, || {
+        c.four(1, "isro") == "ro"
+    });
+    assert_eq!(c.mode(1), "read-only");
+    rt.block_on(async {
+        let ro = zk::Client::connector()
+            .with_session_timeout(Duration::from_secs(4))
+            .with_readonly(true)
+            .connect(&c.connect_string(&[1]))
+            .await
+            .expect("a read-only session");
+        let (data, _) = ro.get_data("/kept").await.unwrap();
+        assert_eq!(data, b"1");
+        let err = ro.create("/nope", b"", &persistent()).await.unwrap_err();
+        assert!(matches!(err, zk::Error::NotReadOnly), "{err:?}");
+    });
+}

@@ -71,6 +71,9 @@ pub struct PeerConfig {
     pub commit_log_count: usize,
     /// Observers persist what they learn (`syncEnabled`).
     pub sync_enabled: bool,
+    /// `readonlymode.enabled`: while out of a quorum, serve reads to clients that allow it.
+    #[serde(default)]
+    pub read_only_mode: bool,
 }
 
 impl PeerConfig {
@@ -87,6 +90,7 @@ impl PeerConfig {
             server,
             commit_log_count: 500,
             sync_enabled: true,
+            read_only_mode: false,
         }
     }
 
@@ -108,6 +112,7 @@ impl PeerConfig {
             server,
             commit_log_count: 500,
             sync_enabled: true,
+            read_only_mode: false,
         }
     }
 
@@ -303,6 +308,10 @@ pub struct Peer {
     self_inbox: VecDeque<Notification>,
     pub rng: ChaCha8Rng,
     now: Millis,
+    /// When this server last started looking for a leader.
+    looking_since: Millis,
+    /// Sessions of the read-only server (local: the ensemble never hears of them).
+    ro_sessions: BTreeSet<SessionId>,
 }
 
 impl Peer {
@@ -360,6 +369,8 @@ impl Peer {
             self_inbox: VecDeque::new(),
             rng: ChaCha8Rng::seed_from_u64(seed),
             now,
+            looking_since: now,
+            ro_sessions: BTreeSet::new(),
             cfg,
         };
         if p.cfg.standalone {
@@ -384,6 +395,10 @@ impl Peer {
     }
     pub fn last_committed(&self) -> Zxid {
         self.commit_point
+    }
+    /// Serving reads only, out of a quorum (`readonlymode.enabled`).
+    pub fn is_read_only(&self) -> bool {
+        self.server.read_only
     }
     pub fn durable(&self) -> Zxid {
         self.durable
@@ -555,6 +570,7 @@ impl Peer {
         };
         if self.state == ServerState::Looking {
             add(self.election.deadline());
+            add(self.read_only_starts());
         }
         if let Some(l) = &self.leader {
             add(l.deadline());
@@ -567,6 +583,14 @@ impl Peer {
 
     pub fn tick(&mut self, now: Millis) {
         self.now = now;
+        if self.read_only_starts().is_some_and(|at| at <= now) {
+            // ZooKeeper's QuorumPeer starts its ReadOnlyZooKeeperServer after
+            // max(2000, tickTime) ms of looking.
+            self.server.read_only = true;
+            self.event(PeerEvent::Info(
+                "read-only mode: out of a quorum, serving reads to read-only clients".into(),
+            ));
+        }
         if self.state == ServerState::Looking {
             let me = self.me();
             let mut out = Vec::new();
@@ -845,8 +869,27 @@ impl Peer {
         }
     }
 
+    /// When the read-only server will start, if it is due to.
+    fn read_only_starts(&self) -> Option<Millis> {
+        (self.cfg.read_only_mode && self.state == ServerState::Looking && !self.server.read_only)
+            .then(|| self.looking_since + (self.cfg.tick_time as Millis).max(2000))
+    }
+
+    /// Leaves read-only mode: its connections close, its local sessions are gone.
+    fn stop_read_only(&mut self) {
+        if self.server.read_only {
+            self.server.read_only = false;
+            self.server
+                .close_all(&mut self.scratch, "read-only mode ends: back in a quorum");
+            self.ro_sessions.clear();
+        }
+    }
+
     fn set_state(&mut self, to: ServerState, why: &str) {
         let from = self.state;
+        if to != ServerState::Looking {
+            self.stop_read_only();
+        }
         if from != to {
             self.state = to;
             self.event(PeerEvent::State {
@@ -881,6 +924,8 @@ impl Peer {
         self.creating.clear();
         self.revalidating.clear();
         self.touched.clear();
+        self.stop_read_only();
+        self.looking_since = self.now;
         self.set_state(ServerState::Looking, why);
         let me = self.me();
         let mut out = Vec::new();
@@ -894,7 +939,7 @@ impl Peer {
     /// `maxClientCnxns`.
     pub fn accept(&mut self, conn: ConnId, addr: &str, now: Millis) -> bool {
         self.now = now;
-        if !self.is_serving() {
+        if !self.is_serving() && !self.server.read_only {
             self.out.push_back(Output::Client(ClientOutput::Close {
                 conn,
                 reason: "this server is not serving clients: it is not in a quorum".into(),
@@ -911,6 +956,11 @@ impl Peer {
 
     pub fn connect(&mut self, conn: ConnId, req: &ConnectRequest, now: Millis) {
         self.now = now;
+        if self.server.read_only {
+            self.connect_read_only(conn, req);
+            self.drain_self();
+            return;
+        }
         // A client that saw a newer zxid than we have applied must look elsewhere.
         match self.server.connect(&mut self.scratch, conn, req) {
             ConnectAction::Done => {}
@@ -943,8 +993,49 @@ impl Peer {
         self.drain_self();
     }
 
+    /// A session on the read-only server: only clients that allow read-only mode, with a local
+    /// session (ZooKeeper's ReadOnlyZooKeeperServer does the same).
+    fn connect_read_only(&mut self, conn: ConnId, req: &ConnectRequest) {
+        if req.read_only != Some(true) {
+            self.server.refuse(
+                &mut self.scratch,
+                conn,
+                "refusing a session for a client that does not allow read-only mode",
+            );
+            return;
+        }
+        match self.server.connect(&mut self.scratch, conn, req) {
+            ConnectAction::Done => {}
+            ConnectAction::CreateSession { .. } => {
+                let session = SessionId(self.next_session_id);
+                self.next_session_id = self.next_session_id.wrapping_add(1);
+                self.ro_sessions.insert(session);
+                self.established(conn, session);
+            }
+            ConnectAction::Revalidate { session, .. } => {
+                if self.ro_sessions.contains(&session) {
+                    self.established(conn, session);
+                } else {
+                    self.server.session_invalid(&mut self.scratch, conn);
+                }
+            }
+        }
+    }
+
     pub fn request(&mut self, conn: ConnId, xid: i32, req: Request, now: Millis) {
         self.now = now;
+        if self.server.read_only {
+            // Reads are answered; writes and syncs get NotReadOnly; closeSession ends the
+            // local session.
+            if req == Request::CloseSession {
+                if let Some(s) = self.server.session_of(conn) {
+                    self.ro_sessions.remove(&s);
+                }
+            }
+            self.server.request(&mut self.scratch, conn, xid, req, now);
+            self.drain_self();
+            return;
+        }
         if let Some(session) = self.server.session_of(conn) {
             // Every packet renews the session: on the leader directly, on a learner at the
             // next ping.

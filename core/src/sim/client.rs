@@ -88,6 +88,8 @@ pub struct SimClient {
     pending: BTreeMap<i32, (Request, Millis)>,
     pub last_zxid: Zxid,
     pub auto_reconnect: bool,
+    /// The client allows read-only sessions (`canBeReadOnly`).
+    pub can_be_read_only: bool,
     last_send: Millis,
     last_heard: Millis,
     /// Everything that happened, for whoever drives this client.
@@ -110,6 +112,7 @@ impl SimClient {
             pending: BTreeMap::new(),
             last_zxid: Zxid(0),
             auto_reconnect: true,
+            can_be_read_only: false,
             last_send: 0,
             last_heard: 0,
             events: VecDeque::new(),
@@ -167,7 +170,7 @@ impl SimClient {
                 timeout: self.timeout,
                 session_id: self.session,
                 passwd: self.passwd.clone(),
-                read_only: Some(false),
+                read_only: Some(self.can_be_read_only),
             },
         ))
     }

@@ -82,6 +82,8 @@ pub struct SimConfig {
     pub trace: bool,
     /// Check invariants after every step.
     pub check: bool,
+    /// `readonlymode.enabled` on every server.
+    pub read_only_mode: bool,
     pub server: ServerConfig,
 }
 
@@ -105,6 +107,7 @@ impl SimConfig {
             snap_count: 0,
             trace: true,
             check: true,
+            read_only_mode: false,
             server,
         }
     }
@@ -123,6 +126,7 @@ impl SimConfig {
             server,
             commit_log_count: self.commit_log_count,
             sync_enabled: true,
+            read_only_mode: self.read_only_mode,
         }
     }
 }
@@ -825,6 +829,17 @@ impl Sim {
         let id = ClientId(self.next_client);
         self.next_client += 1;
         let c = SimClient::new(id, servers, timeout);
+        self.clients.insert(id, c);
+        self.client_connect(id);
+        id
+    }
+
+    /// A client that accepts a read-only session (`canBeReadOnly`), as kazoo's `read_only=True`.
+    pub fn add_read_only_client(&mut self, servers: Vec<ServerId>, timeout: i32) -> ClientId {
+        let id = ClientId(self.next_client);
+        self.next_client += 1;
+        let mut c = SimClient::new(id, servers, timeout);
+        c.can_be_read_only = true;
         self.clients.insert(id, c);
         self.client_connect(id);
         id

@@ -173,6 +173,7 @@ pub fn peer_config(cfg: &Config, my_id: ServerId, wall_clock_base: i64) -> PeerC
         server,
         commit_log_count: cfg.commit_log_count as usize,
         sync_enabled: cfg.sync_enabled,
+        read_only_mode: cfg.read_only_mode_enabled && !standalone,
     };
     if standalone {
         p.observers.clear();

@@ -22,6 +22,7 @@ pub fn four_letter(cmd: &str, v: &ServerView) -> String {
         // are not read here, so the mask in force is echoed.
         "stmk" => v.trace_mask.to_string(),
         "isro" if !v.serving() => "null".into(),
+        "isro" if v.peer.is_read_only() => "ro".into(),
         "isro" => "rw".into(),
         "hash" if !v.serving() => ZK_NOT_SERVING.into(),
         // No digest log is kept, so there is no zxid/digest line to print.
