@@ -80,6 +80,10 @@ pub struct Cluster {
     /// Disks that already hold transactions when the tutorial begins.
     #[serde(default)]
     pub disk: Vec<Disk>,
+    /// Committed transactions a leader keeps for DIFFs (ZooKeeper's `commitLogCount`, 500 by
+    /// default): a learner further behind gets a SNAP.
+    #[serde(default)]
+    pub commit_log: Option<usize>,
 }
 
 fn default_seed() -> u64 {
@@ -313,17 +317,21 @@ impl Do {
 /// * `state = "LEADING"` (or FOLLOWING, LOOKING, OBSERVING, DOWN, PAUSED)
 /// * `leader = 3` — the one established leader (`no_leader = true`: none)
 /// * `vote = 3` (with optional `vote_zxid`, `vote_epoch`): the server's current vote
+/// * `round = 2`: the server's election round (its logical clock)
 /// * `changed_by = "sid"` (epoch, zxid, sid, round): why its vote last changed
 /// * `recv_from = 2, recv_vote = 2`: its recvset holds 2's vote for 2
 /// * `last_zxid = "0x100000001"`, `committed_zxid = …`, `current_epoch = 1`, `serving = true`
 /// * `path = "/a"` with `data = "x"`, `exists = false`, `version = 1`, `cversion`,
 ///   `num_children`, `ephemeral = true`
 /// * `console = 1` with `output = "…"` (exactly what its last finished command printed) or
-///   `contains = "…"` (anywhere in what it printed during this step)
-/// * `sent = "PROPOSAL"` (with optional `from`, `to`): such a message was sent during this step
+///   `contains = "…"` (anywhere in what it printed during this step) or `lacks = "…"` (not
+///   printed during this step: give the step an `advance` long enough for it to have come)
+/// * `sent = "PROPOSAL"` (with optional `from`, `to`): such a message was sent during this step;
+///   `not_sent = "PROPOSAL"` (with optional `from`, `to`): none was
 /// * `sync = "DIFF"`: the leader synced `server` this way during this step
 /// * `recipe = "A"` with `role = "leading"` (standby, watching, done), `node = "/master/…"`, or
-///   `sees = "v2"` (the last value or member list it read)
+///   `sees = "v2"` (the last value or member list it read), or `watches = "/lock/…"` (the
+///   node it watches while standing by)
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Expect {
@@ -343,6 +351,8 @@ pub struct Expect {
     pub vote_epoch: Option<u32>,
     #[serde(default)]
     pub changed_by: Option<String>,
+    #[serde(default)]
+    pub round: Option<u64>,
     #[serde(default)]
     pub recv_from: Option<u64>,
     #[serde(default)]
@@ -376,7 +386,11 @@ pub struct Expect {
     #[serde(default)]
     pub contains: Option<String>,
     #[serde(default)]
+    pub lacks: Option<String>,
+    #[serde(default)]
     pub sent: Option<String>,
+    #[serde(default)]
+    pub not_sent: Option<String>,
     #[serde(default)]
     pub from: Option<u64>,
     #[serde(default)]
@@ -391,6 +405,8 @@ pub struct Expect {
     pub node: Option<String>,
     #[serde(default)]
     pub sees: Option<String>,
+    #[serde(default)]
+    pub watches: Option<String>,
 }
 
 /// What an expectation is about, for display and for players that cannot see everything
@@ -421,6 +437,7 @@ impl Expect {
             || self.vote_zxid.is_some()
             || self.vote_epoch.is_some()
             || self.changed_by.is_some()
+            || self.round.is_some()
             || self.recv_from.is_some()
         {
             kinds.push(Kind::Vote);
@@ -435,7 +452,7 @@ impl Expect {
         if self.console.is_some() {
             kinds.push(Kind::Console);
         }
-        if self.sent.is_some() || self.sync.is_some() {
+        if self.sent.is_some() || self.not_sent.is_some() || self.sync.is_some() {
             kinds.push(Kind::Message);
         }
         if self.recipe.is_some() {
@@ -458,11 +475,22 @@ impl Expect {
                 {
                     return Err("a `path` expectation needs data, exists, version, cversion, num_children or ephemeral".into());
                 }
-                if *k == Kind::Console && self.output.is_none() && self.contains.is_none() {
-                    return Err("a `console` expectation needs `output` or `contains`".into());
+                if *k == Kind::Console
+                    && self.output.is_none()
+                    && self.contains.is_none()
+                    && self.lacks.is_none()
+                {
+                    return Err(
+                        "a `console` expectation needs `output`, `contains` or `lacks`".into(),
+                    );
                 }
-                if *k == Kind::Recipe && self.role.is_none() && self.node.is_none() && self.sees.is_none() {
-                    return Err("a `recipe` expectation needs role, node or sees".into());
+                if *k == Kind::Recipe
+                    && self.role.is_none()
+                    && self.node.is_none()
+                    && self.sees.is_none()
+                    && self.watches.is_none()
+                {
+                    return Err("a `recipe` expectation needs role, node, sees or watches".into());
                 }
                 if self.recv_from.is_some() != self.recv_vote.is_some() {
                     return Err("`recv_from` and `recv_vote` go together".into());
@@ -493,6 +521,7 @@ impl Expect {
         add("vote_zxid", self.vote_zxid.clone());
         add("vote_epoch", self.vote_epoch.map(|v| v.to_string()));
         add("changed_by", self.changed_by.clone());
+        add("round", self.round.map(|v| v.to_string()));
         add("recv_from", self.recv_from.map(|v| v.to_string()));
         add("recv_vote", self.recv_vote.map(|v| v.to_string()));
         add("last_zxid", self.last_zxid.clone());
@@ -507,13 +536,16 @@ impl Expect {
         add("ephemeral", self.ephemeral.map(|v| v.to_string()));
         add("output", self.output.as_ref().map(|d| format!("{d:?}")));
         add("contains", self.contains.as_ref().map(|d| format!("{d:?}")));
+        add("lacks", self.lacks.as_ref().map(|d| format!("{d:?}")));
         add("sent", self.sent.clone());
+        add("not_sent", self.not_sent.clone());
         add("from", self.from.map(|v| v.to_string()));
         add("to", self.to.map(|v| v.to_string()));
         add("sync", self.sync.clone());
         add("role", self.role.clone());
         add("node", self.node.clone());
         add("sees", self.sees.clone());
+        add("watches", self.watches.clone());
         parts.join(" ")
     }
 }
@@ -616,6 +648,9 @@ pub fn setup(t: &Tutorial) -> Setup {
     }
     if let Some(tick) = c.tick_time {
         s.tick_time = tick;
+    }
+    if let Some(n) = c.commit_log {
+        s.commit_log_count = n;
     }
     s.disks = c
         .disk
@@ -867,6 +902,14 @@ pub fn check(p: &Player, e: &Expect, mark: &Mark) -> Result<(), String> {
                     return Err(format!("server {}'s vote last changed by {got}", v.id));
                 }
             }
+            if let Some(want) = e.round {
+                if v.logicalclock != want {
+                    return Err(format!(
+                        "server {} is in election round {}",
+                        v.id, v.logicalclock
+                    ));
+                }
+            }
             if let (Some(from), Some(want)) = (e.recv_from, e.recv_vote) {
                 let filed = v
                     .recvset
@@ -985,19 +1028,25 @@ pub fn check(p: &Player, e: &Expect, mark: &Mark) -> Result<(), String> {
                     _ => return Err("the command has not finished".into()),
                 }
             }
+            let skip = mark.console_len.get(&n).copied().unwrap_or(0);
+            let text: String = c.transcript.iter().map(|ch| ch.text.as_str()).collect();
+            let printed = text.get(skip..).unwrap_or("");
             if let Some(want) = &e.contains {
-                let skip = mark.console_len.get(&n).copied().unwrap_or(0);
-                let text: String = c.transcript.iter().map(|ch| ch.text.as_str()).collect();
-                if !text.get(skip..).unwrap_or("").contains(want.as_str()) {
+                if !printed.contains(want.as_str()) {
                     return Err(format!("console {n} has not printed {want:?} in this step"));
+                }
+            }
+            if let Some(unwanted) = &e.lacks {
+                if printed.contains(unwanted.as_str()) {
+                    return Err(format!("console {n} printed {unwanted:?} in this step"));
                 }
             }
             Ok(())
         }
         Kind::Message => {
             let since = &p.log[mark.log_len.min(p.log.len())..];
-            if let Some(kind) = &e.sent {
-                let found = since.iter().any(|l| match &l.event {
+            let was_sent = |kind: &str| {
+                since.iter().any(|l| match &l.event {
                     TraceEvent::Sent {
                         from, to, kind: k, ..
                     } => {
@@ -1006,9 +1055,16 @@ pub fn check(p: &Player, e: &Expect, mark: &Mark) -> Result<(), String> {
                             && e.to.is_none_or(|t| *to == ServerId(t))
                     }
                     _ => false,
-                });
-                if !found {
+                })
+            };
+            if let Some(kind) = &e.sent {
+                if !was_sent(kind) {
                     return Err(format!("no {kind} was sent in this step"));
+                }
+            }
+            if let Some(kind) = &e.not_sent {
+                if was_sent(kind) {
+                    return Err(format!("a {kind} was sent in this step"));
                 }
             }
             if let Some(mode) = &e.sync {
@@ -1051,6 +1107,11 @@ pub fn check(p: &Player, e: &Expect, mark: &Mark) -> Result<(), String> {
             if let Some(want) = &e.sees {
                 if r.seen.last() != Some(want) {
                     return Err(format!("{name} last saw {:?}", r.seen.last()));
+                }
+            }
+            if let Some(want) = &e.watches {
+                if r.watching.as_deref() != Some(want.as_str()) {
+                    return Err(format!("{name} watches {:?}", r.watching));
                 }
             }
             Ok(())

@@ -532,3 +532,33 @@ fn s11_observers() {
     assert_eq!(sim.status(sid(1)), Status::Down);
     clean(&mut sim);
 }
+
+/// A follower that restarts rejoins the leader it followed: it accepted the leader's epoch
+/// before, which is no reason for the leader to step down (ZooKeeper answers such a learner
+/// with ACKEPOCH -1 and syncs it). Regression: the leader used to re-elect whenever a learner's
+/// accepted epoch was not below its own, so every follower restart cost an election.
+#[test]
+fn a_restarted_follower_rejoins_without_an_election() {
+    let mut sim = Sim::new(SimConfig::new(3, 0, 808));
+    for i in 1..=3 {
+        sim.start(sid(i));
+    }
+    assert!(sim.run_until_pred(10_000, |s| s.leader() == Some(sid(3))
+        && (1..=3).all(|i| s.peer(sid(i)).unwrap().is_serving())));
+    let c = connected(&mut sim, vec![sid(2)]);
+    assert_eq!(call(&mut sim, c, create("/a", b"")).err, ErrorCode::Ok);
+    sim.kill(sid(1));
+    assert_eq!(call(&mut sim, c, create("/b", b"")).err, ErrorCode::Ok);
+    let mark = sim.trace.len();
+    sim.start(sid(1));
+    assert!(sim.run_until_pred(20_000, |s| s.peer(sid(1)).unwrap().is_serving()));
+    sim.run_for(2_000);
+    let stepped_down = sim.trace[mark..].iter().any(|(_, e)| {
+        matches!(e, TraceEvent::Peer { server, event: PeerEvent::State { from: ServerState::Leading, .. } } if *server == sid(3))
+    });
+    assert!(!stepped_down, "the leader kept leading");
+    assert_eq!(sim.peer(sid(3)).unwrap().current_epoch, 1, "no new epoch");
+    assert_eq!(sim.leader(), Some(sid(3)));
+    assert!(sim.peer(sid(1)).unwrap().server.tree.get("/b").is_some());
+    clean(&mut sim);
+}

@@ -71,3 +71,131 @@ expect = [{ server = 1, state = "LEADING" }]
     assert_eq!(f.expect, "server=1 state=LEADING");
     assert_eq!(f.actual, "server 1 is LOOKING");
 }
+
+/// The additive checks: `round`, `lacks`, `not_sent`, `watches`, and `cluster.commit_log`.
+#[test]
+fn rounds_absent_output_unsent_messages_watched_nodes_and_the_diff_window() {
+    let text = r#"
+id = "X"
+title = { en = "t", zh = "t" }
+source = "s"
+summary = { en = "s", zh = "s" }
+[cluster]
+servers = 3
+commit_log = 2
+[[step]]
+say = { en = "a", zh = "b" }
+do = [{ start = [1, 2, 3] }]
+expect = [{ leader = 3 }, { server = 1, serving = true }, { server = 2, round = 1 }]
+[[step]]
+say = { en = "a", zh = "b" }
+do = [{ recipe = "A", lock = "/l" }]
+expect = [{ recipe = "A", role = "leading" }]
+[[step]]
+say = { en = "a", zh = "b" }
+do = [{ recipe = "B", lock = "/l" }]
+expect = [{ recipe = "B", watches = "/l/lock-0000000000" }]
+[[step]]
+say = { en = "a", zh = "b" }
+do = [{ open = 2 }, { run = "ls /" }]
+advance = 2000
+expect = [{ console = 1, output = "[l, zookeeper]\n" }, { console = 1, lacks = "WATCHER::\n\nWatchedEvent state:Expired" }, { not_sent = "INFORM" }]
+[[step]]
+say = { en = "a", zh = "b" }
+do = [{ kill = 1 }, { run = "create /a" }, { run = "create /b" }, { run = "create /c" }]
+expect = [{ console = 1, output = "Created /c\n" }]
+[[step]]
+say = { en = "a", zh = "b" }
+do = [{ start = 1 }]
+expect = [{ server = 1, sync = "SNAP" }, { server = 1, serving = true }]
+"#;
+    let mut run = TutorialRun::new(tutorial::parse(text).unwrap());
+    run.play_all().unwrap();
+
+    // Each fails with what was seen instead.
+    let failing = [
+        (
+            "{ server = 2, round = 7 }",
+            "server 2 is in election round 1",
+        ),
+        (
+            "{ recipe = \"B\", watches = \"/l/x\" }",
+            "B watches Some(\"/l/lock-0000000000\")",
+        ),
+        (
+            "{ console = 1, lacks = \"zookeeper\" }",
+            "console 1 printed \"zookeeper\" in this step",
+        ),
+        ("{ not_sent = \"PING\" }", "a PING was sent in this step"),
+    ];
+    for (expect, want) in failing {
+        let text = format!(
+            r#"
+id = "X"
+title = {{ en = "t", zh = "t" }}
+source = "s"
+summary = {{ en = "s", zh = "s" }}
+[cluster]
+servers = 3
+[[step]]
+say = {{ en = "a", zh = "b" }}
+do = [{{ start = [1, 2, 3] }}]
+expect = [{{ leader = 3 }}]
+[[step]]
+say = {{ en = "a", zh = "b" }}
+do = [{{ recipe = "A", lock = "/l" }}]
+expect = [{{ recipe = "A", role = "leading" }}]
+[[step]]
+say = {{ en = "a", zh = "b" }}
+do = [{{ recipe = "B", lock = "/l" }}, {{ open = 1 }}, {{ run = "ls /" }}]
+expect = [{{ recipe = "B", role = "standby" }}, {{ console = 1, output = "[l, zookeeper]\n" }}]
+[[step]]
+say = {{ en = "a", zh = "b" }}
+do = [{{ run = "ls /" }}]
+advance = 3000
+within = 0
+expect = [{expect}]
+"#
+        );
+        let mut run = TutorialRun::new(tutorial::parse(&text).unwrap());
+        let f = run.play_all().unwrap_err();
+        assert_eq!(f.step, 4, "{expect}: {f}");
+        assert_eq!(f.actual, want, "{expect}");
+    }
+}
+
+/// A recipe client that crashed can be started again under its name ("A comes back"), with a
+/// new session and a new node; a live one cannot be started twice.
+#[test]
+fn a_crashed_recipe_client_comes_back_under_its_name() {
+    let text = r#"
+id = "X"
+title = { en = "t", zh = "t" }
+source = "s"
+summary = { en = "s", zh = "s" }
+[cluster]
+servers = 3
+[[step]]
+say = { en = "a", zh = "b" }
+do = [{ start = [1, 2, 3] }]
+expect = [{ leader = 3 }, { server = 1, serving = true }, { server = 2, serving = true }]
+[[step]]
+say = { en = "a", zh = "b" }
+do = [{ recipe = "A", master = "/m" }]
+expect = [{ recipe = "A", role = "leading" }, { recipe = "A", node = "/m/master-0000000000" }]
+[[step]]
+say = { en = "a", zh = "b" }
+do = [{ recipe = "A", master = "/m" }]
+advance = 3000
+expect = [{ recipe = "A", role = "leading" }, { recipe = "A", node = "/m/master-0000000000" }]
+[[step]]
+say = { en = "a", zh = "b" }
+do = [{ crash = "A" }, { recipe = "A", master = "/m" }]
+expect = [{ recipe = "A", node = "/m/master-0000000001" }, { recipe = "A", role = "standby" }]
+[[step]]
+say = { en = "a", zh = "b" }
+expect = [{ recipe = "A", role = "leading" }, { server = 1, path = "/m/master-0000000000", exists = false }]
+"#;
+    let mut run = TutorialRun::new(tutorial::parse(text).unwrap());
+    run.play_all().unwrap();
+}

@@ -424,7 +424,7 @@ impl Peer {
                     let l = self.leader();
                     (l.established, l.epoch)
                 };
-                if established && accepted_epoch >= epoch {
+                if established && accepted_epoch > epoch {
                     // It promised a later epoch to a leader that never made it; it can never
                     // follow ours. As in ZooKeeper it would retry forever: instead make room for
                     // an election that picks an epoch above its promise.

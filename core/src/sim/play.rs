@@ -41,6 +41,14 @@ pub struct Setup {
     /// "server 1 has zxid 123"). Empty for a fresh ensemble.
     #[serde(default)]
     pub disks: Vec<DiskPreset>,
+    /// Committed transactions a leader keeps for DIFFs (ZooKeeper's `commitLogCount`); a
+    /// learner further behind gets a SNAP.
+    #[serde(default = "default_commit_log_count")]
+    pub commit_log_count: usize,
+}
+
+fn default_commit_log_count() -> usize {
+    500
 }
 
 /// A disk holding the first `last` transactions of epoch `epoch` (synthetic creates of
@@ -64,6 +72,7 @@ impl Setup {
             tick_time: 2000,
             autostart: true,
             disks: Vec::new(),
+            commit_log_count: default_commit_log_count(),
         }
     }
 
@@ -72,6 +81,7 @@ impl Setup {
         cfg.network = self.network;
         cfg.disk = self.disk;
         cfg.tick_time = self.tick_time;
+        cfg.commit_log_count = self.commit_log_count;
         cfg.trace = true;
         cfg.check = true;
         cfg
@@ -678,8 +688,18 @@ impl World {
                 kind,
                 servers,
             } => {
-                if self.recipes.contains_key(name) {
-                    return;
+                // A name in use is taken again only once its client is done (crashed, expired,
+                // or gave its lock back): "A comes back".
+                if let Some((old, r)) = self.recipes.get(name) {
+                    if r.role != super::recipes::Role::Done {
+                        return;
+                    }
+                    let alive = sim.client(*old).is_some_and(|c| {
+                        !matches!(c.state, ClientState::Closed | ClientState::Expired)
+                    });
+                    if alive {
+                        sim.client_close(*old, false);
+                    }
                 }
                 let servers = if servers.is_empty() {
                     sim.ids()
@@ -899,7 +919,8 @@ impl World {
                     let old = c.client;
                     c.server = server;
                     c.connected = false;
-                    self.sim.client_close(old, true);
+                    // zkCli closes the old session first (zk.close()).
+                    self.sim.client_close(old, false);
                     let client = self.sim.add_client(vec![server], CONSOLE_SESSION_TIMEOUT);
                     if let Some(c) = self.consoles.get_mut(&id) {
                         c.client = client;
