@@ -44,10 +44,16 @@ pub(super) struct LearnerState {
     pub syncs: BTreeMap<(SessionId, i32), ConnId>,
     /// Syncs the leader answered, waiting for the commits before them to be applied here.
     pub synced: VecDeque<(Zxid, ConnId, i32)>,
+    /// Connection attempts the leader refused (it was not leading yet, or not at all).
+    pub refused: u32,
 }
 
 /// ZooKeeper retries connecting to the leader every second.
 const INFO_RETRY: Millis = 1000;
+/// A refused connection is tried again after `leaderConnectDelayDuringRetryMs`, five tries in
+/// all (`Learner.connectToLeader`).
+const REFUSED_RETRY: Millis = 100;
+const CONNECT_TRIES: u32 = 5;
 
 impl LearnerState {
     pub fn deadline(&self, cfg: &PeerConfig) -> Millis {
@@ -89,8 +95,24 @@ impl Peer {
             acked: Zxid(0),
             syncs: BTreeMap::new(),
             synced: VecDeque::new(),
+            refused: 0,
         });
         self.send_info();
+    }
+
+    /// The leader-to-be closed our connection before we got anywhere: try again shortly, up to
+    /// ZooKeeper's five tries. False when we give up (or were past connecting).
+    pub(super) fn learner_refused(&mut self, now: Millis) -> bool {
+        let l = self.learner();
+        if l.stage != LStage::Connecting {
+            return false;
+        }
+        l.refused += 1;
+        if l.refused >= CONNECT_TRIES {
+            return false;
+        }
+        l.next_info = now + REFUSED_RETRY;
+        true
     }
 
     fn send_info(&mut self) {

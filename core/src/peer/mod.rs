@@ -746,6 +746,13 @@ impl Peer {
             PeerMsg::Quorum(p) => {
                 if self.leader.is_some() {
                     self.leader_packet(from, p);
+                } else if matches!(
+                    p,
+                    QuorumPacket::FollowerInfo { .. } | QuorumPacket::ObserverInfo { .. }
+                ) {
+                    // Only a leader listens on the quorum port: a learner that picked us while
+                    // we are not leading is refused, as its connect would be.
+                    self.out.push_back(Output::Disconnect { peer: from });
                 } else if self.learner.is_some() {
                     self.learner_packet(from, p);
                 }
@@ -762,7 +769,9 @@ impl Peer {
         if self.leader.is_some() {
             self.leader_link_down(peer);
         } else if self.learner.as_ref().is_some_and(|l| l.leader == peer) {
-            self.enter_looking(&format!("lost the connection to leader {peer}"));
+            if !self.learner_refused(now) {
+                self.enter_looking(&format!("lost the connection to leader {peer}"));
+            }
         }
         self.drain_self();
     }
