@@ -460,6 +460,12 @@ fn parse_command(words: &[String], printed: &mut Printed) -> Result<Command, Cli
                 "'ls path [watch]' has been deprecated. Please use 'ls [-w] path' instead.",
                 printed,
             )?;
+            if p.has("?") {
+                // commons-cli's HelpFormatter, options sorted, descriptions three spaces on.
+                printed.out(
+                    "usage: ls [options] path\n -?   help\n -R   recurse\n -s   stat\n -w   watch\n",
+                );
+            }
             let path = p.args.get(1).ok_or_else(usage)?.clone();
             Command::Ls {
                 path,
@@ -1621,6 +1627,9 @@ pub enum Action {
 pub struct LineResult {
     pub printed: Printed,
     pub action: Action,
+    /// zkCli's exit code for what the shell did itself: 127 for an unknown command, 1 for a
+    /// refused one, 0 otherwise (a command run by an [`Exec`] has its own).
+    pub exit_code: i32,
 }
 
 /// zkCli.sh's interactive state: the numbered history and whether watch events are printed.
@@ -1659,18 +1668,35 @@ impl Shell {
     /// One line typed at the prompt. `alive`: the session is neither closed nor expired (a
     /// session still connecting counts as alive, as in zkCli.sh).
     pub fn line(&mut self, line: &str, alive: bool) -> LineResult {
-        let mut printed = Printed::default();
         if line.is_empty() {
             return LineResult {
-                printed,
+                printed: Printed::default(),
                 action: Action::None,
+                exit_code: 0,
             };
         }
-        let words = split_words(line);
         self.history.insert(self.count, line.to_string());
-        let action = self.process(&words, alive, &mut printed);
+        let result = self.run(line, alive);
         self.count += 1;
-        LineResult { printed, action }
+        result
+    }
+
+    /// One command given on zkCli's command line (`zkCli.sh -server h:p ls /`): run without
+    /// entering the history, as ZooKeeperMain's one-shot mode does.
+    pub fn one_shot(&mut self, line: &str, alive: bool) -> LineResult {
+        self.run(line, alive)
+    }
+
+    fn run(&mut self, line: &str, alive: bool) -> LineResult {
+        let mut printed = Printed::default();
+        let words = split_words(line);
+        let mut exit_code = 0;
+        let action = self.process(&words, alive, &mut printed, &mut exit_code);
+        LineResult {
+            printed,
+            action,
+            exit_code,
+        }
     }
 
     /// A watch notification or state change, as zkCli.sh prints it (nothing when
@@ -1679,15 +1705,23 @@ impl Shell {
         self.print_watches.then(|| format_event(event))
     }
 
-    fn process(&mut self, words: &[String], alive: bool, printed: &mut Printed) -> Action {
+    fn process(
+        &mut self,
+        words: &[String],
+        alive: bool,
+        printed: &mut Printed,
+        exit_code: &mut i32,
+    ) -> Action {
         let Some(cmd) = words.first() else {
             printed.push(Stream::Err, usage());
             printed.errln("No command entered");
+            *exit_code = 1;
             return Action::None;
         };
         if !COMMANDS.iter().any(|(c, _)| c == cmd) {
             printed.push(Stream::Err, usage());
             printed.errln(format!("Command not found: Command not found {cmd}"));
+            *exit_code = 127;
             return Action::None;
         }
         match cmd.as_str() {
@@ -1697,30 +1731,33 @@ impl Shell {
                     Some(i) => i,
                     None => {
                         printed.errln(number_error(&words[1]).0);
+                        *exit_code = 1;
                         return Action::None;
                     }
                 };
                 if self.count <= i || i < 0 {
                     printed.errln("Command index out of range");
+                    *exit_code = 1;
                     return Action::None;
                 }
                 let line = self.history.get(&i).cloned().unwrap_or_default();
                 let again = split_words(&line);
                 if again.first().map(String::as_str) == Some("redo") {
                     printed.errln("No redoing redos");
+                    *exit_code = 1;
                     return Action::None;
                 }
                 self.history.insert(self.count, line);
-                let action = self.process(&again, alive, printed);
+                let action = self.process(&again, alive, printed, exit_code);
                 if !matches!(action, Action::None) {
                     return action;
                 }
             }
             "history" => {
                 for i in (self.count - 10).max(0)..=self.count {
-                    if let Some(l) = self.history.get(&i) {
-                        printed.outln(format!("{i} - {l}"));
-                    }
+                    // A one-shot `history` finds nothing recorded: Java prints the null.
+                    let l = self.history.get(&i).map_or("null", String::as_str);
+                    printed.outln(format!("{i} - {l}"));
                 }
             }
             "printwatches" => {
@@ -1750,6 +1787,7 @@ impl Shell {
                 }
                 Err(CliError(msg)) => {
                     printed.errln(msg);
+                    *exit_code = 1;
                     Action::None
                 }
             },

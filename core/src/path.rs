@@ -1,13 +1,32 @@
 //! ZooKeeper paths: validation exactly as `PathUtils.validatePath` does it, and the parent/child
 //! split the tree and the prepare step use.
 
-/// Why a path is not valid; the text is ZooKeeper's.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("Invalid path string \"{path}\" caused by {reason}")]
+/// Why a path is not valid; the text is ZooKeeper's (`IllegalArgumentException.getMessage()`:
+/// the first three checks say only the reason, the others name the path too).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InvalidPath {
     pub path: String,
     pub reason: String,
 }
+
+impl std::fmt::Display for InvalidPath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.reason.as_str() {
+            LENGTH | START | END => f.write_str(&self.reason),
+            _ => write!(
+                f,
+                "Invalid path string \"{}\" caused by {}",
+                self.path, self.reason
+            ),
+        }
+    }
+}
+
+impl std::error::Error for InvalidPath {}
+
+const LENGTH: &str = "Path length must be > 0";
+const START: &str = "Path must start with / character";
+const END: &str = "Path must not end with / character";
 
 fn invalid(path: &str, reason: impl Into<String>) -> InvalidPath {
     InvalidPath {
@@ -31,17 +50,17 @@ fn disallowed(c: char) -> bool {
 /// `..` segment, no NUL or disallowed character.
 pub fn validate_path(path: &str) -> Result<(), InvalidPath> {
     if path.is_empty() {
-        return Err(invalid(path, "empty path: Path length must be > 0"));
+        return Err(invalid(path, LENGTH));
     }
     let chars: Vec<char> = path.chars().collect();
     if chars[0] != '/' {
-        return Err(invalid(path, "Path must start with / character"));
+        return Err(invalid(path, START));
     }
     if chars.len() == 1 {
         return Ok(());
     }
     if chars[chars.len() - 1] == '/' {
-        return Err(invalid(path, "Path must not end with / character"));
+        return Err(invalid(path, END));
     }
     let mut last = '/';
     for i in 1..chars.len() {
@@ -132,7 +151,7 @@ mod tests {
     #[test]
     fn invalid_paths() {
         for (p, why) in [
-            ("", "empty"),
+            ("", "length must be > 0"),
             ("a", "start with /"),
             ("/a/", "end with /"),
             ("//a", "empty node name"),

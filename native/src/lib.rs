@@ -11,8 +11,10 @@
 //! * [`stats`] answers four-letter words, AdminServer commands and Prometheus scrapes;
 //! * [`cli`] is the zkServer.sh-like command line (configuration, start, stop, status), and
 //!   [`ensemble`] the one-command local ensemble;
+//! * [`client`] is a ZooKeeper client, used by `zkcli`, `zkbench` and the tests.
 
 pub mod cli;
+pub mod client;
 pub mod ensemble;
 pub mod quorum;
 pub mod server;
