@@ -11,7 +11,8 @@
 //! * [`stats`] answers four-letter words, AdminServer commands and Prometheus scrapes;
 //! * [`cli`] is the zkServer.sh-like command line (configuration, start, stop, status), and
 //!   [`ensemble`] the one-command local ensemble;
-//! * [`client`] is a ZooKeeper client, used by `zkcli`, `zkbench` and the tests.
+//! * [`client`] is a ZooKeeper client, used by `zkcli`, `zkbench` and the tests;
+//! * [`tutorial`] replays the tutorials against real processes (`zkserver tutorial`).
 
 pub mod cli;
 pub mod client;
@@ -20,3 +21,4 @@ pub mod quorum;
 pub mod server;
 pub mod stats;
 pub mod storage;
+pub mod tutorial;

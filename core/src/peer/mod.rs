@@ -768,10 +768,10 @@ impl Peer {
         self.now = now;
         if self.leader.is_some() {
             self.leader_link_down(peer);
-        } else if self.learner.as_ref().is_some_and(|l| l.leader == peer) {
-            if !self.learner_refused(now) {
-                self.enter_looking(&format!("lost the connection to leader {peer}"));
-            }
+        } else if self.learner.as_ref().is_some_and(|l| l.leader == peer)
+            && !self.learner_refused(now)
+        {
+            self.enter_looking(&format!("lost the connection to leader {peer}"));
         }
         self.drain_self();
     }

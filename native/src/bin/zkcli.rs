@@ -26,7 +26,7 @@ use rustyline::validate::Validator;
 use rustyline::{Context, Editor, ExternalPrinter, Helper};
 
 use zk_core::cli::{self, Action, Exec, Printed, Shell, Step, Stream};
-use zk_native::client::{Client, ClientError, ErrorCode, EventStream, Request, Response};
+use zk_native::client::{Client, ClientError, ErrorCode, EventStream};
 
 // ---------------------------------------------------------------------------------------------
 // Command line
@@ -206,24 +206,18 @@ impl Driver {
         }
     }
 
-    /// Runs a command: each request it asks for goes to the server, each answer back to it.
+    /// Runs a command on the session (with none, every request fails with ConnectionLoss).
     async fn run(&mut self, mut exec: Exec) -> Exec {
-        let zk = self.zk.clone();
-        let mut step = exec.start();
-        while let Step::Send(request) = step {
-            let outcome = match (&zk, request) {
-                (None, _) => Err(ErrorCode::ConnectionLoss),
-                // zkCli's addauth queues the auth and goes on (`addAuthInfo`): a refusal shows
-                // as the AuthFailed event, and fails what was queued behind it.
-                (Some(zk), Request::Auth { scheme, auth, .. }) => {
-                    drop(zk.add_auth(&scheme, &auth));
-                    Ok(Response::Empty)
+        match self.zk.clone() {
+            Some(zk) => zk.run_command(exec).await,
+            None => {
+                let mut step = exec.start();
+                while let Step::Send(_) = step {
+                    step = exec.resume(Err(ErrorCode::ConnectionLoss));
                 }
-                (Some(zk), request) => zk.request(request).await.map_err(error_code),
-            };
-            step = exec.resume(outcome);
+                exec
+            }
         }
-        exec
     }
 
     /// One line, as zkCli's `executeLine` runs it (`one_shot`: a command given on the command
@@ -259,20 +253,6 @@ impl Driver {
         }
         self.exit_code = code;
         self.pump();
-    }
-}
-
-/// The error code a command sees for a failed request: the server's, or what Java's client
-/// reports when the connection or the session failed under it.
-fn error_code(e: ClientError) -> ErrorCode {
-    match e {
-        ClientError::Keeper { code, .. } | ClientError::MultiFailed { code, .. } => code,
-        ClientError::InvalidPath(_) | ClientError::InvalidArgument(_) => ErrorCode::BadArguments,
-        // A closed handle: Java's client says SessionExpired.
-        ClientError::Closed => ErrorCode::SessionExpired,
-        ClientError::BadConnectString { .. } | ClientError::ConnectTimeout { .. } => {
-            ErrorCode::ConnectionLoss
-        }
     }
 }
 

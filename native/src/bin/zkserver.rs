@@ -8,6 +8,8 @@
 //! zkserver restart [zoo.cfg]
 //! zkserver status [zoo.cfg]             ask the running server its mode
 //! zkserver print-cmd [zoo.cfg]          the command that would run
+//! zkserver ensemble 3 [--observers 1]   a local ensemble, one process per server
+//! zkserver tutorial S1 [--lang zh]      replay a tutorial on real processes, checking it
 //! ```
 
 use clap::{Parser, Subcommand};
@@ -50,6 +52,21 @@ enum Command {
         /// tickTime in milliseconds.
         #[arg(long, default_value_t = 2000)]
         tick_time: u32,
+    },
+    /// Replay a tutorial (tutorials/*.toml) against real zkserver processes on loopback,
+    /// printing each step and its checks. `--list` shows them all.
+    Tutorial {
+        /// S1 … S18 (the ones marked real), or `all` for every one of them.
+        id: Option<String>,
+        /// List the tutorials.
+        #[arg(long)]
+        list: bool,
+        /// Narration language: en or zh.
+        #[arg(long, default_value = "en")]
+        lang: String,
+        /// Keep configs, data and logs here (default: a temporary directory).
+        #[arg(long)]
+        dir: Option<PathBuf>,
     },
 }
 
@@ -187,6 +204,12 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::Tutorial {
+            id,
+            list,
+            lang,
+            dir,
+        } => tutorial(id, list, lang, dir, exe),
         Command::PrintCmd { config } => {
             let mut line = format!("\"{}\" start-foreground", exe.display());
             if let Some(c) = config {
@@ -196,4 +219,67 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
     }
+}
+
+fn tutorial(
+    id: Option<String>,
+    list: bool,
+    lang: String,
+    dir: Option<PathBuf>,
+    exe: PathBuf,
+) -> ExitCode {
+    use zk_native::tutorial as t;
+    if list || id.is_none() {
+        return match t::list(&lang) {
+            Ok(s) => {
+                print!("{s}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("zkserver tutorial: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let id = id.unwrap_or_default();
+    let tutorials = if id.eq_ignore_ascii_case("all") {
+        match zk_core::tutorial::all() {
+            Ok(all) => all
+                .into_iter()
+                .filter(|x| t::unsupported(x).is_none())
+                .collect(),
+            Err(e) => {
+                eprintln!("zkserver tutorial: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        match t::find(&id) {
+            Ok(x) => vec![x],
+            Err(e) => {
+                eprintln!("zkserver tutorial: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    };
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("zkserver tutorial: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    for tut in tutorials {
+        let opts = t::Options {
+            lang: lang.clone(),
+            dir: dir.as_ref().map(|d| d.join(&tut.id)),
+            exe: exe.clone(),
+        };
+        let mut out = std::io::stdout();
+        if let Err(e) = rt.block_on(t::run(&tut, &opts, &mut out)) {
+            eprintln!("zkserver tutorial: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    ExitCode::SUCCESS
 }

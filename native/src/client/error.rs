@@ -62,6 +62,23 @@ fn keeper_message(code: ErrorCode, path: Option<&str>) -> String {
 }
 
 impl ClientError {
+    /// The error code a caller that thinks in ZooKeeper codes (a zkCli command, a recipe) sees
+    /// for this failure: the server's, or what Java's client reports when the connection or the
+    /// session failed under it.
+    pub fn zk_code(&self) -> ErrorCode {
+        match self {
+            ClientError::Keeper { code, .. } | ClientError::MultiFailed { code, .. } => *code,
+            ClientError::InvalidPath(_) | ClientError::InvalidArgument(_) => {
+                ErrorCode::BadArguments
+            }
+            // A closed handle: Java's client says SessionExpired.
+            ClientError::Closed => ErrorCode::SessionExpired,
+            ClientError::BadConnectString { .. } | ClientError::ConnectTimeout { .. } => {
+                ErrorCode::ConnectionLoss
+            }
+        }
+    }
+
     /// A `KeeperException` with no path yet; [`ClientError::at`] adds it.
     pub(crate) fn code(code: ErrorCode) -> ClientError {
         ClientError::Keeper { code, path: None }

@@ -1037,6 +1037,24 @@ impl Client {
     /// [`ClientError::Keeper`]; a multi's reply is returned whole, its failures in its results.
     /// `/zookeeper/config` is read without the chroot, as Java's `getConfig` reads it. Pings and
     /// setWatches are the client's own business and are refused.
+    /// Runs a zkCli command ([`zk_core::cli::Exec`]): each request it asks for goes to the
+    /// server, each answer back to it. `addauth` is queued and not waited for, as zkCli's
+    /// `addAuthInfo` does: a refusal shows as the AuthFailed event.
+    pub async fn run_command(&self, mut exec: zk_core::cli::Exec) -> zk_core::cli::Exec {
+        let mut step = exec.start();
+        while let zk_core::cli::Step::Send(request) = step {
+            let outcome = match request {
+                Request::Auth { scheme, auth, .. } => {
+                    drop(self.add_auth(&scheme, &auth));
+                    Ok(Response::Empty)
+                }
+                request => self.request(request).await.map_err(|e| e.zk_code()),
+            };
+            step = exec.resume(outcome);
+        }
+        exec
+    }
+
     pub async fn request(&self, request: Request) -> Result<Response> {
         let path = request.path().unwrap_or("").to_string();
         match request {
