@@ -12,8 +12,10 @@
 //! * [`cli`] is the zkServer.sh-like command line (configuration, start, stop, status), and
 //!   [`ensemble`] the one-command local ensemble;
 //! * [`client`] is a ZooKeeper client, used by `zkcli`, `zkbench` and the tests;
-//! * [`tutorial`] replays the tutorials against real processes (`zkserver tutorial`).
+//! * [`tutorial`] replays the tutorials against real processes (`zkserver tutorial`);
+//! * [`bench`] is `zkbench`: load, failover and lifecycle benchmarks against any ZooKeeper.
 
+pub mod bench;
 pub mod cli;
 pub mod client;
 pub mod ensemble;
