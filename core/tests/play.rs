@@ -244,3 +244,37 @@ fn serde_json_like(script: &zk_core::sim::play::Script) -> String {
     // Core has no JSON dependency; Debug is enough to show the script is plain data.
     format!("{script:?}")
 }
+
+/// The vote panel's "why it changed" is the last Vote event of the log for that server, also
+/// after the timeline moves back (the Player keeps it as the log grows, not by searching).
+#[test]
+fn last_vote_change_follows_the_log_back_and_forth() {
+    use zk_core::peer::PeerEvent;
+    use zk_core::sim::TraceEvent;
+    fn from_log(p: &Player, id: ServerId) -> Option<(u64, zk_core::peer::messages::Vote)> {
+        p.log.iter().rev().find_map(|e| match &e.event {
+            TraceEvent::Peer {
+                server,
+                event: PeerEvent::Vote { vote, .. },
+            } if *server == id => Some((e.at, *vote)),
+            _ => None,
+        })
+    }
+    let mut p = Player::new(Setup::playground(21));
+    assert!(run_until(&mut p, 20_000, |p| leader(p).is_some()));
+    let first = leader(&p).unwrap();
+    p.act(Action::Kill(first));
+    assert!(run_until(&mut p, 30_000, |p| leader(p).is_some_and(|l| l != first)));
+    let end = p.now();
+    for t in [end, 1_000, end / 2, end] {
+        p.seek(t);
+        for v in p.servers() {
+            assert_eq!(
+                v.last_vote_change.map(|(at, vote, _)| (at, vote)),
+                from_log(&p, v.id),
+                "server {} at {t}",
+                v.id
+            );
+        }
+    }
+}

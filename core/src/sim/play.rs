@@ -291,7 +291,12 @@ struct Checkpoint {
     world: World,
     next_input: usize,
     log_len: usize,
+    last_votes: LastVotes,
 }
+
+/// Each server's last vote change, kept as the log grows so that [`Player::servers`] need not
+/// search a long log for it.
+type LastVotes = BTreeMap<ServerId, (Millis, Vote, VoteChange)>;
 
 /// Simulated time between checkpoints.
 const CHECKPOINT_EVERY: Millis = 2_000;
@@ -311,6 +316,7 @@ pub struct Player {
     next_input: usize,
     checkpoints: Vec<Checkpoint>,
     pub log: Vec<LogEntry>,
+    last_votes: LastVotes,
     /// The furthest time (and step) this run has reached.
     horizon: (Millis, u64),
 }
@@ -352,6 +358,7 @@ impl Player {
             next_input: 0,
             checkpoints: Vec::new(),
             log: Vec::new(),
+            last_votes: LastVotes::new(),
             horizon: (0, 0),
         };
         p.collect();
@@ -461,6 +468,7 @@ impl Player {
             self.world = cp.world;
             self.next_input = cp.next_input;
             self.log.truncate(cp.log_len);
+            self.last_votes = cp.last_votes;
         }
         self.advance_to(t, usize::MAX);
     }
@@ -507,6 +515,7 @@ impl Player {
             world: self.world.clone(),
             next_input: self.next_input,
             log_len: self.log.len(),
+            last_votes: self.last_votes.clone(),
         });
         if self.checkpoints.len() > MAX_CHECKPOINTS {
             // Keep the first and every other one after it.
@@ -521,17 +530,22 @@ impl Player {
     /// Moves the simulator's trace into the log, and lets consoles and loaders react to what
     /// their clients heard.
     fn collect(&mut self) {
-        let steps = self.world.sim.steps;
-        for (at, event) in std::mem::take(&mut self.world.sim.trace) {
-            self.log.push(LogEntry {
-                at,
-                step: steps,
-                event,
-            });
-        }
+        self.take_trace();
         self.world.react();
         // What consoles and loaders sent is in the trace too.
+        self.take_trace();
+    }
+
+    fn take_trace(&mut self) {
+        let steps = self.world.sim.steps;
         for (at, event) in std::mem::take(&mut self.world.sim.trace) {
+            if let TraceEvent::Peer {
+                server,
+                event: PeerEvent::Vote { vote, why },
+            } = &event
+            {
+                self.last_votes.insert(*server, (at, *vote, why.clone()));
+            }
             self.log.push(LogEntry {
                 at,
                 step: steps,
@@ -547,7 +561,7 @@ impl Player {
         let sim = &self.world.sim;
         sim.ids()
             .into_iter()
-            .map(|id| ServerView::of(sim, id, &self.log))
+            .map(|id| ServerView::of(sim, id, self.last_votes.get(&id).cloned()))
             .collect()
     }
 
@@ -1013,17 +1027,14 @@ pub struct ServerView {
 }
 
 impl ServerView {
-    fn of(sim: &Sim, id: ServerId, log: &[LogEntry]) -> ServerView {
+    fn of(
+        sim: &Sim,
+        id: ServerId,
+        last_vote_change: Option<(Millis, Vote, VoteChange)>,
+    ) -> ServerView {
         let status = sim.status(id);
         let peer = sim.peer(id).filter(|_| status != Status::Down);
         let node = sim.nodes.get(&id);
-        let last_vote_change = log.iter().rev().find_map(|e| match &e.event {
-            TraceEvent::Peer {
-                server,
-                event: PeerEvent::Vote { vote, why },
-            } if *server == id => Some((e.at, *vote, why.clone())),
-            _ => None,
-        });
         let cut_off = sim
             .ids()
             .iter()
