@@ -420,7 +420,7 @@ fn write_packet(q: &QuorumPacket, w: &mut Writer) {
             auth,
         } => {
             w.i64(session.0).i32(*cxid);
-            match op {
+            match &**op {
                 Forwarded::Client(req) => {
                     w.u8(forwarded::CLIENT)
                         .buffer(&proto::encode_request(*cxid, req));
@@ -634,7 +634,7 @@ fn read_msg(r: &mut Reader, t: i32, limit: usize) -> Result<PeerMsg, Decode> {
             QuorumPacket::Request {
                 session,
                 cxid,
-                op,
+                op: Box::new(op),
                 auth,
             }
         }
@@ -928,31 +928,31 @@ mod tests {
             QuorumPacket::Request {
                 session: SessionId(0x100),
                 cxid: 3,
-                op: Forwarded::Client(create),
+                op: Box::new(Forwarded::Client(create)),
                 auth: vec![Id::new("digest", "bob:hash"), Id::new("ip", "10.0.0.1")],
             },
             QuorumPacket::Request {
                 session: SessionId(0x100),
                 cxid: 4,
-                op: Forwarded::Client(multi),
+                op: Box::new(Forwarded::Client(multi)),
                 auth: vec![],
             },
             QuorumPacket::Request {
                 session: SessionId(0x101),
                 cxid: 0,
-                op: Forwarded::CreateSession { timeout: 30000 },
+                op: Box::new(Forwarded::CreateSession { timeout: 30000 }),
                 auth: vec![],
             },
             QuorumPacket::Request {
                 session: SessionId(0x101),
                 cxid: 5,
-                op: Forwarded::CloseSession,
+                op: Box::new(Forwarded::CloseSession),
                 auth: vec![],
             },
             QuorumPacket::Request {
                 session: SessionId(0x101),
                 cxid: 6,
-                op: Forwarded::Sync { path: "/a".into() },
+                op: Box::new(Forwarded::Sync { path: "/a".into() }),
                 auth: vec![],
             },
             QuorumPacket::Revalidate {

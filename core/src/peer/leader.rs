@@ -556,7 +556,7 @@ impl Peer {
                     .get(&from)
                     .is_some_and(|h| h.stage == Stage::Synced);
                 if synced && self.leader().established {
-                    self.leader_request(from, None, session, cxid, op, &auth);
+                    self.leader_request(from, None, session, cxid, *op, &auth);
                 }
             }
             QuorumPacket::Revalidate { session, timeout } => {

@@ -180,7 +180,8 @@ pub enum QuorumPacket {
     Request {
         session: SessionId,
         cxid: i32,
-        op: Forwarded,
+        /// Boxed: the largest packet by far, it would make every message as large.
+        op: Box<Forwarded>,
         auth: Vec<Id>,
     },
     Revalidate {

@@ -1119,7 +1119,7 @@ impl Peer {
                 QuorumPacket::Request {
                     session,
                     cxid,
-                    op,
+                    op: Box::new(op),
                     auth,
                 },
             );
