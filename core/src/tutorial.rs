@@ -834,22 +834,7 @@ pub fn check(p: &Player, e: &Expect, mark: &Mark) -> Result<(), String> {
     match e.kind()? {
         Kind::State => {
             let v = view.ok_or("no such server")?;
-            if let Some(want) = &e.state {
-                let got = state_name(v.status, v.state);
-                if !got.eq_ignore_ascii_case(want) {
-                    return Err(format!("server {} is {got}", v.id));
-                }
-            }
-            if let Some(want) = e.serving {
-                if v.serving != want {
-                    return Err(format!(
-                        "server {} is {}serving clients",
-                        v.id,
-                        if v.serving { "" } else { "not " }
-                    ));
-                }
-            }
-            Ok(())
+            observed::state(e, v.id, state_name(v.status, v.state), v.serving)
         }
         Kind::Leader => {
             let leaders: Vec<ServerId> = views
@@ -859,18 +844,7 @@ pub fn check(p: &Player, e: &Expect, mark: &Mark) -> Result<(), String> {
                 })
                 .map(|v| v.id)
                 .collect();
-            if e.no_leader == Some(true) {
-                return match leaders.as_slice() {
-                    [] => Ok(()),
-                    l => Err(format!("server {} leads", l[0])),
-                };
-            }
-            let want = ServerId(e.leader.unwrap_or_default());
-            match leaders.as_slice() {
-                [l] if *l == want => Ok(()),
-                [] => Err("there is no established leader".into()),
-                l => Err(format!("the leader is {}", join_ids(l))),
-            }
+            observed::leader(e, &leaders)
         }
         Kind::Vote => {
             let v = view.ok_or("no such server")?;
@@ -931,28 +905,13 @@ pub fn check(p: &Player, e: &Expect, mark: &Mark) -> Result<(), String> {
         }
         Kind::Zxid => {
             let v = view.ok_or("no such server")?;
-            if let Some(want) = e.last_zxid.as_deref().and_then(parse_zxid) {
-                if v.last_zxid != want {
-                    return Err(format!("server {}'s last zxid is {}", v.id, v.last_zxid));
-                }
-            }
-            if let Some(want) = e.committed_zxid.as_deref().and_then(parse_zxid) {
-                if v.last_committed != want {
-                    return Err(format!(
-                        "server {}'s last committed zxid is {}",
-                        v.id, v.last_committed
-                    ));
-                }
-            }
-            if let Some(want) = e.current_epoch {
-                if v.current_epoch != want {
-                    return Err(format!(
-                        "server {}'s current epoch is {}",
-                        v.id, v.current_epoch
-                    ));
-                }
-            }
-            Ok(())
+            observed::zxid(
+                e,
+                v.id,
+                v.last_zxid,
+                v.last_committed,
+                Some(v.current_epoch),
+            )
         }
         Kind::Znode => {
             let id = server.ok_or("no server")?;
@@ -962,53 +921,8 @@ pub fn check(p: &Player, e: &Expect, mark: &Mark) -> Result<(), String> {
                 .ok_or_else(|| format!("server {id} is down"))?;
             let path = e.path.as_deref().unwrap_or("/");
             let tree = &peer.server.tree;
-            let node = tree.get(path);
-            if let Some(want) = e.exists {
-                if node.is_some() != want {
-                    return Err(format!(
-                        "{path} {} on server {id}",
-                        if node.is_some() {
-                            "exists"
-                        } else {
-                            "does not exist"
-                        }
-                    ));
-                }
-                if !want {
-                    return Ok(());
-                }
-            }
-            let node = node.ok_or_else(|| format!("{path} does not exist on server {id}"))?;
-            let stat = tree.stat_of(node);
-            if let Some(want) = &e.data {
-                let got = match &node.data {
-                    None => "null".to_string(),
-                    Some(d) => String::from_utf8_lossy(d).into_owned(),
-                };
-                if &got != want {
-                    return Err(format!("{path} holds {got:?} on server {id}"));
-                }
-            }
-            for (name, want, got) in [
-                ("version", e.version, stat.version),
-                ("cversion", e.cversion, stat.cversion),
-                ("numChildren", e.num_children, stat.num_children),
-            ] {
-                if let Some(want) = want {
-                    if want != got {
-                        return Err(format!("{path}'s {name} is {got} on server {id}"));
-                    }
-                }
-            }
-            if let Some(want) = e.ephemeral {
-                if (stat.ephemeral_owner != 0) != want {
-                    return Err(format!(
-                        "{path} is {}ephemeral on server {id}",
-                        if want { "not " } else { "" }
-                    ));
-                }
-            }
-            Ok(())
+            let node = tree.get(path).map(|n| (n.data.as_deref(), tree.stat_of(n)));
+            observed::znode(e, id, path, node)
         }
         Kind::Console => {
             let n = e.console.unwrap_or(1);
@@ -1017,31 +931,10 @@ pub fn check(p: &Player, e: &Expect, mark: &Mark) -> Result<(), String> {
                 .consoles
                 .get(&n)
                 .ok_or_else(|| format!("there is no console {n}"))?;
-            if let Some(want) = &e.output {
-                let last = c.commands.iter().rev().find(|r| r.done);
-                let busy = c.commands.last().is_some_and(|r| !r.done) || c.typed().next().is_some();
-                match last {
-                    Some(r) if !busy && &r.output == want => {}
-                    Some(r) if !busy => {
-                        return Err(format!("`{}` printed {:?}", r.line, r.output));
-                    }
-                    _ => return Err("the command has not finished".into()),
-                }
-            }
+            let busy = c.commands.last().is_some_and(|r| !r.done) || c.typed().next().is_some();
             let skip = mark.console_len.get(&n).copied().unwrap_or(0);
             let text: String = c.transcript.iter().map(|ch| ch.text.as_str()).collect();
-            let printed = text.get(skip..).unwrap_or("");
-            if let Some(want) = &e.contains {
-                if !printed.contains(want.as_str()) {
-                    return Err(format!("console {n} has not printed {want:?} in this step"));
-                }
-            }
-            if let Some(unwanted) = &e.lacks {
-                if printed.contains(unwanted.as_str()) {
-                    return Err(format!("console {n} printed {unwanted:?} in this step"));
-                }
-            }
-            Ok(())
+            observed::console(e, n, &c.commands, busy, text.get(skip..).unwrap_or(""))
         }
         Kind::Message => {
             let since = &p.log[mark.log_len.min(p.log.len())..];
@@ -1094,28 +987,190 @@ pub fn check(p: &Player, e: &Expect, mark: &Mark) -> Result<(), String> {
                 .recipes
                 .get(name)
                 .ok_or_else(|| format!("there is no recipe client {name}"))?;
-            if let Some(want) = &e.role {
-                if !r.role.name().eq_ignore_ascii_case(want) {
-                    return Err(format!("{name} is {}", r.role.name()));
-                }
-            }
-            if let Some(want) = &e.node {
-                if r.node.as_deref() != Some(want.as_str()) {
-                    return Err(format!("{name}'s node is {:?}", r.node));
-                }
-            }
-            if let Some(want) = &e.sees {
-                if r.seen.last() != Some(want) {
-                    return Err(format!("{name} last saw {:?}", r.seen.last()));
-                }
-            }
-            if let Some(want) = &e.watches {
-                if r.watching.as_deref() != Some(want.as_str()) {
-                    return Err(format!("{name} watches {:?}", r.watching));
-                }
-            }
-            Ok(())
+            observed::recipe(e, r)
         }
+    }
+}
+
+/// The checks both players make the same way, on what each of them observes: the simulator
+/// reads its servers directly, the real-process player asks through `srvr`, files and sessions.
+pub mod observed {
+    use super::{parse_zxid, Expect};
+    use crate::sim::play::CommandRecord;
+    use crate::sim::recipes::Recipe;
+    use crate::stat::Stat;
+    use crate::types::{ServerId, Zxid};
+
+    /// `state` (LEADING, FOLLOWING, LOOKING, OBSERVING, STANDALONE, DOWN, PAUSED) and `serving`.
+    pub fn state(e: &Expect, id: ServerId, got: &str, serving: bool) -> Result<(), String> {
+        if let Some(want) = &e.state {
+            if !got.eq_ignore_ascii_case(want) {
+                return Err(format!("server {id} is {got}"));
+            }
+        }
+        if let Some(want) = e.serving {
+            if serving != want {
+                return Err(format!(
+                    "server {id} is {}serving clients",
+                    if serving { "" } else { "not " }
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// `leader` / `no_leader`, given the servers that lead (and serve).
+    pub fn leader(e: &Expect, leaders: &[ServerId]) -> Result<(), String> {
+        if e.no_leader == Some(true) {
+            return match leaders {
+                [] => Ok(()),
+                l => Err(format!("server {} leads", l[0])),
+            };
+        }
+        let want = ServerId(e.leader.unwrap_or_default());
+        match leaders {
+            [l] if *l == want => Ok(()),
+            [] => Err("there is no established leader".into()),
+            l => Err(format!("the leader is {}", super::join_ids(l))),
+        }
+    }
+
+    /// `last_zxid`, `committed_zxid`, `current_epoch` (None: not known).
+    pub fn zxid(
+        e: &Expect,
+        id: ServerId,
+        last: Zxid,
+        committed: Zxid,
+        current_epoch: Option<u32>,
+    ) -> Result<(), String> {
+        if let Some(want) = e.last_zxid.as_deref().and_then(parse_zxid) {
+            if last != want {
+                return Err(format!("server {id}'s last zxid is {last}"));
+            }
+        }
+        if let Some(want) = e.committed_zxid.as_deref().and_then(parse_zxid) {
+            if committed != want {
+                return Err(format!("server {id}'s last committed zxid is {committed}"));
+            }
+        }
+        if let Some(want) = e.current_epoch {
+            if current_epoch != Some(want) {
+                return Err(match current_epoch {
+                    Some(got) => format!("server {id}'s current epoch is {got}"),
+                    None => format!("server {id}'s current epoch is not known"),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// `path` with `exists`, `data`, `version`, `cversion`, `num_children`, `ephemeral`, given
+    /// the node as that server has it (data None: a null buffer).
+    pub fn znode(
+        e: &Expect,
+        id: ServerId,
+        path: &str,
+        node: Option<(Option<&[u8]>, Stat)>,
+    ) -> Result<(), String> {
+        if let Some(want) = e.exists {
+            if node.is_some() != want {
+                return Err(format!(
+                    "{path} {} on server {id}",
+                    if node.is_some() {
+                        "exists"
+                    } else {
+                        "does not exist"
+                    }
+                ));
+            }
+            if !want {
+                return Ok(());
+            }
+        }
+        let (data, stat) = node.ok_or_else(|| format!("{path} does not exist on server {id}"))?;
+        if let Some(want) = &e.data {
+            let got = data.map_or("null".to_string(), |d| {
+                String::from_utf8_lossy(d).into_owned()
+            });
+            if &got != want {
+                return Err(format!("{path} holds {got:?} on server {id}"));
+            }
+        }
+        for (name, want, got) in [
+            ("version", e.version, stat.version),
+            ("cversion", e.cversion, stat.cversion),
+            ("numChildren", e.num_children, stat.num_children),
+        ] {
+            if let Some(want) = want {
+                if want != got {
+                    return Err(format!("{path}'s {name} is {got} on server {id}"));
+                }
+            }
+        }
+        if let Some(want) = e.ephemeral {
+            if (stat.ephemeral_owner != 0) != want {
+                return Err(format!(
+                    "{path} is {}ephemeral on server {id}",
+                    if want { "not " } else { "" }
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// `output` (what the last finished command printed; `busy`: one is still running or
+    /// waiting), `contains` / `lacks` (in `printed`, what the console printed during the step).
+    pub fn console(
+        e: &Expect,
+        n: u32,
+        commands: &[CommandRecord],
+        busy: bool,
+        printed: &str,
+    ) -> Result<(), String> {
+        if let Some(want) = &e.output {
+            match commands.iter().rev().find(|r| r.done) {
+                Some(r) if !busy && &r.output == want => {}
+                Some(r) if !busy => return Err(format!("`{}` printed {:?}", r.line, r.output)),
+                _ => return Err("the command has not finished".into()),
+            }
+        }
+        if let Some(want) = &e.contains {
+            if !printed.contains(want.as_str()) {
+                return Err(format!("console {n} has not printed {want:?} in this step"));
+            }
+        }
+        if let Some(unwanted) = &e.lacks {
+            if printed.contains(unwanted.as_str()) {
+                return Err(format!("console {n} printed {unwanted:?} in this step"));
+            }
+        }
+        Ok(())
+    }
+
+    /// `role`, `node`, `sees`, `watches` of a recipe client.
+    pub fn recipe(e: &Expect, r: &Recipe) -> Result<(), String> {
+        let name = &r.name;
+        if let Some(want) = &e.role {
+            if !r.role.name().eq_ignore_ascii_case(want) {
+                return Err(format!("{name} is {}", r.role.name()));
+            }
+        }
+        if let Some(want) = &e.node {
+            if r.node.as_deref() != Some(want.as_str()) {
+                return Err(format!("{name}'s node is {:?}", r.node));
+            }
+        }
+        if let Some(want) = &e.sees {
+            if r.seen.last() != Some(want) {
+                return Err(format!("{name} last saw {:?}", r.seen.last()));
+            }
+        }
+        if let Some(want) = &e.watches {
+            if r.watching.as_deref() != Some(want.as_str()) {
+                return Err(format!("{name} watches {:?}", r.watching));
+            }
+        }
+        Ok(())
     }
 }
 

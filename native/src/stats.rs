@@ -324,36 +324,9 @@ pub fn java_hash_order<T>(mut items: Vec<T>, hash: impl Fn(&T) -> i32) -> Vec<T>
     items
 }
 
-/// `java.util.Date.toString()` in UTC: `Sun Nov 22 05:29:32 UTC 2026`.
-pub fn java_date(wall_ms: i64) -> String {
-    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let secs = wall_ms.div_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{} {} {:02} {:02}:{:02}:{:02} UTC {}",
-        DAYS[days.rem_euclid(7) as usize],
-        MONTHS[(month - 1) as usize],
-        day,
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        year
-    )
-}
+/// `java.util.Date.toString()` in UTC: `Sun Nov 22 05:29:32 UTC 2026` (zkCli's stat prints the
+/// same, so the core has it).
+pub use zk_core::cli::java_date;
 
 fn version_dir(p: &Path) -> std::path::PathBuf {
     let v = p.join("version-2");

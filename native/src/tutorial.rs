@@ -23,7 +23,7 @@ use zk_core::sim::client::ClientEvent;
 use zk_core::sim::play::Action;
 use zk_core::sim::play::CommandRecord;
 use zk_core::sim::recipes::Recipe;
-use zk_core::tutorial::{self, Expect, Kind, Tutorial};
+use zk_core::tutorial::{self, observed, Expect, Kind, Tutorial};
 use zk_core::{ServerId, Zxid};
 
 /// How a real run is set up.
@@ -532,131 +532,51 @@ impl World {
 
     /// Checks one expectation; Ok(false) when a real server cannot show it.
     async fn check(&mut self, e: &Expect, mark: &Mark) -> Result<bool, String> {
-        let server = e.server;
+        let id = e.server.unwrap_or_default();
         match e.kind()? {
-            Kind::Vote | Kind::Message => Ok(false),
+            Kind::Vote | Kind::Message => return Ok(false),
             Kind::State => {
-                let id = server.unwrap_or_default();
                 let got = self.state(id)?;
-                if let Some(want) = &e.state {
-                    if !got.eq_ignore_ascii_case(want) {
-                        return Err(format!("server {id} is {got}"));
-                    }
-                }
-                if let Some(want) = e.serving {
-                    let serving = matches!(
-                        got.as_str(),
-                        "LEADING" | "FOLLOWING" | "OBSERVING" | "STANDALONE"
-                    );
-                    if serving != want {
-                        return Err(format!(
-                            "server {id} is {}serving clients",
-                            if serving { "" } else { "not " }
-                        ));
-                    }
-                }
-                Ok(true)
+                let serving = matches!(
+                    got.as_str(),
+                    "LEADING" | "FOLLOWING" | "OBSERVING" | "STANDALONE"
+                );
+                observed::state(e, ServerId(id), &got, serving)?;
             }
             Kind::Leader => {
                 let mut leaders = Vec::new();
                 for m in &self.members {
                     if self.state(m.id)? == "LEADING" {
-                        leaders.push(m.id);
+                        leaders.push(ServerId(m.id));
                     }
                 }
-                if e.no_leader == Some(true) {
-                    return match leaders.as_slice() {
-                        [] => Ok(true),
-                        l => Err(format!("server {} leads", l[0])),
-                    };
-                }
-                match leaders.as_slice() {
-                    [l] if Some(*l) == e.leader => Ok(true),
-                    [] => Err("there is no leader".into()),
-                    l => Err(format!("the leader is {l:?}")),
-                }
+                observed::leader(e, &leaders)?;
             }
             Kind::Zxid => {
-                let id = server.unwrap_or_default();
-                if let Some(want) = e
-                    .last_zxid
-                    .as_deref()
-                    .or(e.committed_zxid.as_deref())
-                    .and_then(tutorial::parse_zxid)
-                {
-                    match self.srvr_zxid(id)? {
-                        Some(z) if z == want => {}
-                        Some(z) => return Err(format!("server {id}'s zxid is {z}")),
-                        None => return Err(format!("server {id} does not answer srvr")),
-                    }
-                }
-                if let Some(want) = e.current_epoch {
-                    let path = self
-                        .member(id)?
-                        .data_dir
-                        .join("version-2")
-                        .join(crate::storage::CURRENT_EPOCH_FILE);
-                    let got = std::fs::read_to_string(&path)
-                        .ok()
-                        .and_then(|s| s.trim().parse::<u32>().ok());
-                    if got != Some(want) {
-                        return Err(format!("server {id}'s currentEpoch file says {got:?}"));
-                    }
-                }
-                Ok(true)
+                // srvr's Zxid is the last one applied: last and committed are the same there.
+                let z = self
+                    .srvr_zxid(id)?
+                    .ok_or_else(|| format!("server {id} does not answer srvr"))?;
+                let epoch_file = self
+                    .member(id)?
+                    .data_dir
+                    .join("version-2")
+                    .join(crate::storage::CURRENT_EPOCH_FILE);
+                let epoch = std::fs::read_to_string(&epoch_file)
+                    .ok()
+                    .and_then(|s| s.trim().parse::<u32>().ok());
+                observed::zxid(e, ServerId(id), z, z, epoch)?;
             }
             Kind::Znode => {
-                let id = server.unwrap_or_default();
                 let path = e.path.clone().unwrap_or_else(|| "/".into());
                 let r = self.reader(id)?;
-                let stat = r.exists(&path, false).await.map_err(|e| e.to_string())?;
-                if let Some(want) = e.exists {
-                    if stat.is_some() != want {
-                        return Err(format!(
-                            "{path} {} on server {id}",
-                            if stat.is_some() {
-                                "exists"
-                            } else {
-                                "does not exist"
-                            }
-                        ));
-                    }
-                    if !want {
-                        return Ok(true);
-                    }
-                }
-                let Some(_) = stat else {
-                    return Err(format!("{path} does not exist on server {id}"));
+                let node = match r.get_data(&path, false).await {
+                    Ok((data, stat)) => Some((data, stat)),
+                    Err(err) if err.keeper_code() == Some(zk_core::ErrorCode::NoNode) => None,
+                    Err(err) => return Err(err.to_string()),
                 };
-                let (data, stat) = r.get_data(&path, false).await.map_err(|e| e.to_string())?;
-                if let Some(want) = &e.data {
-                    let got = data.map_or("null".to_string(), |d| {
-                        String::from_utf8_lossy(&d).into_owned()
-                    });
-                    if &got != want {
-                        return Err(format!("{path} holds {got:?} on server {id}"));
-                    }
-                }
-                for (name, want, got) in [
-                    ("version", e.version, stat.version),
-                    ("cversion", e.cversion, stat.cversion),
-                    ("numChildren", e.num_children, stat.num_children),
-                ] {
-                    if let Some(want) = want {
-                        if want != got {
-                            return Err(format!("{path}'s {name} is {got} on server {id}"));
-                        }
-                    }
-                }
-                if let Some(want) = e.ephemeral {
-                    if (stat.ephemeral_owner != 0) != want {
-                        return Err(format!(
-                            "{path} is {}ephemeral on server {id}",
-                            if want { "not " } else { "" }
-                        ));
-                    }
-                }
-                Ok(true)
+                let node = node.as_ref().map(|(d, s)| (d.as_deref(), *s));
+                observed::znode(e, ServerId(id), &path, node)?;
             }
             Kind::Console => {
                 let n = e.console.unwrap_or(1);
@@ -666,26 +586,15 @@ impl World {
                     .ok_or_else(|| format!("there is no console {n}"))?
                     .lock()
                     .unwrap();
-                if let Some(want) = &e.output {
-                    match c.commands.iter().rev().find(|r| r.done) {
-                        Some(r) if &r.output == want => {}
-                        Some(r) => return Err(format!("`{}` printed {:?}", r.line, r.output)),
-                        None => return Err("no command has finished".into()),
-                    }
-                }
                 let skip = mark.console_len.get(&n).copied().unwrap_or(0);
-                let since = c.transcript.get(skip..).unwrap_or("");
-                if let Some(want) = &e.contains {
-                    if !since.contains(want.as_str()) {
-                        return Err(format!("console {n} has not printed {want:?} in this step"));
-                    }
-                }
-                if let Some(unwanted) = &e.lacks {
-                    if since.contains(unwanted.as_str()) {
-                        return Err(format!("console {n} printed {unwanted:?} in this step"));
-                    }
-                }
-                Ok(true)
+                let busy = c.commands.last().is_some_and(|r| !r.done);
+                observed::console(
+                    e,
+                    n,
+                    &c.commands,
+                    busy,
+                    c.transcript.get(skip..).unwrap_or(""),
+                )?;
             }
             Kind::Recipe => {
                 let name = e.recipe.as_deref().unwrap_or_default();
@@ -696,29 +605,10 @@ impl World {
                     .state
                     .lock()
                     .unwrap();
-                if let Some(want) = &e.role {
-                    if !r.role.name().eq_ignore_ascii_case(want) {
-                        return Err(format!("{name} is {}", r.role.name()));
-                    }
-                }
-                if let Some(want) = &e.node {
-                    if r.node.as_deref() != Some(want.as_str()) {
-                        return Err(format!("{name}'s node is {:?}", r.node));
-                    }
-                }
-                if let Some(want) = &e.sees {
-                    if r.seen.last() != Some(want) {
-                        return Err(format!("{name} last saw {:?}", r.seen.last()));
-                    }
-                }
-                if let Some(want) = &e.watches {
-                    if r.watching.as_deref() != Some(want.as_str()) {
-                        return Err(format!("{name} watches {:?}", r.watching));
-                    }
-                }
-                Ok(true)
+                observed::recipe(e, &r)?;
             }
         }
+        Ok(true)
     }
 }
 

@@ -98,6 +98,21 @@ fn load(path: &Option<PathBuf>) -> Result<cli::Loaded, ExitCode> {
     })
 }
 
+/// `start`, as zkServer.sh says it.
+fn start(l: &cli::Loaded, exe: &std::path::Path) -> ExitCode {
+    eprint!("Starting zookeeper ... ");
+    match cli::start(l, exe) {
+        Ok(()) => {
+            eprintln!("STARTED");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("FAILED TO START\n{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
     let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("zkserver"));
@@ -122,20 +137,9 @@ fn main() -> ExitCode {
         }
         Command::Start { config } => {
             using(&config);
-            let l = match load(&config) {
-                Ok(l) => l,
-                Err(c) => return c,
-            };
-            eprint!("Starting zookeeper ... ");
-            match cli::start(&l, &exe) {
-                Ok(()) => {
-                    eprintln!("STARTED");
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("FAILED TO START\n{e}");
-                    ExitCode::FAILURE
-                }
+            match load(&config) {
+                Ok(l) => start(&l, &exe),
+                Err(c) => c,
             }
         }
         Command::Stop { config } => {
@@ -163,17 +167,7 @@ fn main() -> ExitCode {
                 Err(c) => return c,
             };
             let _ = cli::stop(&l);
-            eprint!("Starting zookeeper ... ");
-            match cli::start(&l, &exe) {
-                Ok(()) => {
-                    eprintln!("STARTED");
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("FAILED TO START\n{e}");
-                    ExitCode::FAILURE
-                }
-            }
+            start(&l, &exe)
         }
         Command::Status { config } => {
             using(&config);
