@@ -316,6 +316,22 @@ impl<'a> Reader<'a> {
             pzxid: self.zxid("StatPersisted.pzxid")?,
         })
     }
+    /// A borrowed nullable `buffer` (no copy).
+    pub fn opt_buffer_ref(&mut self, what: &'static str) -> JuteResult<Option<&'a [u8]>> {
+        match self.len(what)? {
+            None => Ok(None),
+            Some(n) => self.take(n, what).map(Some),
+        }
+    }
+    /// A borrowed `ustring` (no copy); null reads as empty.
+    pub fn str_ref(&mut self, what: &'static str) -> JuteResult<&'a str> {
+        let b = self.buffer_ref(what)?;
+        std::str::from_utf8(b).map_err(|_| JuteError::BadUtf8 { what })
+    }
+    /// The bytes read so far.
+    pub fn consumed(&self) -> &'a [u8] {
+        &self.buf[..self.pos]
+    }
     /// The bytes not read yet.
     pub fn rest(&mut self) -> &'a [u8] {
         let s = &self.buf[self.pos..];

@@ -148,8 +148,8 @@ impl Prep {
         Ok(ChangeRecord {
             zxid: Zxid::ZERO,
             path: path.to_string(),
-            stat: Some(n.stat),
-            child_count: n.children.len() as i32,
+            stat: Some(n.stat()),
+            child_count: n.child_count() as i32,
             acl: tree.acl_of(n).into(),
             prev: None,
         })

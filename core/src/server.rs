@@ -926,7 +926,7 @@ impl Server {
     ) -> Result<(Option<Vec<u8>>, crate::stat::Stat), ErrorCode> {
         let n = self.tree.get(path).ok_or(ErrorCode::NoNode)?;
         check_acl(self.tree.acl_of(n), perms::READ, auth, self.config.skip_acl)?;
-        let r = (n.data.clone(), self.tree.stat_of(n));
+        let r = (n.data().map(<[u8]>::to_vec), self.tree.stat_of(n));
         if watch {
             self.watches.add_data_watch(path, conn);
         }
@@ -942,7 +942,7 @@ impl Server {
     ) -> Result<Vec<String>, ErrorCode> {
         let n = self.tree.get(path).ok_or(ErrorCode::NoNode)?;
         check_acl(self.tree.acl_of(n), perms::READ, auth, self.config.skip_acl)?;
-        let children = n.children.iter().map(|c| c.to_string()).collect();
+        let children = self.tree.children_of(n);
         if watch {
             self.watches.add_child_watch(path, conn);
         }

@@ -7,10 +7,27 @@
 //! step, and `apply` just carries the change out, reporting what changed as [`TreeEvent`]s for
 //! the watch manager. Applying the same transactions to two trees gives two equal trees.
 //!
-//! Nodes are kept in a hash map keyed by full path (as in ZooKeeper), with each node holding the
-//! sorted set of its children's names. The hash map is only ever used for lookups; everything
-//! that is iterated for output (children, ephemerals, snapshots) is ordered, so no output depends
-//! on hashing, which differs between 64-bit and wasm32 builds.
+//! ## Layout: compact, because a server holds millions of nodes
+//!
+//! Nodes live in a slab (`Vec<Node>`) and refer to each other by [`NodeId`]: a node knows its
+//! parent, its place in the parent's child list, and its children's ids. A node stores only its
+//! own name, in the same allocation as its data; full paths exist only in the path index, a
+//! hash table of node ids keyed by the hash of the full path (ZooKeeper's `nodes` map, without
+//! the copy of every path). A lookup hashes the path and confirms a candidate by walking its
+//! parents, comparing names. Child lists are unordered; everything that is output (children,
+//! ephemerals, snapshots) is sorted by name or kept in ordered sets, so nothing observable
+//! depends on hashing, which differs between 64-bit and wasm32 builds.
+//!
+//! ## Replaying over a fuzzy snapshot
+//!
+//! A snapshot may be taken while transactions keep being applied ([`crate::snapshot`]), as
+//! ZooKeeper takes its fuzzy snapshots. Such a snapshot, labelled with the zxid at its start,
+//! becomes exact by replaying every later transaction, so `apply` is idempotent in the way
+//! ZooKeeper's `DataTree.processTxn` is: creates, data, versions and ACLs are set to absolute
+//! values from the transaction, a create that finds its node already there still moves the
+//! parent's `cversion` and `pzxid` (`setCversionPzxid`), and a delete of a missing node still
+//! moves the parent's `pzxid`. [`DataTree::fuzzy_until`] says up to which zxid a restored tree
+//! may still hold such later changes: it is consistent once it has applied that far.
 
 use crate::acl::Acl;
 use crate::error::{ErrorCode, ZkResult};
@@ -19,13 +36,24 @@ use crate::request::EventType;
 use crate::stat::{EphemeralType, Stat, StatPersisted};
 use crate::txn::{op, Txn, TxnHeader};
 use crate::types::{SessionId, Zxid};
-use rustc_hash::FxHashMap;
+use hashbrown::HashTable;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
+use std::hash::Hasher;
 
 /// An index into the tree's ACL table. Nodes share identical ACL lists, as in ZooKeeper's
 /// `ReferenceCountedACLCache`.
 pub type AclId = u32;
+
+/// A node's place in the tree's slab. Ids of deleted nodes are reused.
+pub type NodeId = u32;
+
+/// The root's id: the first node of every tree.
+pub const ROOT: NodeId = 0;
+/// The parent of a free slot.
+const VACANT: NodeId = NodeId::MAX;
+/// The top bit of `Node::name_len`: the data is null.
+const NULL_DATA: u32 = 1 << 31;
 
 /// ACL lists interned with reference counts.
 #[derive(Clone, Debug, Default)]
@@ -39,9 +67,7 @@ impl AclCache {
     /// Interns a list and takes one reference to it.
     pub fn intern(&mut self, acl: &[Acl]) -> AclId {
         if let Some(&id) = self.index.get(acl) {
-            if let Some(entry) = self.lists.get_mut(&id) {
-                entry.1 += 1;
-            }
+            self.retain(id);
             return id;
         }
         let id = self.next;
@@ -49,6 +75,13 @@ impl AclCache {
         self.lists.insert(id, (acl.to_vec(), 1));
         self.index.insert(acl.to_vec(), id);
         id
+    }
+
+    /// Takes one more reference to a list already interned.
+    pub fn retain(&mut self, id: AclId) {
+        if let Some(entry) = self.lists.get_mut(&id) {
+            entry.1 += 1;
+        }
     }
 
     /// Drops one reference; the list goes when nothing refers to it.
@@ -83,24 +116,158 @@ impl AclCache {
     }
 }
 
-/// One znode. `data` is `None` when it was created or set with a null buffer, which ZooKeeper
+/// One znode: its stat, ACL, place in the tree, and name and data in one allocation. The data
+/// is null (not just empty) when it was created or set with a null buffer, which ZooKeeper
 /// keeps and returns as null.
+///
+/// 104 bytes plus the allocation of name and data: the stat's fields are kept inline so that
+/// the four 32-bit fields fill what would be padding.
 #[derive(Clone, Debug)]
 pub struct Node {
-    pub data: Option<Vec<u8>>,
-    pub acl: AclId,
-    pub stat: StatPersisted,
-    pub children: BTreeSet<Box<str>>,
+    czxid: Zxid,
+    mzxid: Zxid,
+    pzxid: Zxid,
+    ctime: i64,
+    mtime: i64,
+    ephemeral_owner: i64,
+    version: i32,
+    cversion: i32,
+    aversion: i32,
+    acl: AclId,
+    pub(crate) parent: NodeId,
+    /// This node's index in its parent's child list.
+    slot: u32,
+    /// The name's length at the front of `buf`, with [`NULL_DATA`].
+    name_len: u32,
+    /// The hash of the full path (see [`hash_path`]), for rebuilding the path index.
+    hash: u32,
+    buf: Box<[u8]>,
+    /// Boxed: one word in every node, where most are leaves (a bare `Vec` would take three).
+    #[allow(clippy::box_collection)]
+    kids: Option<Box<Vec<NodeId>>>,
 }
 
 impl Node {
-    pub fn data_len(&self) -> usize {
-        self.data.as_ref().map_or(0, |d| d.len())
+    fn new(
+        name: &str,
+        data: Option<&[u8]>,
+        acl: AclId,
+        stat: &StatPersisted,
+        parent: NodeId,
+        hash: u32,
+    ) -> Node {
+        let mut n = Node {
+            czxid: stat.czxid,
+            mzxid: stat.mzxid,
+            pzxid: stat.pzxid,
+            ctime: stat.ctime,
+            mtime: stat.mtime,
+            ephemeral_owner: stat.ephemeral_owner,
+            version: stat.version,
+            cversion: stat.cversion,
+            aversion: stat.aversion,
+            acl,
+            parent,
+            slot: 0,
+            name_len: 0,
+            hash,
+            buf: Box::default(),
+            kids: None,
+        };
+        n.set_name_and_data(name.as_bytes(), data);
+        n
     }
+
+    fn vacant() -> Node {
+        Node::new("", None, 0, &StatPersisted::default(), VACANT, 0)
+    }
+
+    fn set_name_and_data(&mut self, name: &[u8], data: Option<&[u8]>) {
+        let d = data.unwrap_or(&[]);
+        let mut buf = Vec::with_capacity(name.len() + d.len());
+        buf.extend_from_slice(name);
+        buf.extend_from_slice(d);
+        self.buf = buf.into_boxed_slice();
+        self.name_len = name.len() as u32 | if data.is_none() { NULL_DATA } else { 0 };
+    }
+
+    fn name_end(&self) -> usize {
+        (self.name_len & !NULL_DATA) as usize
+    }
+
+    pub(crate) fn is_vacant(&self) -> bool {
+        self.parent == VACANT
+    }
+
+    /// The last component of the path ("" for the root).
+    pub fn name(&self) -> &str {
+        std::str::from_utf8(self.name_bytes()).unwrap_or_default()
+    }
+
+    pub(crate) fn name_bytes(&self) -> &[u8] {
+        &self.buf[..self.name_end()]
+    }
+
+    /// The data; `None` when it is null.
+    pub fn data(&self) -> Option<&[u8]> {
+        (self.name_len & NULL_DATA == 0).then(|| self.bytes())
+    }
+
     /// The data, with null as empty.
     pub fn bytes(&self) -> &[u8] {
-        self.data.as_deref().unwrap_or(&[])
+        &self.buf[self.name_end()..]
     }
+
+    pub fn data_len(&self) -> usize {
+        self.buf.len() - self.name_end()
+    }
+
+    pub fn acl_id(&self) -> AclId {
+        self.acl
+    }
+
+    pub fn czxid(&self) -> Zxid {
+        self.czxid
+    }
+
+    pub fn child_count(&self) -> usize {
+        self.kids.as_ref().map_or(0, |k| k.len())
+    }
+
+    /// The children's ids, in no particular order.
+    pub(crate) fn kids(&self) -> &[NodeId] {
+        self.kids.as_deref().map_or(&[], |k| k.as_slice())
+    }
+
+    /// The stat as the tree keeps it (`StatPersisted`).
+    pub fn stat(&self) -> StatPersisted {
+        StatPersisted {
+            czxid: self.czxid,
+            mzxid: self.mzxid,
+            ctime: self.ctime,
+            mtime: self.mtime,
+            version: self.version,
+            cversion: self.cversion,
+            aversion: self.aversion,
+            ephemeral_owner: self.ephemeral_owner,
+            pzxid: self.pzxid,
+        }
+    }
+}
+
+/// The hash of a full path that the path index is keyed by. Only ever compared within one
+/// process: it may differ between builds.
+fn hash_path(path: &str) -> u32 {
+    let mut h = rustc_hash::FxHasher::default();
+    h.write(path.as_bytes());
+    let x = h.finish();
+    (x ^ (x >> 32)) as u32
+}
+
+/// The stored 32-bit hash as the table wants it: its top bits pick the tag, its low bits the
+/// bucket, so the 32 bits are repeated.
+fn table_hash(h: u32) -> u64 {
+    ((h as u64) << 32) | h as u64
 }
 
 /// What a transaction changed, for the watch manager (`DataTree.createNode`, `deleteNode` and
@@ -126,9 +293,6 @@ impl TreeEvent {
         }
     }
 }
-
-/// One node as a snapshot carries it: path, data, ACL, stat.
-pub type SnapshotNode = (String, Option<Vec<u8>>, Vec<Acl>, StatPersisted);
 
 /// The outcome of applying one transaction (`ProcessTxnResult`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -157,7 +321,10 @@ impl TxnResult {
 /// The replicated state of a ZooKeeper server: znodes and sessions.
 #[derive(Clone, Debug)]
 pub struct DataTree {
-    nodes: FxHashMap<Box<str>, Node>,
+    slots: Vec<Node>,
+    free: Vec<NodeId>,
+    /// Node ids by the hash of their full path.
+    index: HashTable<NodeId>,
     acls: AclCache,
     /// Session id → negotiated timeout (ms): ZooKeeper's `sessionsWithTimeouts`.
     sessions: BTreeMap<SessionId, i32>,
@@ -165,6 +332,10 @@ pub struct DataTree {
     containers: BTreeSet<String>,
     ttls: BTreeSet<String>,
     last_processed_zxid: Zxid,
+    /// Restored from a fuzzy snapshot: may hold changes of transactions up to here.
+    fuzzy_until: Zxid,
+    /// Bytes of paths and data, kept up to date as nodes change.
+    approx_size: u64,
     /// Whether TTL nodes are enabled (`zookeeper.extendedTypesEnabled`): it decides how an
     /// ephemeral owner field is read.
     extended_types: bool,
@@ -177,38 +348,59 @@ impl Default for DataTree {
 }
 
 impl DataTree {
-    /// A fresh tree: `/`, `/zookeeper`, `/zookeeper/quota` and `/zookeeper/config`, all with zero
-    /// stats as ZooKeeper creates them.
-    pub fn new(extended_types: bool) -> DataTree {
+    /// A tree with only the root, which a snapshot's first node replaces.
+    fn bare(extended_types: bool) -> DataTree {
         let mut t = DataTree {
-            nodes: FxHashMap::default(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            index: HashTable::new(),
             acls: AclCache::default(),
             sessions: BTreeMap::new(),
             ephemerals: BTreeMap::new(),
             containers: BTreeSet::new(),
             ttls: BTreeSet::new(),
             last_processed_zxid: Zxid::ZERO,
+            fuzzy_until: Zxid::ZERO,
+            approx_size: 1,
             extended_types,
         };
+        let h = hash_path("/");
+        t.slots
+            .push(Node::new("", None, 0, &StatPersisted::default(), ROOT, h));
+        t.index
+            .insert_unique(table_hash(h), ROOT, |_| table_hash(h));
+        t
+    }
+
+    /// A fresh tree: `/`, `/zookeeper`, `/zookeeper/quota` and `/zookeeper/config`, all with zero
+    /// stats as ZooKeeper creates them.
+    pub fn new(extended_types: bool) -> DataTree {
+        let mut t = DataTree::bare(extended_types);
         let open = t.acls.intern(&Acl::open_unsafe());
-        let _ = t.acls.intern(&Acl::open_unsafe());
-        let _ = t.acls.intern(&Acl::open_unsafe());
-        let read = t.acls.intern(&Acl::read_unsafe());
+        t.slots[ROOT as usize].acl = open;
         let zero = StatPersisted::default();
-        let mk = |acl, children: &[&str]| Node {
-            data: None,
-            acl,
-            stat: zero,
-            children: children.iter().map(|c| Box::<str>::from(*c)).collect(),
-        };
-        t.nodes.insert("/".into(), mk(open, &["zookeeper"]));
-        t.nodes
-            .insert(path::ZOOKEEPER.into(), mk(open, &["quota", "config"]));
-        t.nodes.insert(path::QUOTA.into(), mk(open, &[]));
-        let mut config = mk(read, &[]);
+        let zk = t.add_node(
+            ROOT,
+            path::ZOOKEEPER,
+            "zookeeper",
+            None,
+            &Acl::open_unsafe(),
+            &zero,
+        );
+        t.add_node(zk, path::QUOTA, "quota", None, &Acl::open_unsafe(), &zero);
         // DataTree.addConfigNode sets the ACL with version -1, which becomes the aversion.
-        config.stat.aversion = -1;
-        t.nodes.insert(path::CONFIG.into(), config);
+        let config = StatPersisted {
+            aversion: -1,
+            ..zero
+        };
+        t.add_node(
+            zk,
+            path::CONFIG,
+            "config",
+            None,
+            &Acl::read_unsafe(),
+            &config,
+        );
         t
     }
 
@@ -220,13 +412,48 @@ impl DataTree {
         self.last_processed_zxid
     }
 
+    /// Restored from a fuzzy snapshot, the tree may hold changes of transactions up to this
+    /// zxid beyond what it has applied; it is consistent once it has applied that far.
+    pub fn fuzzy_until(&self) -> Zxid {
+        self.fuzzy_until
+    }
+
+    pub(crate) fn set_fuzzy_until(&mut self, z: Zxid) {
+        self.fuzzy_until = z;
+    }
+
+    /// Every change the tree holds is of a transaction it has applied (see
+    /// [`DataTree::fuzzy_until`]): what a server may serve.
+    pub fn is_consistent(&self) -> bool {
+        self.last_processed_zxid >= self.fuzzy_until
+    }
+
     /// Number of znodes, the root included (what `mntr`'s `zk_znode_count` reports).
     pub fn node_count(&self) -> usize {
-        self.nodes.len()
+        self.slots.len() - self.free.len()
+    }
+
+    fn find_hashed(&self, path: &str, h: u32) -> Option<NodeId> {
+        let slots = &self.slots;
+        self.index
+            .find(table_hash(h), |&id| {
+                slots[id as usize].hash == h && path_is(slots, id, path)
+            })
+            .copied()
+    }
+
+    /// The node at `path`.
+    pub fn find(&self, path: &str) -> Option<NodeId> {
+        self.find_hashed(path, hash_path(path))
     }
 
     pub fn get(&self, path: &str) -> Option<&Node> {
-        self.nodes.get(path)
+        self.find(path).map(|id| &self.slots[id as usize])
+    }
+
+    /// A node by id, if the slot holds one.
+    pub(crate) fn node(&self, id: NodeId) -> Option<&Node> {
+        self.slots.get(id as usize).filter(|n| !n.is_vacant())
     }
 
     pub fn acl_of(&self, node: &Node) -> &[Acl] {
@@ -239,18 +466,39 @@ impl DataTree {
 
     /// The client's view of a node's stat.
     pub fn stat_of(&self, node: &Node) -> Stat {
-        node.stat
-            .to_stat(node.data_len(), node.children.len(), self.extended_types)
+        node.stat()
+            .to_stat(node.data_len(), node.child_count(), self.extended_types)
     }
 
     pub fn stat(&self, path: &str) -> Option<Stat> {
         self.get(path).map(|n| self.stat_of(n))
     }
 
+    /// A node's children's names, sorted.
+    pub fn children_of(&self, node: &Node) -> Vec<String> {
+        let mut names: Vec<&str> = node
+            .kids()
+            .iter()
+            .map(|&k| self.slots[k as usize].name())
+            .collect();
+        names.sort_unstable();
+        names.into_iter().map(str::to_string).collect()
+    }
+
     /// Children names in sorted order.
     pub fn children(&self, path: &str) -> Option<Vec<String>> {
-        self.get(path)
-            .map(|n| n.children.iter().map(|c| c.to_string()).collect())
+        self.get(path).map(|n| self.children_of(n))
+    }
+
+    /// A node's children's ids, sorted by name.
+    pub(crate) fn sorted_kids(&self, node: &Node) -> Vec<NodeId> {
+        let mut kids = node.kids().to_vec();
+        kids.sort_unstable_by(|a, b| {
+            self.slots[*a as usize]
+                .name_bytes()
+                .cmp(self.slots[*b as usize].name_bytes())
+        });
+        kids
     }
 
     /// `getAllChildrenNumber`: every node below `path`. For `/` ZooKeeper counts all nodes but
@@ -258,15 +506,13 @@ impl DataTree {
     pub fn all_children_number(&self, path: &str) -> Option<usize> {
         let node = self.get(path)?;
         if path == "/" {
-            return Some(self.nodes.len() - 1);
+            return Some(self.node_count() - 1);
         }
         let mut count = 0;
-        let mut stack: Vec<String> = node.children.iter().map(|c| path::join(path, c)).collect();
-        while let Some(p) = stack.pop() {
+        let mut stack: Vec<NodeId> = node.kids().to_vec();
+        while let Some(id) = stack.pop() {
             count += 1;
-            if let Some(n) = self.nodes.get(p.as_str()) {
-                stack.extend(n.children.iter().map(|c| path::join(&p, c)));
-            }
+            stack.extend_from_slice(self.slots[id as usize].kids());
         }
         Some(count)
     }
@@ -303,10 +549,7 @@ impl DataTree {
 
     /// Total bytes of data and paths (`mntr`'s `zk_approximate_data_size`).
     pub fn approximate_data_size(&self) -> u64 {
-        self.nodes
-            .iter()
-            .map(|(p, n)| (p.len() + n.data_len()) as u64)
-            .sum()
+        self.approx_size
     }
 
     /// `ContainerManager.getCandidates`: empty containers that once had a child (or, when
@@ -315,21 +558,21 @@ impl DataTree {
     pub fn container_candidates(&self, now: i64, max_never_used_ms: i64) -> Vec<String> {
         let mut out = BTreeSet::new();
         for p in &self.containers {
-            if let Some(n) = self.nodes.get(p.as_str()) {
-                if n.children.is_empty()
-                    && (n.stat.cversion > 0
-                        || (max_never_used_ms != 0 && now - n.stat.mtime > max_never_used_ms))
+            if let Some(n) = self.get(p) {
+                if n.child_count() == 0
+                    && (n.cversion > 0
+                        || (max_never_used_ms != 0 && now - n.mtime > max_never_used_ms))
                 {
                     out.insert(p.clone());
                 }
             }
         }
         for p in &self.ttls {
-            if let Some(n) = self.nodes.get(p.as_str()) {
+            if let Some(n) = self.get(p) {
                 if let EphemeralType::Ttl(ttl) =
-                    EphemeralType::of(n.stat.ephemeral_owner, self.extended_types)
+                    EphemeralType::of(n.ephemeral_owner, self.extended_types)
                 {
-                    if n.children.is_empty() && ttl != 0 && now - n.stat.mtime > ttl {
+                    if n.child_count() == 0 && ttl != 0 && now - n.mtime > ttl {
                         out.insert(p.clone());
                     }
                 }
@@ -463,6 +706,124 @@ impl DataTree {
         rc
     }
 
+    /// Puts a node into the slab, the path index, its parent's child list and the indexes of
+    /// special nodes. The caller has checked that the parent exists and the path is free.
+    fn add_node(
+        &mut self,
+        parent: NodeId,
+        path: &str,
+        name: &str,
+        data: Option<&[u8]>,
+        acl: &[Acl],
+        stat: &StatPersisted,
+    ) -> NodeId {
+        let acl = self.acls.intern(acl);
+        self.add_node_with(parent, path, name, data, acl, stat)
+    }
+
+    fn add_node_with(
+        &mut self,
+        parent: NodeId,
+        path: &str,
+        name: &str,
+        data: Option<&[u8]>,
+        acl: AclId,
+        stat: &StatPersisted,
+    ) -> NodeId {
+        let h = hash_path(path);
+        let mut node = Node::new(name, data, acl, stat, parent, h);
+        let id = match self.free.pop() {
+            Some(id) => id,
+            None => {
+                self.slots.push(Node::vacant());
+                (self.slots.len() - 1) as NodeId
+            }
+        };
+        let siblings = self.slots[parent as usize]
+            .kids
+            .get_or_insert_with(Default::default);
+        node.slot = siblings.len() as u32;
+        siblings.push(id);
+        self.slots[id as usize] = node;
+        let slots = &self.slots;
+        self.index
+            .insert_unique(table_hash(h), id, |&x| table_hash(slots[x as usize].hash));
+        self.approx_size += (path.len() + data.map_or(0, |d| d.len())) as u64;
+        match EphemeralType::of(stat.ephemeral_owner, self.extended_types) {
+            EphemeralType::Container => {
+                self.containers.insert(path.to_string());
+            }
+            EphemeralType::Ttl(_) => {
+                self.ttls.insert(path.to_string());
+            }
+            EphemeralType::Normal(s) => {
+                self.ephemerals
+                    .entry(s)
+                    .or_default()
+                    .insert(path.to_string());
+            }
+            EphemeralType::Void => {}
+        }
+        id
+    }
+
+    /// Takes a childless node out of every structure and frees its slot.
+    fn remove_node(&mut self, id: NodeId, path: &str) {
+        let h = self.slots[id as usize].hash;
+        if let Ok(e) = self.index.find_entry(table_hash(h), |&x| x == id) {
+            e.remove();
+        }
+        let node = std::mem::replace(&mut self.slots[id as usize], Node::vacant());
+        let parent = &mut self.slots[node.parent as usize];
+        if let Some(kids) = parent.kids.as_mut() {
+            let at = node.slot as usize;
+            kids.swap_remove(at);
+            let moved = kids.get(at).copied();
+            if kids.is_empty() {
+                parent.kids = None;
+            }
+            if let Some(m) = moved {
+                self.slots[m as usize].slot = at as u32;
+            }
+        }
+        self.free.push(id);
+        self.approx_size = self
+            .approx_size
+            .saturating_sub((path.len() + node.data_len()) as u64);
+        self.acls.release(node.acl);
+        match EphemeralType::of(node.ephemeral_owner, self.extended_types) {
+            EphemeralType::Container => {
+                self.containers.remove(path);
+            }
+            EphemeralType::Ttl(_) => {
+                self.ttls.remove(path);
+            }
+            EphemeralType::Normal(s) => {
+                if let Some(set) = self.ephemerals.get_mut(&s) {
+                    set.remove(path);
+                    if set.is_empty() {
+                        self.ephemerals.remove(&s);
+                    }
+                }
+            }
+            EphemeralType::Void => {}
+        }
+    }
+
+    /// `DataTree.setCversionPzxid`, as a create does it to the parent.
+    fn set_cversion_pzxid(&mut self, parent: NodeId, parent_cversion: i32, zxid: Zxid) {
+        let p = &mut self.slots[parent as usize];
+        let new_cversion = if parent_cversion == -1 {
+            p.cversion + 1
+        } else {
+            parent_cversion
+        };
+        if new_cversion > p.cversion {
+            p.cversion = new_cversion;
+            p.pzxid = zxid;
+        }
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn create_node(
         &mut self,
@@ -481,50 +842,22 @@ impl DataTree {
         } else {
             parent_name
         };
-        let parent = self.nodes.get_mut(parent_key).ok_or(ErrorCode::NoNode)?;
-        if parent.children.contains(child_name) {
+        let parent = self.find(parent_key).ok_or(ErrorCode::NoNode)?;
+        let exists = self.find(path).is_some();
+        // On NodeExists too, as ZooKeeper's processTxn does: replaying a create over a fuzzy
+        // snapshot that already holds the node must still leave the parent as the create did.
+        self.set_cversion_pzxid(parent, parent_cversion, zxid);
+        if exists {
             return Err(ErrorCode::NodeExists);
         }
-        let new_cversion = if parent_cversion == -1 {
-            parent.stat.cversion + 1
-        } else {
-            parent_cversion
-        };
-        if new_cversion > parent.stat.cversion {
-            parent.stat.cversion = new_cversion;
-            parent.stat.pzxid = zxid;
-        }
-        parent.children.insert(child_name.into());
-        let acl_id = self.acls.intern(acl);
-        let node = Node {
-            data: data.clone(),
-            acl: acl_id,
-            stat: StatPersisted::new(zxid, time, ephemeral_owner),
-            children: BTreeSet::new(),
-        };
-        let stat = node.stat.to_stat(node.data_len(), 0, self.extended_types);
-        self.nodes.insert(path.into(), node);
-        match EphemeralType::of(ephemeral_owner, self.extended_types) {
-            EphemeralType::Container => {
-                self.containers.insert(path.to_string());
-            }
-            EphemeralType::Ttl(_) => {
-                self.ttls.insert(path.to_string());
-            }
-            EphemeralType::Normal(s) => {
-                self.ephemerals
-                    .entry(s)
-                    .or_default()
-                    .insert(path.to_string());
-            }
-            EphemeralType::Void => {}
-        }
+        let stat = StatPersisted::new(zxid, time, ephemeral_owner);
+        self.add_node(parent, path, child_name, data.as_deref(), acl, &stat);
         events.push(TreeEvent::Created(path.to_string()));
-        Ok(stat)
+        Ok(stat.to_stat(data.as_ref().map_or(0, |d| d.len()), 0, self.extended_types))
     }
 
     fn delete_node(&mut self, path: &str, zxid: Zxid, events: &mut Vec<TreeEvent>) -> ZkResult<()> {
-        let (parent_name, child_name) = split_parent(path).ok_or(ErrorCode::BadArguments)?;
+        let (parent_name, _) = split_parent(path).ok_or(ErrorCode::BadArguments)?;
         let parent_key = if parent_name.is_empty() {
             "/"
         } else {
@@ -533,30 +866,20 @@ impl DataTree {
         if path == "/" {
             return Err(ErrorCode::BadArguments);
         }
-        let parent = self.nodes.get_mut(parent_key).ok_or(ErrorCode::NoNode)?;
-        parent.children.remove(child_name);
-        if zxid > parent.stat.pzxid {
-            parent.stat.pzxid = zxid;
+        let parent = self.find(parent_key).ok_or(ErrorCode::NoNode)?;
+        // Moved even when the node is already gone (a replay over a fuzzy snapshot), as
+        // ZooKeeper's deleteNode does; only forward, so that a later create's pzxid stays.
+        let p = &mut self.slots[parent as usize];
+        if zxid > p.pzxid {
+            p.pzxid = zxid;
         }
-        let node = self.nodes.remove(path).ok_or(ErrorCode::NoNode)?;
-        self.acls.release(node.acl);
-        match EphemeralType::of(node.stat.ephemeral_owner, self.extended_types) {
-            EphemeralType::Container => {
-                self.containers.remove(path);
-            }
-            EphemeralType::Ttl(_) => {
-                self.ttls.remove(path);
-            }
-            EphemeralType::Normal(s) => {
-                if let Some(set) = self.ephemerals.get_mut(&s) {
-                    set.remove(path);
-                    if set.is_empty() {
-                        self.ephemerals.remove(&s);
-                    }
-                }
-            }
-            EphemeralType::Void => {}
+        let id = self.find(path).ok_or(ErrorCode::NoNode)?;
+        if self.slots[id as usize].child_count() > 0 {
+            // The prepare step never lets this through; a replay may meet it, and the children's
+            // own deletes come first in the log.
+            return Err(ErrorCode::NotEmpty);
         }
+        self.remove_node(id, path);
         events.push(TreeEvent::Deleted(path.to_string()));
         Ok(())
     }
@@ -570,27 +893,32 @@ impl DataTree {
         time: i64,
         events: &mut Vec<TreeEvent>,
     ) -> ZkResult<Stat> {
-        let n = self.nodes.get_mut(path).ok_or(ErrorCode::NoNode)?;
-        n.data.clone_from(data);
-        n.stat.mtime = time;
-        n.stat.mzxid = zxid;
-        n.stat.version = version;
+        let id = self.find(path).ok_or(ErrorCode::NoNode)?;
+        let n = &mut self.slots[id as usize];
+        let old_len = n.data_len() as u64;
+        let name = n.buf[..n.name_end()].to_vec();
+        n.set_name_and_data(&name, data.as_deref());
+        n.mtime = time;
+        n.mzxid = zxid;
+        n.version = version;
         let stat = n
-            .stat
-            .to_stat(n.data_len(), n.children.len(), self.extended_types);
+            .stat()
+            .to_stat(n.data_len(), n.child_count(), self.extended_types);
+        self.approx_size = (self.approx_size + n.data_len() as u64).saturating_sub(old_len);
         events.push(TreeEvent::DataChanged(path.to_string()));
         Ok(stat)
     }
 
     fn set_acl(&mut self, path: &str, acl: &[Acl], version: i32) -> ZkResult<Stat> {
-        let old = self.nodes.get(path).ok_or(ErrorCode::NoNode)?.acl;
+        let id = self.find(path).ok_or(ErrorCode::NoNode)?;
+        let old = self.slots[id as usize].acl;
         let new = self.acls.intern(acl);
         self.acls.release(old);
-        let n = self.nodes.get_mut(path).ok_or(ErrorCode::NoNode)?;
+        let n = &mut self.slots[id as usize];
         n.acl = new;
-        n.stat.aversion = version;
-        Ok(n.stat
-            .to_stat(n.data_len(), n.children.len(), self.extended_types))
+        n.aversion = version;
+        Ok(n.stat()
+            .to_stat(n.data_len(), n.child_count(), self.extended_types))
     }
 
     /// `DataTree.killSession`: deletes the ephemerals the closeSession txn lists, then any the
@@ -616,84 +944,104 @@ impl DataTree {
 
     /// All paths in depth-first order with sorted children: the canonical order of snapshots.
     pub fn paths_preorder(&self) -> Vec<String> {
-        let mut out = Vec::with_capacity(self.nodes.len());
-        let mut stack = vec!["/".to_string()];
-        while let Some(p) = stack.pop() {
-            if let Some(n) = self.nodes.get(p.as_str()) {
-                for c in n.children.iter().rev() {
-                    stack.push(path::join(&p, c));
-                }
+        let mut out = Vec::with_capacity(self.node_count());
+        let mut stack = vec![(ROOT, "/".to_string())];
+        while let Some((id, p)) = stack.pop() {
+            let n = &self.slots[id as usize];
+            for c in self.sorted_kids(n).into_iter().rev() {
+                stack.push((c, path::join(&p, self.slots[c as usize].name())));
             }
             out.push(p);
         }
         out
     }
 
-    /// Rebuilds a tree from snapshot parts. Nodes must come parents first.
-    pub(crate) fn from_parts(
+    /// An empty tree for a snapshot to be loaded into with [`DataTree::load_node`].
+    pub(crate) fn for_loading(
         extended_types: bool,
         last_processed_zxid: Zxid,
         sessions: BTreeMap<SessionId, i32>,
-        nodes: Vec<SnapshotNode>,
-    ) -> Result<DataTree, String> {
-        let mut t = DataTree {
-            nodes: FxHashMap::default(),
-            acls: AclCache::default(),
-            sessions,
-            ephemerals: BTreeMap::new(),
-            containers: BTreeSet::new(),
-            ttls: BTreeSet::new(),
-            last_processed_zxid,
-            extended_types,
-        };
-        for (p, data, acl, stat) in nodes {
-            if p != "/" {
-                path::validate_path(&p).map_err(|e| e.to_string())?;
-                let (parent, child) = split_parent(&p).ok_or_else(|| format!("bad path {p}"))?;
-                let parent_key = if parent.is_empty() { "/" } else { parent };
-                let pn = t
-                    .nodes
-                    .get_mut(parent_key)
-                    .ok_or_else(|| format!("node {p} comes before its parent {parent_key}"))?;
-                if !pn.children.insert(child.into()) {
-                    return Err(format!("node {p} appears twice"));
-                }
-            } else if !t.nodes.is_empty() {
-                return Err("the root must come first".into());
+    ) -> DataTree {
+        let mut t = DataTree::bare(extended_types);
+        t.last_processed_zxid = last_processed_zxid;
+        t.sessions = sessions;
+        t
+    }
+
+    pub(crate) fn acl_cache_mut(&mut self) -> &mut AclCache {
+        &mut self.acls
+    }
+
+    /// Adds a node read from a snapshot, which holds parents before their children. `acl` is
+    /// already interned, and this takes one more reference to it. The first node must be the
+    /// root.
+    pub(crate) fn load_node(
+        &mut self,
+        path: &str,
+        data: Option<&[u8]>,
+        acl: AclId,
+        stat: &StatPersisted,
+        first: bool,
+    ) -> Result<(), String> {
+        if path == "/" {
+            if !first {
+                return Err("the root appears twice".into());
             }
-            match EphemeralType::of(stat.ephemeral_owner, extended_types) {
-                EphemeralType::Container => {
-                    t.containers.insert(p.clone());
-                }
-                EphemeralType::Ttl(_) => {
-                    t.ttls.insert(p.clone());
-                }
-                EphemeralType::Normal(s) => {
-                    t.ephemerals.entry(s).or_default().insert(p.clone());
-                }
-                EphemeralType::Void => {}
-            }
-            let acl = t.acls.intern(&acl);
-            t.nodes.insert(
-                p.into(),
-                Node {
-                    data,
-                    acl,
-                    stat,
-                    children: BTreeSet::new(),
-                },
-            );
+            let root = &mut self.slots[ROOT as usize];
+            let kids = root.kids.take();
+            let hash = root.hash;
+            *root = Node::new("", data, acl, stat, ROOT, hash);
+            root.kids = kids;
+            self.approx_size += data.map_or(0, |d| d.len()) as u64;
+            self.acls.retain(acl);
+            return Ok(());
         }
-        if !t.nodes.contains_key("/") {
-            return Err("snapshot has no root".into());
+        if first {
+            return Err("the root must come first".into());
         }
-        Ok(t)
+        path::validate_path(path).map_err(|e| e.to_string())?;
+        let (parent, child) = split_parent(path).ok_or_else(|| format!("bad path {path}"))?;
+        let parent_key = if parent.is_empty() { "/" } else { parent };
+        let pid = self
+            .find(parent_key)
+            .ok_or_else(|| format!("node {path} comes before its parent {parent_key}"))?;
+        if self.find(path).is_some() {
+            return Err(format!("node {path} appears twice"));
+        }
+        self.acls.retain(acl);
+        self.add_node_with(pid, path, child, data, acl, stat);
+        Ok(())
     }
 
     /// Applies a txn type code check used by tests and the simulator: is this txn a write that
     /// changes the tree?
     pub fn is_mutation(txn: &Txn) -> bool {
         !matches!(txn.op_code(), op::ERROR | op::CHECK)
+    }
+}
+
+/// Whether node `id` is at `path`: its name ends the path, its parent's name comes before, and
+/// so on up to the root.
+fn path_is(slots: &[Node], mut id: NodeId, path: &str) -> bool {
+    if id == ROOT {
+        return path == "/";
+    }
+    let mut rest = path.as_bytes();
+    loop {
+        if id == ROOT {
+            return rest.is_empty();
+        }
+        let n = &slots[id as usize];
+        let name = n.name_bytes();
+        if rest.len() < name.len() + 1 || !rest.ends_with(name) {
+            return false;
+        }
+        rest = &rest[..rest.len() - name.len()];
+        if rest.last() != Some(&b'/') {
+            return false;
+        }
+        rest = &rest[..rest.len() - 1];
+        id = n.parent;
     }
 }
 
@@ -760,7 +1108,7 @@ mod tests {
             "as the reference server shows"
         );
         assert_eq!(
-            t.get("/p").unwrap().stat.cversion,
+            t.get("/p").unwrap().stat().cversion,
             2,
             "stored cversion counts creates"
         );

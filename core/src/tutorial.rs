@@ -671,6 +671,8 @@ pub struct Mark {
     pub log_len: usize,
     /// How much each console had printed.
     pub console_len: std::collections::BTreeMap<u32, usize>,
+    /// How many recorded actions the run had taken (the step's own come after them).
+    pub inputs: usize,
 }
 
 impl Mark {
@@ -678,6 +680,7 @@ impl Mark {
         Mark {
             at: p.now(),
             log_len: p.log.len(),
+            inputs: p.script().inputs.len() - p.inputs_ahead(),
             console_len: p
                 .world
                 .consoles
@@ -758,9 +761,13 @@ impl TutorialRun {
         let Some(mark) = self.marks.get(n).cloned() else {
             return;
         };
-        self.player.seek(mark.at);
-        // The actions of step n and later were recorded after `mark.at`'s step; going back in
-        // time and beginning again branches the run there.
+        // Seeking to `mark.at` would replay the step's own actions, recorded at that very
+        // moment (and beginning the step again would then take them twice): the run is
+        // replayed without them instead, up to where the step began.
+        let mut script = self.player.script();
+        script.inputs.truncate(mark.inputs);
+        self.player = Player::from_script(script);
+        self.player.advance_to(mark.at, usize::MAX);
         self.marks.truncate(n);
         self.begun = n;
     }
@@ -921,7 +928,7 @@ pub fn check(p: &Player, e: &Expect, mark: &Mark) -> Result<(), String> {
                 .ok_or_else(|| format!("server {id} is down"))?;
             let path = e.path.as_deref().unwrap_or("/");
             let tree = &peer.server.tree;
-            let node = tree.get(path).map(|n| (n.data.as_deref(), tree.stat_of(n)));
+            let node = tree.get(path).map(|n| (n.data(), tree.stat_of(n)));
             observed::znode(e, id, path, node)
         }
         Kind::Console => {

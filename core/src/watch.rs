@@ -316,7 +316,7 @@ impl WatchManager {
         for p in &w.data {
             match tree.get(p) {
                 None => out.push((conn, event(EventType::NodeDeleted, p))),
-                Some(n) if n.stat.mzxid > w.relative_zxid => {
+                Some(n) if n.stat().mzxid > w.relative_zxid => {
                     out.push((conn, event(EventType::NodeDataChanged, p)))
                 }
                 Some(_) => self.add_data_watch(p, conn),
@@ -331,7 +331,7 @@ impl WatchManager {
         for p in &w.child {
             match tree.get(p) {
                 None => out.push((conn, event(EventType::NodeDeleted, p))),
-                Some(n) if n.stat.pzxid > w.relative_zxid => {
+                Some(n) if n.stat().pzxid > w.relative_zxid => {
                     out.push((conn, event(EventType::NodeChildrenChanged, p)))
                 }
                 Some(_) => self.add_child_watch(p, conn),

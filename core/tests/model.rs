@@ -386,9 +386,9 @@ proptest! {
             let node = h.s.server.tree.get(p);
             prop_assert!(node.is_some(), "{} missing", p);
             let node = node.unwrap();
-            prop_assert_eq!(&node.data, &n.data, "data of {}", p);
-            prop_assert_eq!(node.stat.version, n.version, "version of {}", p);
-            prop_assert_eq!(node.stat.cversion, n.creates, "cversion of {}", p);
+            prop_assert_eq!(node.data(), n.data.as_deref(), "data of {}", p);
+            prop_assert_eq!(node.stat().version, n.version, "version of {}", p);
+            prop_assert_eq!(node.stat().cversion, n.creates, "cversion of {}", p);
         }
         prop_assert_eq!(h.s.server.tree.node_count(), model.nodes.len());
     }

@@ -199,3 +199,30 @@ expect = [{ recipe = "A", role = "leading" }, { server = 1, path = "/m/master-00
     let mut run = TutorialRun::new(tutorial::parse(text).unwrap());
     run.play_all().unwrap();
 }
+
+/// Going back to a step's start and playing on gives the run a fresh play gives: the step's
+/// actions are taken once (the browser's Back button).
+#[test]
+fn back_to_a_step_replays_it_as_a_fresh_run_would() {
+    let s6 = tutorial::all()
+        .unwrap()
+        .into_iter()
+        .find(|t| t.id == "S6")
+        .unwrap();
+    let mut fresh = TutorialRun::new(s6.clone());
+    fresh.play_step().unwrap();
+    let mut run = TutorialRun::new(s6);
+    for _ in 0..4 {
+        run.play_step().unwrap();
+    }
+    run.back_to(1);
+    assert_eq!(run.begun, 1);
+    assert_eq!(run.player.now(), fresh.player.now());
+    assert_eq!(run.player.log, fresh.player.log);
+    assert!(run.player.world.consoles.is_empty());
+    run.play_all().unwrap();
+    assert_eq!(run.player.world.consoles.len(), 1);
+    run.back_to(0);
+    assert_eq!((run.begun, run.player.now()), (0, 0));
+    run.play_all().unwrap();
+}
