@@ -36,6 +36,7 @@ use zk_core::peer::{Output, Peer, PeerConfig, PeerEvent};
 use zk_core::proto;
 use zk_core::request::{ConnectRequest, Request};
 use zk_core::server::ServerConfig;
+use zk_core::snapshot::SnapshotWriter;
 use zk_core::{ConnId, Millis, ServerId};
 
 /// What a server is started with.
@@ -216,6 +217,9 @@ impl SnapPolicy {
     }
 }
 
+/// About how many bytes of snapshot the loop writes per turn: a few milliseconds' work.
+const SNAPSHOT_PIECE: usize = 256 << 10;
+
 /// The peer loop's state.
 struct Driver {
     peer: Peer,
@@ -224,7 +228,8 @@ struct Driver {
     disk: disk::DiskHandle,
     net: Option<QuorumHandle>,
     snap: SnapPolicy,
-    snapshot_in_progress: bool,
+    /// The snapshot being taken, a piece per turn of the loop while requests go on.
+    snapshot: Option<SnapshotWriter>,
     cfg: Arc<Config>,
     totals: ServerTotals,
     data_dir: PathBuf,
@@ -432,21 +437,51 @@ impl Driver {
         if !ops.is_empty() {
             self.disk.persist(ops);
         }
+        let mut replaced = false;
         for (at, e) in self.peer.take_events() {
+            replaced |= matches!(
+                e,
+                PeerEvent::State { .. }
+                    | PeerEvent::SnapshotInstalled { .. }
+                    | PeerEvent::Truncated { .. }
+            );
             self.metrics.peer_event(&e, self.peer.state, at);
             log_event(&e);
         }
-        // A snapshot of the committed tree every snapCount-or-so transactions.
-        if self.snap.logged >= self.snap.threshold && !self.snapshot_in_progress {
-            let zxid = self.peer.server.tree.last_processed_zxid();
-            let bytes = zk_core::snapshot::serialize(&self.peer.server.tree);
+        self.snapshot_step(replaced);
+    }
+
+    /// A snapshot of the committed tree every snapCount-or-so transactions, taken a piece per
+    /// turn of the loop (a fuzzy snapshot: see [`SnapshotWriter`]), so that requests are not
+    /// held up while a large tree is written. A change of state (a new election, a SNAP or a
+    /// TRUNC from a leader) drops the snapshot under way: the history it belongs to may be
+    /// replaced.
+    fn snapshot_step(&mut self, replaced: bool) {
+        if replaced && self.snapshot.take().is_some() {
+            info!("snapshot dropped: the server changed state");
+            self.disk.snapshot_abort();
+        }
+        if self.snapshot.is_none() && self.snap.logged >= self.snap.threshold {
+            let tree = &self.peer.server.tree;
+            let mut header = Vec::new();
+            let w = SnapshotWriter::start(tree, false, &mut header);
             info!(
-                "taking a snapshot at {zxid} ({} znodes, {} bytes)",
-                self.peer.server.tree.node_count(),
-                bytes.len()
+                "taking a snapshot at {} ({} znodes)",
+                w.zxid(),
+                tree.node_count()
             );
-            self.disk.snapshot(zxid, bytes);
+            self.disk.snapshot_begin(w.zxid(), header);
+            self.snapshot = Some(w);
             self.snap.roll();
+        }
+        if let Some(w) = self.snapshot.as_mut() {
+            let mut piece = Vec::with_capacity(SNAPSHOT_PIECE + 4096);
+            let done = w.step(&self.peer.server.tree, &mut piece, SNAPSHOT_PIECE);
+            self.disk.snapshot_piece(piece);
+            if done {
+                self.disk.snapshot_end();
+                self.snapshot = None;
+            }
         }
     }
 }
@@ -598,7 +633,7 @@ pub async fn run(
 
     let mut d = Driver {
         snap: SnapPolicy::new(cfg.snap_count as u64),
-        snapshot_in_progress: false,
+        snapshot: None,
         peer,
         start: Instant::now(),
         conns: HashMap::new(),
@@ -673,6 +708,8 @@ pub async fn run(
                 let now = d.now();
                 d.peer.tick(now);
             }
+            // A snapshot under way takes its next piece when nothing else is waiting.
+            _ = std::future::ready(()), if d.snapshot.is_some() => {}
         }
         d.flush();
     }

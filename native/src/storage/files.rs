@@ -80,7 +80,7 @@ pub(super) fn create_dir(dir: &Path) -> Result<(), StorageError> {
     fs::create_dir_all(dir).map_err(io_err("create directory", dir))
 }
 
-fn tmp_path(path: &Path) -> PathBuf {
+pub(super) fn tmp_path(path: &Path) -> PathBuf {
     let mut s = path.as_os_str().to_owned();
     s.push(TMP_SUFFIX);
     PathBuf::from(s)

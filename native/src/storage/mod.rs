@@ -13,11 +13,16 @@
 //! The core ([`zk_core::peer::Peer`]) asks for durability with [`PersistOp`]s; the driver hands
 //! them here in order ([`Storage::apply`]) from a thread of its own, and reports them persisted
 //! when `apply` returns. Appends are group-committed: a batch of appends costs one write and one
-//! fsync. Every `snapCount` transactions the driver serializes the committed tree and calls
-//! [`Storage::write_snapshot`], which also rolls the log (the next append starts a new file), and
-//! now and then [`Storage::purge`] (autopurge) drops snapshots and logs no longer needed.
+//! fsync. Every `snapCount`-or-so transactions the driver takes a fuzzy snapshot of the committed
+//! tree a piece per turn of its loop ([`zk_core::snapshot::SnapshotWriter`]) and hands the pieces
+//! here as they come ([`Storage::begin_snapshot`], [`Storage::write_snapshot_piece`],
+//! [`Storage::finish_snapshot`], which also rolls the log: the next append starts a new file);
+//! the snapshot is named for the zxid it began at and is exact once the log after that zxid is
+//! replayed over it. Now and then [`Storage::purge`] (autopurge) drops snapshots and logs no
+//! longer needed.
 //!
-//! At start, [`Storage::open`] finds the newest snapshot that reads back whole, then every
+//! At start, [`Storage::open`] finds the newest snapshot that reads back whole (read a piece at
+//! a time, never all in memory), then every
 //! logged transaction after it, and hands both to the core in a [`Restored`]: the core decides
 //! what of the log is committed.
 //!
@@ -209,6 +214,17 @@ pub struct Storage {
     last_logged: Zxid,
     /// fsyncs of the log (tests count them to see group commit at work).
     log_syncs: u64,
+    /// A snapshot being written a piece at a time.
+    writing: Option<SnapshotFile>,
+}
+
+/// A snapshot being written: its temporary file.
+#[derive(Debug)]
+struct SnapshotFile {
+    zxid: Zxid,
+    tmp: PathBuf,
+    file: io::BufWriter<File>,
+    bytes: u64,
 }
 
 impl Storage {
@@ -240,11 +256,24 @@ impl Storage {
             current: None,
             last_logged: Zxid::ZERO,
             log_syncs: 0,
+            writing: None,
         };
         let tree = st.load_snapshot(&mut report)?;
         let base = tree.last_processed_zxid();
         let log = st.load_log(base, &mut report)?;
         st.last_logged = log.last().map_or(base, TxnEntry::zxid).max(base);
+        if tree.fuzzy_until() > st.last_logged {
+            // A snapshot taken while transactions went on holds some of them; it is exact once
+            // the log after it is replayed, so the log must reach that far.
+            return Err(StorageError::BadSnapshot {
+                zxid: base,
+                what: format!(
+                    "it holds changes up to {}, but the transaction log ends at {}",
+                    tree.fuzzy_until(),
+                    st.last_logged
+                ),
+            });
+        }
         report.last_logged = st.last_logged;
         let (accepted_epoch, current_epoch) = st.load_epochs(&mut report)?;
         info!(
@@ -311,6 +340,81 @@ impl Storage {
         Ok(())
     }
 
+    /// Begins a snapshot written a piece at a time (a fuzzy snapshot, see
+    /// [`zk_core::snapshot::SnapshotWriter`]): `header` is its first bytes, which name its zxid.
+    /// The pieces go to a temporary file; [`Storage::finish_snapshot`] puts it in place. A
+    /// snapshot begun before and not finished is dropped.
+    pub fn begin_snapshot(&mut self, zxid: Zxid, header: &[u8]) -> Result<(), StorageError> {
+        self.abort_snapshot();
+        check_snapshot_zxid(zxid, header)?;
+        let path = self.snapshot_path(zxid);
+        let tmp = files::tmp_path(&path);
+        let file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp)
+            .map_err(io_err("create", &tmp))?;
+        self.writing = Some(SnapshotFile {
+            zxid,
+            tmp,
+            file: io::BufWriter::with_capacity(1 << 20, file),
+            bytes: 0,
+        });
+        self.write_snapshot_piece(header)
+    }
+
+    /// The next piece of the snapshot begun by [`Storage::begin_snapshot`].
+    pub fn write_snapshot_piece(&mut self, bytes: &[u8]) -> Result<(), StorageError> {
+        let Some(w) = self.writing.as_mut() else {
+            return Ok(());
+        };
+        if let Err(e) = w.file.write_all(bytes) {
+            let tmp = w.tmp.clone();
+            self.abort_snapshot();
+            return Err(io_err("write", &tmp)(e));
+        }
+        w.bytes += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// Ends the snapshot being written: fsynced, renamed into place, and the log rolled (the
+    /// next append starts a new file). Returns its zxid and size; `None` if none was begun.
+    pub fn finish_snapshot(&mut self) -> Result<Option<(Zxid, u64)>, StorageError> {
+        let Some(w) = self.writing.take() else {
+            return Ok(None);
+        };
+        let SnapshotFile {
+            zxid,
+            tmp,
+            file,
+            bytes,
+        } = w;
+        let done = file
+            .into_inner()
+            .map_err(|e| e.into_error())
+            .and_then(|f| f.sync_all());
+        if let Err(e) = done {
+            let _ = fs::remove_file(&tmp);
+            return Err(io_err("fsync", &tmp)(e));
+        }
+        let path = self.snapshot_path(zxid);
+        files::commit_temp(&tmp, &path)?;
+        self.snapshots.insert(zxid, true);
+        self.last_logged = self.last_logged.max(zxid);
+        self.roll_log()?;
+        info!(snapshot = %path.display(), bytes, "snapshot written");
+        Ok(Some((zxid, bytes)))
+    }
+
+    /// Drops the snapshot being written, if any (its temporary file goes).
+    pub fn abort_snapshot(&mut self) {
+        if let Some(w) = self.writing.take() {
+            drop(w.file);
+            let _ = fs::remove_file(&w.tmp);
+        }
+    }
+
     /// Autopurge: keeps the newest `retain` readable snapshots (at least one) and the log files
     /// needed to replay from the oldest of them, and removes the rest.
     pub fn purge(&mut self, retain: usize) -> Result<PurgeReport, StorageError> {
@@ -371,8 +475,8 @@ impl Storage {
             self.snapshots.insert(*z, true);
         }
         for (zxid, path) in found.iter().rev() {
-            let why = match fs::read(path) {
-                Ok(bytes) => match snapshot::deserialize(&bytes) {
+            let why = match read_snapshot(path) {
+                Ok(result) => match result {
                     Ok(tree) if tree.last_processed_zxid() == *zxid => {
                         info!(snapshot = %path.display(), "loaded snapshot");
                         report.snapshot = Some((path.clone(), *zxid));
@@ -624,6 +728,7 @@ impl Storage {
     /// Removes every logged transaction after `zxid`: later files go, the file holding `zxid`
     /// is cut after it.
     fn truncate(&mut self, zxid: Zxid) -> Result<(), StorageError> {
+        self.abort_snapshot();
         if let Some((z, _)) = self
             .snapshots
             .range((Excluded(zxid), Unbounded))
@@ -686,6 +791,8 @@ impl Storage {
     /// after them the logs of the old history, are removed.
     fn install_snapshot(&mut self, zxid: Zxid, data: &[u8]) -> Result<(), StorageError> {
         check_snapshot_zxid(zxid, data)?;
+        // A snapshot of the history being replaced must not land after it.
+        self.abort_snapshot();
         let path = self.snapshot_path(zxid);
         let tmp = files::write_temp(&path, data)?;
         let newer: Vec<Zxid> = self
@@ -718,6 +825,24 @@ impl Storage {
 
     fn write_epoch(&self, name: &str, epoch: u32) -> Result<(), StorageError> {
         files::write_atomic(&self.snap_dir.join(name), epoch.to_string().as_bytes())
+    }
+}
+
+/// Reads a snapshot file a piece at a time, building the tree as it goes (the file is never
+/// all in memory). The outer error is the file's, the inner one the snapshot's.
+fn read_snapshot(path: &Path) -> io::Result<Result<DataTree, snapshot::SnapshotError>> {
+    use std::io::Read;
+    let mut f = File::open(path)?;
+    let mut reader = snapshot::SnapshotReader::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            return Ok(reader.finish());
+        }
+        if let Err(e) = reader.feed(&buf[..n]) {
+            return Ok(Err(e));
+        }
     }
 }
 
