@@ -827,10 +827,17 @@ fn match_template<'a>(template: &str, s: &'a str) -> Option<Vec<&'a str>> {
 
 /// A sentence of the core in the page's language.
 pub fn core_sentence(lang: Lang, s: &str) -> String {
+    sentence_from(SENTENCES, lang, s)
+}
+
+/// A sentence of the core in the page's language, by the first of `table`'s (English
+/// template, Chinese template) pairs that matches it. In a Chinese template, `{}` takes the
+/// next value and `{N}` the Nth.
+pub fn sentence_from(table: &[(&str, &str)], lang: Lang, s: &str) -> String {
     if lang == Lang::En {
         return s.to_string();
     }
-    for (en, zh) in SENTENCES {
+    for (en, zh) in table {
         let Some(values) = match_template(en, s) else {
             continue;
         };

@@ -229,6 +229,38 @@ texts! {
     MessageKind => "message kind", "消息类型";
     NoEvents => "No events match.", "没有匹配的事件。";
 
+    // Tutorials.
+    Tutorials => "Tutorials", "教程";
+    TutorialsHint => "The documents' scenarios, played on this page: each loads its own cluster and runs step by step, with the outcome the document states checked as it happens.",
+        "文档中的场景，在本页上演示：每个教程载入自己的集群，一步一步运行，并在过程中检查文档所述的结果。";
+    TutorialsError => "The tutorials could not be read:", "无法读取教程：";
+    RealToo => "also on real servers", "也在真实服务器上验证";
+    Source => "retells", "出处";
+    Note => "Where the document simplifies", "文档简化之处";
+    About => "What this tutorial shows", "本教程演示的内容";
+    AllTutorials => "All tutorials", "全部教程";
+    BackToTutorial => "Back to the tutorial", "回到当前教程";
+    Next => "Next", "下一步";
+    Back => "Back", "上一步";
+    BackHint => "Go back to where the previous step began and play it again", "回到上一步开始的时刻，重新演示";
+    AutoPlay => "Auto-play", "自动播放";
+    AutoHint => "Go on by itself when a step's checks pass, after a pause for reading", "每步检查通过后，稍作停顿供阅读，然后自动继续";
+    PlayFreely => "Play freely", "自由操作";
+    PlayFreelyHint => "Leave the script: the run goes on as an ordinary playground run", "离开脚本：这次运行作为普通的演练继续";
+    IntroHint => "Nothing runs until a step starts it: press Next to begin.", "在某一步启动之前什么都不会运行：按“下一步”开始。";
+    Does => "does", "操作";
+    Checks => "checks", "检查";
+    Seen => "seen", "实际";
+    NotYet => "not yet", "尚未满足";
+    Focus => "in focus", "关注";
+    StepWaiting => "Running: waiting for the checks…", "运行中：等待检查通过……";
+    StepPassed => "All checks passed. Time is paused here, so that the next step's checks of what happens “during this step” start at the right moment. Next continues.",
+        "所有检查已通过。时间暂停在这里，使下一步“在本步骤中”的检查从正确的时刻开始。按“下一步”继续。";
+    StepLate => "Not met in time: the red checks say what was seen instead. Time goes on; they turn green if they come to hold.",
+        "未能按时满足：红色的检查项给出了实际情况。时间继续运行；一旦满足会变绿。";
+    TutorialDone => "Tutorial complete: every step's checks passed. Play freely from here, or pick another tutorial.",
+        "教程完成：每一步的检查都已通过。可以从这里自由操作，或选择另一个教程。";
+
     // Errors and the panic overlay.
     BadUrl => "The run in the address could not be read, so a new one started:", "地址里的运行记录无法读取，已开始新的运行：";
     LongRun => "This run has recorded a million events, so time was paused to spare the tab's memory: move the timeline back, or start a new run.",

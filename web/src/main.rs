@@ -4,6 +4,7 @@
 //!
 //! * [`app`] — the component: the animation loop, the actions, and one view per panel.
 //! * [`describe`] — words for messages, votes and events; [`i18n`] — the fixed labels.
+//! * [`guide`] — a tutorial (`tutorials/*.toml`) played step by step on the live Player.
 //! * [`index`] — what the event log's entries refer to, kept up to date incrementally.
 //! * [`url`] — the run (seed and actions) in the address, so it can be shared and replayed.
 //! * [`panic`] — the overlay a panic shows.
@@ -11,6 +12,7 @@
 mod app;
 mod describe;
 mod dom;
+mod guide;
 mod i18n;
 mod index;
 mod panic;

@@ -1,4 +1,5 @@
-//! The run in the address: `#run=<base64url of the Script's JSON>&t=<ms>`.
+//! The run in the address: `#run=<base64url of the Script's JSON>&t=<ms>`, or a tutorial and
+//! its step: `#tutorial=S6&step=3`.
 //!
 //! A [`Script`] is the setup (seed included) and every action with the step it was taken at, so
 //! the address replays the run event for event. `#seed=N` alone starts the default ensemble with
@@ -19,6 +20,9 @@ pub struct Params {
     pub at: Option<Millis>,
     /// Playback speed (for benchmarks and demos).
     pub speed: Option<f64>,
+    /// A tutorial's id (`S6`), and the step it was at (1-based; 0 or absent: its start).
+    pub tutorial: Option<String>,
+    pub step: Option<usize>,
     /// Could not be read (the message says why).
     pub error: Option<String>,
 }
@@ -40,6 +44,12 @@ pub fn fragment(script: &Script, at: Millis) -> String {
     format!("#run={}&t={at}", encode_script(script))
 }
 
+/// The fragment for a tutorial at a step (0: before the first).
+pub fn tutorial_fragment(id: &str, step: usize) -> String {
+    let id: String = id.chars().filter(char::is_ascii_alphanumeric).collect();
+    format!("#tutorial={id}&step={step}")
+}
+
 /// Reads a fragment (with or without its `#`) or a query string.
 pub fn parse(fragment: &str) -> Params {
     let mut p = Params::default();
@@ -57,6 +67,8 @@ pub fn parse(fragment: &str) -> Params {
             },
             "t" => p.at = v.parse().ok(),
             "speed" => p.speed = v.parse().ok().filter(|s: &f64| s.is_finite() && *s > 0.0),
+            "tutorial" if !v.is_empty() => p.tutorial = Some(v.to_string()),
+            "step" => p.step = v.parse().ok(),
             _ => {}
         }
     }
@@ -94,5 +106,13 @@ mod tests {
         assert_eq!(parse("#seed=12&speed=10").seed, Some(12));
         assert_eq!(parse("?speed=10").speed, Some(10.0));
         assert!(parse("#seed=x").error.is_some());
+    }
+
+    #[test]
+    fn a_tutorial_and_its_step() {
+        let p = parse(&tutorial_fragment("S6", 3));
+        assert_eq!((p.tutorial.as_deref(), p.step), (Some("S6"), Some(3)));
+        assert_eq!(parse("#tutorial=S1").step, None);
+        assert_eq!(tutorial_fragment("S1&x=<y>", 0), "#tutorial=S1xy&step=0");
     }
 }

@@ -6,8 +6,11 @@
 //
 // Steps: start three servers from the setup panel, see a LEADING server, kill it, see a new
 // leader, run `create /a x` in a console and read /a back from another server's tree view,
-// replay the run from its address, switch to Chinese, check the panic overlay — with no console
-// errors or page errors, and a screenshot in target/e2e/playground.png. Every wait is bounded.
+// replay the run from its address, switch to Chinese, check the panic overlay; then the tutorial
+// panel: list the tutorials, walk S1 step by step (each step's checks turn green and time stops
+// there), open S6 from its address and walk it with one step back, auto-play, Chinese narration,
+// and leave the script — with no console errors or page errors, and screenshots in target/e2e/
+// (playground.png, tutorial-s6.png). Every wait is bounded.
 
 import { chromium } from '../tools/node_modules/playwright-core/index.mjs';
 import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
@@ -70,6 +73,50 @@ async function waitLeader(page, not) {
 async function transcript(page) {
   return page.$eval('#console-transcript', (e) => e.textContent);
 }
+
+
+// The tutorial panel as the page shows it: its step, phase and checks (for waits and messages).
+async function tutorialState(page) {
+  return page.evaluate(() => {
+    const t = document.querySelector('#tutorial');
+    if (!t) return null;
+    return {
+      id: t.dataset.tutorial, step: Number(t.dataset.step), steps: Number(t.dataset.steps), phase: t.dataset.phase,
+      status: document.querySelector('#tutorial-status')?.textContent.trim(),
+      checks: [...document.querySelectorAll('#tutorial-checks .check-item')]
+        .map((c) => ({ ok: c.dataset.ok === 'true', text: c.textContent.trim() })),
+    };
+  });
+}
+
+// Waits (bounded) until step `step` of the open tutorial has passed: its phase is `passed` or
+// `done` and every check is green. A step that runs late fails at once with what was seen.
+async function waitStepPassed(page, step) {
+  try {
+    await page.waitForFunction((step) => {
+      const t = document.querySelector('#tutorial');
+      if (!t || t.dataset.step !== String(step)) return false;
+      if (t.dataset.phase === 'late') return true;
+      if (t.dataset.phase !== 'passed' && t.dataset.phase !== 'done') return false;
+      const checks = [...document.querySelectorAll('#tutorial-checks .check-item')];
+      return checks.length > 0 && checks.every((c) => c.dataset.ok === 'true');
+    }, step, { timeout: T });
+  } catch (e) {
+    throw new Error(`step ${step} did not pass in ${T / 1000} s: ${JSON.stringify(await tutorialState(page))}`);
+  }
+  const s = await tutorialState(page);
+  if (s.phase === 'late') throw new Error(`step ${step} ran late: ${JSON.stringify(s)}`);
+  return s;
+}
+
+// Next, then wait for the step it begins to pass.
+async function nextStep(page) {
+  const before = (await tutorialState(page)).step;
+  await page.click('#tutorial-next');
+  return waitStepPassed(page, before + 1);
+}
+
+const clockNow = async (page) => Number(await page.getAttribute('#clock', 'data-now'));
 
 let failure = null;
 try {
@@ -200,6 +247,120 @@ try {
   check(panicText.includes('deliberate panic'), 'a panic shows the overlay with its message');
   check(await crash.$('#panic-reset') !== null, 'the overlay offers a reset');
   await crash.close();
+
+
+  // ---- The tutorial panel. ----
+  await page.setViewportSize({ width: 1400, height: 1000 });
+  await page.click('#tutorials-toggle');
+  await page.waitForSelector('#tutorial-list', { timeout: T });
+  const listed = await page.$$eval('#tutorial-list .tutorial-item', (b) => b.map((x) => x.dataset.tutorialId));
+  check(listed.length === 18 && listed[0] === 'S1' && listed[17] === 'S18',
+    `the tutorial list shows 18 tutorials (${listed.join(' ')})`);
+  check(await page.getAttribute('#tutorials-toggle', 'aria-pressed') === 'true', 'the Tutorials button is on');
+
+  await page.click('button[data-tutorial-id="S1"]');
+  await page.waitForSelector('#tutorial[data-tutorial="S1"]', { timeout: T });
+  let tut = await tutorialState(page);
+  check(tut.step === 0 && tut.phase === 'intro' && tut.steps === 7, `S1 opens at its start (${tut.steps} steps, ${tut.phase})`);
+  check(await page.isDisabled('#tutorial-back'), 'Back is disabled before the first step');
+  check((await page.$$('#ensemble g.server')).length === 5
+    && (await serverStates(page)).every((s) => s.status === 'down'), "S1's cluster: five servers, all down");
+  check(page.url().includes('#tutorial=S1&step=0'), 'the address names the tutorial');
+  await page.click('button.preset[data-speed="100"]');
+
+  tut = await nextStep(page);
+  check(tut.step === 1 && tut.checks.length === 2, 'S1 step 1: server 1 starts, LOOKING, votes for itself: checks green');
+  const focusIds = await page.$$eval('#ensemble g.server.focus', (gs) => gs.map((g) => g.dataset.serverId));
+  check(focusIds.join() === '1' && await page.$('#ensemble g.server.focus .halo') !== null
+    && await page.$('.server-card.focus[data-card-id="1"]') !== null, 'the step\'s server has a halo and a marked card');
+  const stopped = await clockNow(page);
+  await page.waitForTimeout(400);
+  check(await clockNow(page) === stopped && await page.getAttribute('#play', 'data-playing') === 'false',
+    `time stops where the step passed (${stopped} ms)`);
+  for (let i = 2; i <= 7; i++) {
+    tut = await nextStep(page);
+    check(tut.step === i && tut.checks.every((c) => c.ok), `S1 step ${i} of 7 passed: ${tut.checks.length} checks green`);
+    if (i === 3) check(page.url().includes('#tutorial=S1&step=3'), 'the address follows the step');
+  }
+  check(tut.phase === 'done' && await page.isDisabled('#tutorial-next'), 'S1 is complete and Next is disabled');
+  const s1leader = await page.getAttribute('#ensemble g.server[data-server-id="3"]', 'data-state');
+  check(s1leader === 'LEADING', `at S1's end server 3 is ${s1leader}`);
+
+  // S6 from its address, at its start.
+  const s6 = await context.newPage();
+  watch(s6, 's6');
+  await s6.goto(base + '?lang=en&speed=100#tutorial=S6&step=0', { waitUntil: 'load' });
+  await s6.waitForSelector('#tutorial[data-tutorial="S6"]', { timeout: T });
+  tut = await tutorialState(s6);
+  check(tut.step === 0 && tut.phase === 'intro' && tut.steps === 6, 'S6 opens from its address, at its start');
+  check((await s6.textContent('#tutorial-note')).includes('COMMIT'), "S6's note is shown before the first step");
+  for (let i = 1; i <= 4; i++) {
+    tut = await nextStep(s6);
+    check(tut.step === i, `S6 step ${i} of 6 passed: ${tut.checks.length} checks green`);
+  }
+  // Step 4 is about PROPOSAL and ACK: the log marks those entries, each on its own row.
+  const marked = await s6.$$eval('#event-log li.focus', (lis) => lis.map((li) => ({
+    kind: li.dataset.kind, top: li.getBoundingClientRect().top,
+  })));
+  const rows = new Set(marked.map((m) => Math.round(m.top)));
+  check(marked.length >= 3 && marked.every((m) => m.kind === 'PROPOSAL' || m.kind === 'ACK') && rows.size === marked.length,
+    `the log marks the step's ${marked.length} PROPOSAL/ACK entries, one per row`);
+  // One step back: step 3 begins again where it began, and passes again.
+  await s6.click('#tutorial-back');
+  tut = await waitStepPassed(s6, 3);
+  check(tut.step === 3 && tut.checks.every((c) => c.ok), 'Back goes to step 3, which passes again');
+  for (let i = 4; i <= 6; i++) {
+    tut = await nextStep(s6);
+    check(tut.step === i, `S6 step ${i} of 6 passed: ${tut.checks.length} checks green`);
+  }
+  check(tut.phase === 'done', 'S6 is complete');
+  const created = await s6.textContent('#console-transcript');
+  check(created.includes('Created /s6') && created.includes('cZxid = 0x100000002'),
+    'the console shows "Created /s6" and its cZxid 0x100000002');
+  await s6.screenshot({ path: join(artifacts, 'tutorial-s6.png'), fullPage: false });
+  check(true, 'screenshot saved to target/e2e/tutorial-s6.png');
+
+  // Chinese narration.
+  await s6.click('#lang-zh');
+  const say = await s6.textContent('#tutorial-say');
+  const title = await s6.textContent('#tutorial-title');
+  check(say.includes('服务器 1 已经应用了这个事务') && title.includes('一次写请求的完整旅程'),
+    `the Chinese page narrates in Chinese: ${title} — ${say.slice(0, 24)}…`);
+  check(/服务器|控制台/.test(await s6.textContent('#tutorial-checks')), 'the checks read in Chinese');
+  await s6.click('#lang-en');
+
+  // On a phone the panel comes first and nothing scrolls sideways.
+  await s6.setViewportSize({ width: 390, height: 844 });
+  await s6.waitForTimeout(300);
+  const panelBox = await s6.$eval('#tutorial', (e) => e.getBoundingClientRect().toJSON());
+  const ensembleTop = await s6.$eval('#ensemble', (e) => e.getBoundingClientRect().top);
+  const sideways = await s6.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  check(panelBox.width <= 390 && panelBox.top < ensembleTop && sideways <= 1,
+    `phone layout with the tutorial: panel ${Math.round(panelBox.width)}px above the ensemble, no sideways scroll`);
+  await s6.screenshot({ path: join(artifacts, 'tutorial-phone.png'), fullPage: false });
+  await s6.setViewportSize({ width: 1400, height: 1000 });
+
+  // Play freely: the panel goes, the run goes on from where it is.
+  const left = await clockNow(s6);
+  await s6.click('#tutorial-leave');
+  await s6.waitForSelector('#tutorial', { state: 'detached', timeout: T });
+  check(await s6.$('#tutorials') === null, 'Play freely closes the tutorial panel');
+  await s6.waitForFunction((t) => Number(document.querySelector('#clock').dataset.now) > t, left, { timeout: T });
+  check(await s6.getAttribute('#play', 'data-playing') === 'true', 'the run goes on after leaving the script');
+  await s6.waitForFunction(() => location.hash.startsWith('#run='), null, { timeout: T });
+  check(true, 'the address holds the run again');
+  await s6.close();
+
+  // An address in the middle of S6: the steps before it replay, step 4 begins; auto-play goes on.
+  const mid = await context.newPage();
+  watch(mid, 's6-step4');
+  await mid.goto(base + '?lang=en&speed=100#tutorial=S6&step=4', { waitUntil: 'load' });
+  tut = await waitStepPassed(mid, 4);
+  check(tut.id === 'S6' && tut.step === 4, 'the address #tutorial=S6&step=4 replays up to step 4, which passes');
+  await mid.click('#tutorial-auto');
+  tut = await waitStepPassed(mid, 5);
+  check(tut.step === 5, 'auto-play begins step 5 by itself after a pause');
+  await mid.close();
 
   check(problems.length === 0, `no console or page errors${problems.length ? ':\n' + problems.join('\n') : ''}`);
 } catch (e) {

@@ -137,12 +137,14 @@ impl App {
             .collect();
         self.flights.borrow_mut().end();
 
+        let focus = self.focus();
         let nodes: Html = views
             .iter()
             .map(|v| {
                 let (x, y) = pos[&v.id];
                 let id = v.id;
                 let selected = self.selected == id;
+                let focused = focus.is_some_and(|f| f.servers.contains(&id.0));
                 let leading = v.status != Status::Down && v.state == Some(ServerState::Leading);
                 let vote = v.vote.map(|vote| format!(
                     "{} → {}",
@@ -150,12 +152,15 @@ impl App {
                     describe::sid(lang, vote.leader)
                 ));
                 html! {
-                    <g class={classes!("server", state_class(v), status_key(v), selected.then_some("selected"), v.observer.then_some("observer"))}
+                    <g class={classes!("server", state_class(v), status_key(v), selected.then_some("selected"), v.observer.then_some("observer"), focused.then_some("focus"))}
                         data-server-id={id.to_string()} data-state={state_name(v)}
                         data-status={status_key(v)} data-serving={v.serving.to_string()}
                         transform={format!("translate({x:.1},{y:.1})")}
                         onclick={link.callback(move |_| Msg::Select(id))}>
                         <title>{ format!("{} {id}", lang.t(T::Server)) }</title>
+                        if focused {
+                            <circle class="halo" r={(NODE_R + 11.0).to_string()} />
+                        }
                         if v.observer {
                             <rect class="body" x={(-NODE_R).to_string()} y={(-NODE_R).to_string()}
                                 width={(2.0 * NODE_R).to_string()} height={(2.0 * NODE_R).to_string()} rx="18" />
@@ -182,8 +187,9 @@ impl App {
             })
             .collect();
 
+        let focus_kinds = focus.is_some_and(|f| !f.kinds.is_empty());
         html! {
-            <section class="card cluster" id="cluster">
+            <section class={classes!("card", "cluster", focus_kinds.then_some("focus-kinds"))} id="cluster">
                 <h2>{ lang.t(T::Ensemble) }</h2>
                 <div class="ensemble-box" ref={self.ensemble_box.clone()}
                     style={format!("aspect-ratio:{} / {};max-width:calc(68vh * {} / {})", canvas.width, canvas.height, canvas.width, canvas.height)}>
@@ -276,8 +282,11 @@ impl App {
             _ => here,
         };
         let picked = self.picked.as_ref().is_some_and(|p| p.id == id);
+        let focused = self
+            .focus()
+            .is_some_and(|f| f.kinds.iter().any(|k| k.eq_ignore_ascii_case(kind)));
         Some(html! {
-            <button key={id} class={classes!("msg", m.deliver_at.is_none().then_some("held"), picked.then_some("picked"))}
+            <button key={id} class={classes!("msg", m.deliver_at.is_none().then_some("held"), picked.then_some("picked"), focused.then_some("focus"))}
                 data-msg-id={id.to_string()} data-kind={kind} style={style}
                 onclick={ctx.link().callback(move |_| Msg::PickMessage(id))}>{ kind }</button>
         })

@@ -11,8 +11,9 @@
 //!    `console`, `tree`, `faults`, `setup`, `log`, `timebar`), reading the Player's views
 //!    (`servers()`, `tree()`, `sim().in_flight()`, the log) and nothing else.
 //!
-//! A tutorial side panel (issue 7) is meant to sit left of the ensemble: `view` leaves the
-//! layout's first column to it (see `.layout.with-tutorial` in the style sheet).
+//! The tutorial panel (`tutorial`, driven by [`Guide`]) sits left of the ensemble when open:
+//! a chosen tutorial's cluster becomes the Player, its steps act on it, and the frame loop
+//! stops time where the guide says (see `frame`).
 
 mod cluster;
 mod console;
@@ -23,10 +24,12 @@ mod servers;
 mod setup;
 mod timebar;
 mod tree;
+mod tutorial;
 mod votes;
 
 use crate::describe::Category;
 use crate::dom;
+use crate::guide::{self, Guide, Phase};
 use crate::i18n::{Lang, T};
 use crate::index::LogIndex;
 use crate::url;
@@ -38,6 +41,7 @@ use yew::prelude::*;
 use zk_core::peer::messages::ServerState;
 use zk_core::sim::play::{Action, Player, ServerView, Setup};
 use zk_core::sim::{InFlight, Latency, Status};
+use zk_core::tutorial::Focus;
 use zk_core::{Millis, ServerId};
 
 /// Real milliseconds spent handling events per frame, at most: past it, simulated time runs
@@ -56,6 +60,8 @@ const FAST_DRAW_MS: f64 = 33.0;
 pub const MIN_SPEED: f64 = 0.1;
 pub const MAX_SPEED: f64 = 100.0;
 const LANG_KEY: &str = "zk-playground-lang";
+/// Auto-play's pause for reading, in real milliseconds, before it begins the next step.
+const AUTO_PAUSE_MS: f64 = 2_000.0;
 
 /// Events recorded before time stops by itself: the Player keeps every event (the log and
 /// the timeline need them), a few hundred bytes each, and a tab has a few GB at most. At 1×
@@ -143,6 +149,25 @@ pub enum Msg {
     ToggleLoad,
     Draft(Box<dyn FnOnce(&mut Setup)>),
     NewRun,
+    /// The header's Tutorials button: show or hide the list.
+    ToggleTutorials,
+    ShowTutorialList(bool),
+    /// Replace the run with this tutorial's cluster, at its start.
+    OpenTutorial(String),
+    TutorialNext,
+    TutorialBack,
+    TutorialAuto,
+    /// Leave the script: the run goes on as an ordinary one.
+    LeaveTutorial,
+}
+
+/// What the address asks for.
+struct Address {
+    player: Player,
+    error: Option<String>,
+    speed: Option<f64>,
+    /// A tutorial and its step.
+    tutorial: Option<(String, usize)>,
 }
 
 pub struct App {
@@ -192,6 +217,12 @@ pub struct App {
     drawn_at: f64,
     /// Each panel's HTML for a panel version.
     panels: RefCell<BTreeMap<&'static str, (u64, Html)>>,
+    /// The tutorial being played, if any.
+    guide: Option<Guide>,
+    /// The list of tutorials is shown (in the tutorial column).
+    show_tutorials: bool,
+    /// Since when (page ms) auto-play has waited to begin the next step.
+    auto_since: Option<f64>,
 }
 
 impl App {
@@ -207,12 +238,16 @@ impl App {
             .unwrap_or(Lang::En)
     }
 
-    /// The run the address asks for, or a fresh one.
-    fn player_from_address() -> (Player, Option<String>, Option<f64>) {
+    /// The run the address asks for, or a fresh one (a tutorial's is opened by the caller).
+    fn player_from_address() -> Address {
         let mut params = url::parse(&dom::hash());
         let query = url::parse(&dom::search());
         params.speed = params.speed.or(query.speed);
-        let player = if let Some(script) = params.script.take() {
+        let tutorial = params
+            .tutorial
+            .take()
+            .map(|id| (id, params.step.unwrap_or(0)));
+        let player = if let Some(script) = params.script.take().filter(|_| tutorial.is_none()) {
             let mut p = Player::from_script(script);
             if let Some(t) = params.at {
                 p.seek(t);
@@ -220,9 +255,95 @@ impl App {
             p
         } else {
             let seed = params.seed.unwrap_or_else(dom::random_seed);
-            Player::new(Setup::playground(seed))
+            let mut setup = Setup::playground(seed);
+            // A tutorial replaces it at once: no need to start anything.
+            setup.autostart = tutorial.is_none();
+            Player::new(setup)
         };
-        (player, params.error, params.speed)
+        Address {
+            player,
+            error: params.error,
+            speed: params.speed,
+            tutorial,
+        }
+    }
+
+    /// Replaces the run with a tutorial's cluster: at its start, or (from an address) with
+    /// the steps before `step` played and `step` begun.
+    fn open_tutorial(&mut self, id: &str, step: usize) {
+        let Some(t) = guide::find(id) else {
+            self.notice = Some(Notice::BadUrl(format!(
+                "tutorial: there is no tutorial {id:?}"
+            )));
+            return;
+        };
+        let (mut g, mut player) = Guide::open(t.clone());
+        if step > 0 {
+            g.replay_to(&mut player, step.min(t.steps.len()));
+        }
+        self.playing = g.phase == Phase::Running;
+        self.player = player;
+        self.guide = Some(g);
+        self.show_tutorials = false;
+        self.auto_since = None;
+        self.notice = None;
+        self.history.clear();
+        self.history_pos = 0;
+        self.reset_view();
+        self.select_focus();
+        self.write_url();
+    }
+
+    /// The tutorial's next step begins: its actions happen now and time runs.
+    fn tutorial_next(&mut self) {
+        let Some(g) = self.guide.as_mut() else {
+            return;
+        };
+        g.next(&mut self.player);
+        self.auto_since = None;
+        self.playing = true;
+        self.clock = self.player.now() as f64;
+        self.index.update(&self.player.log);
+        if let Some(last) = self.player.world.consoles.keys().next_back() {
+            self.console = Some(*last);
+        }
+        self.select_focus();
+        self.write_url();
+    }
+
+    /// Shows the first server the current step is about in the vote panel.
+    fn select_focus(&mut self) {
+        let first = self.focus().and_then(|f| f.servers.first().copied());
+        if let Some(id) = first.map(ServerId) {
+            if self.player.sim().ids().contains(&id) {
+                self.selected = id;
+            }
+        }
+    }
+
+    /// What the current tutorial step is about.
+    fn focus(&self) -> Option<&Focus> {
+        self.guide.as_ref().and_then(Guide::focus)
+    }
+
+    /// Auto-play: after a pause for reading, Next when the step has passed (or before the
+    /// first). True when it did.
+    fn auto_play(&mut self, ts: f64) -> bool {
+        let waiting = self
+            .guide
+            .as_ref()
+            .is_some_and(|g| g.auto && g.phase != Phase::Running && !g.done());
+        if !waiting {
+            self.auto_since = None;
+            return false;
+        }
+        let since = *self.auto_since.get_or_insert(ts);
+        if ts - since < AUTO_PAUSE_MS {
+            return false;
+        }
+        self.tutorial_next();
+        self.panel_version += 1;
+        true
     }
 
     fn reset_view(&mut self) {
@@ -249,7 +370,10 @@ impl App {
     }
 
     fn write_url(&mut self) {
-        let f = url::fragment(&self.player.script(), self.player.now());
+        let f = match &self.guide {
+            Some(g) => url::tutorial_fragment(&g.tutorial().id, g.begun()),
+            None => url::fragment(&self.player.script(), self.player.now()),
+        };
         if f != self.written {
             dom::replace_hash(&f);
             self.written = f;
@@ -258,6 +382,9 @@ impl App {
 
     fn act(&mut self, action: Action) {
         self.player.act(action);
+        if let Some(g) = self.guide.as_mut() {
+            g.touch();
+        }
         self.index.update(&self.player.log);
         self.write_url();
     }
@@ -300,21 +427,43 @@ impl App {
         if self.panic_test {
             panic!("a deliberate panic, asked for by ?panic-test in the address");
         }
+        let auto = self.auto_play(ts);
         if !self.playing {
             // A resized window moves the messages even while time stands still.
-            return resized;
+            return resized || auto;
         }
         let target = self.clock + dt * self.speed;
         let t = target as Millis;
         let started = dom::now_ms();
         let mut handled = 0;
+        let mut passed = false;
         loop {
-            handled += self.player.advance_to(t, EVENTS_PER_SLICE);
-            if self.player.now() >= t {
+            // A tutorial step's expectations are looked at on their own clock: time stops at
+            // each look, and stays stopped at the first one that finds them all met.
+            let look = self.guide.as_ref().and_then(Guide::due).filter(|l| *l <= t);
+            let until = look.unwrap_or(t).max(self.player.now());
+            handled += self.player.advance_to(until, EVENTS_PER_SLICE);
+            let complete = self
+                .player
+                .sim()
+                .next_event_time()
+                .is_none_or(|next| next > until);
+            let over = dom::now_ms() - started > SIM_BUDGET_MS;
+            if complete && look.is_some() {
+                if let Some(g) = self.guide.as_mut() {
+                    passed = g.look(&mut self.player);
+                }
+                if passed || over {
+                    self.clock = self.player.now() as f64;
+                    break;
+                }
+                continue;
+            }
+            if complete {
                 self.clock = target;
                 break;
             }
-            if dom::now_ms() - started > SIM_BUDGET_MS {
+            if over {
                 // Too much to do in one frame: time runs slower than asked.
                 self.clock = self.player.now() as f64;
                 break;
@@ -326,6 +475,15 @@ impl App {
             self.notice = Some(Notice::LongRun);
             self.panel_version += 1;
             self.write_url();
+            return true;
+        }
+        if passed {
+            // The step's checks all hold: time stops here until Next.
+            self.playing = false;
+            self.panel_version += 1;
+            self.panel_drawn_at = ts;
+            self.dirty = false;
+            self.drawn_at = ts;
             return true;
         }
         self.dirty |= handled > 0 || resized || self.flights.borrow().waiting();
@@ -417,7 +575,12 @@ impl Component for App {
     type Properties = ();
 
     fn create(ctx: &Context<Self>) -> Self {
-        let (player, error, speed) = Self::player_from_address();
+        let Address {
+            player,
+            error,
+            speed,
+            tutorial,
+        } = Self::player_from_address();
         let first = ServerId(1);
         let mut app = App {
             draft: player.setup.clone(),
@@ -456,10 +619,16 @@ impl Component for App {
             dirty: false,
             drawn_at: 0.0,
             panels: RefCell::new(BTreeMap::new()),
+            guide: None,
+            show_tutorials: false,
+            auto_since: None,
         };
         app.set_lang(Self::lang_at_start());
         app.reset_view();
-        if app.player.script().inputs.is_empty() {
+        if let Some((id, step)) = tutorial {
+            app.open_tutorial(&id, step);
+        }
+        if app.guide.is_none() && app.player.script().inputs.is_empty() {
             // A fresh run: put its seed in the address right away.
             app.write_url();
         }
@@ -487,6 +656,9 @@ impl Component for App {
                 self.player.step_one();
                 self.clock = self.player.now() as f64;
                 self.index.update(&self.player.log);
+                if let Some(g) = self.guide.as_mut() {
+                    g.resync(&mut self.player);
+                }
             }
             Msg::Speed(s) => self.speed = s.clamp(MIN_SPEED, MAX_SPEED),
             Msg::Seek(t) => {
@@ -496,6 +668,9 @@ impl Component for App {
                 self.index.update(&self.player.log);
                 if self.notice == Some(Notice::LongRun) && self.player.log.len() < LOG_LIMIT {
                     self.notice = None;
+                }
+                if let Some(g) = self.guide.as_mut() {
+                    g.resync(&mut self.player);
                 }
                 self.write_url();
             }
@@ -525,11 +700,16 @@ impl Component for App {
                 if dom::hash() == self.written {
                     return false;
                 }
-                let (player, error, _) = Self::player_from_address();
-                self.player = player;
-                self.notice = error.map(Notice::BadUrl);
+                let address = Self::player_from_address();
+                self.player = address.player;
+                self.notice = address.error.map(Notice::BadUrl);
                 self.written = dom::hash();
+                self.guide = None;
+                self.show_tutorials = false;
                 self.reset_view();
+                if let Some((id, step)) = address.tutorial {
+                    self.open_tutorial(&id, step);
+                }
             }
             Msg::Select(id) => self.selected = id,
             Msg::PickMessage(id) => {
@@ -636,12 +816,42 @@ impl Component for App {
             Msg::Draft(change) => change(&mut self.draft),
             Msg::NewRun => {
                 self.player = Player::new(self.draft.clone());
+                self.guide = None;
+                self.show_tutorials = false;
                 self.notice = None;
                 self.history.clear();
                 self.history_pos = 0;
                 self.reset_view();
                 self.write_url();
                 self.playing = true;
+            }
+            Msg::ToggleTutorials => self.show_tutorials = !self.show_tutorials,
+            Msg::ShowTutorialList(on) => self.show_tutorials = on,
+            Msg::OpenTutorial(id) => self.open_tutorial(&id, 0),
+            Msg::TutorialNext => self.tutorial_next(),
+            Msg::TutorialBack => {
+                let Some(g) = self.guide.as_mut() else {
+                    return false;
+                };
+                if g.back(&mut self.player) {
+                    self.playing = g.phase == Phase::Running;
+                    self.auto_since = None;
+                    self.reset_view();
+                    self.select_focus();
+                    self.write_url();
+                }
+            }
+            Msg::TutorialAuto => {
+                if let Some(g) = self.guide.as_mut() {
+                    g.auto = !g.auto;
+                    self.auto_since = None;
+                }
+            }
+            Msg::LeaveTutorial => {
+                self.guide = None;
+                self.show_tutorials = false;
+                self.playing = true;
+                self.write_url();
             }
         }
         true
@@ -662,8 +872,10 @@ impl Component for App {
                         }
                     }</p>
                 }
-                <div class="layout">
-                    // The tutorial panel (issue 7) goes here, as the layout's first column.
+                <div class={classes!("layout", self.tutorial_column().then_some("with-tutorial"))}>
+                    if self.tutorial_column() {
+                        { self.frozen("tutorial", || self.view_tutorial(ctx)) }
+                    }
                     <main class="stage">
                         { self.view_cluster(ctx, &views) }
                         { self.frozen("servers", || self.view_servers(ctx, &views)) }
@@ -711,6 +923,9 @@ impl App {
                     <p class="subtitle">{ lang.t(T::Subtitle) }</p>
                 </div>
                 <div class="top-actions">
+                    <button id="tutorials-toggle" class={classes!("tutorials-button", self.tutorial_column().then_some("on"))}
+                        aria-pressed={self.tutorial_column().to_string()}
+                        onclick={link.callback(|_| Msg::ToggleTutorials)}>{ lang.t(T::Tutorials) }</button>
                     { badge }
                     <button id="copy-link" title={lang.t(T::LinkHint)}
                         onclick={link.callback(|_| Msg::CopyLink)}>{ copy_label }</button>

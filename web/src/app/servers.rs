@@ -30,11 +30,12 @@ impl App {
                         onclick={act(a)}>{ lang.t(label) }</button>
                 }
             };
+        let focused = self.focus().is_some_and(|f| f.servers.contains(&id.0));
         let vote = v
             .vote
             .map_or_else(|| "-".to_string(), |x| describe::vote(lang, &x));
         html! {
-            <article key={id.0} class={classes!("server-card", state_class(v), (self.selected == id).then_some("selected"))}
+            <article key={id.0} class={classes!("server-card", state_class(v), (self.selected == id).then_some("selected"), focused.then_some("focus"))}
                 data-card-id={id.to_string()} data-state={state_name(v)} data-status={status_key(v)}>
                 <header onclick={link.callback(move |_| Msg::Select(id))}>
                     <span class="sid">{ id.to_string() }</span>
