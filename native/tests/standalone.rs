@@ -548,3 +548,62 @@ fn configuration_errors_name_the_file_line_and_key() {
     let err = start_expecting_failure(dir.path(), &ens);
     assert!(err.contains("myid"), "missing myid: {err}");
 }
+
+/// Snapshots taken while writes keep coming (snapCount 40, 2 kB values: each snapshot is written
+/// over several turns of the loop while transactions go on being applied), then kill -9: the
+/// newest snapshot plus the log after it give back every acknowledged write.
+#[test]
+fn fuzzy_snapshots_under_load_recover_every_write() {
+    let mut s = Server::new("snapCount=40");
+    let value = |i: usize, v: usize| format!("{i}:{v}:{}", "x".repeat(2000)).into_bytes();
+    rt().block_on(async {
+        let c = client(&s.addr()).await;
+        let mut tasks = Vec::new();
+        for t in 0..4usize {
+            let c = c.clone();
+            tasks.push(tokio::spawn(async move {
+                for k in 0..150usize {
+                    let i = t * 1000 + k;
+                    let p = format!("/fz-{i}");
+                    c.create(&p, &value(i, 0), &opts(zk::CreateMode::Persistent))
+                        .await
+                        .unwrap();
+                    if k % 3 == 0 {
+                        c.set_data(&p, &value(i, 1), None).await.unwrap();
+                    }
+                    if k % 10 == 9 {
+                        c.delete(&format!("/fz-{}", i - 1), None).await.unwrap();
+                    }
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+    });
+    let snapshots_written = s.log().matches("snapshot at").count();
+    assert!(snapshots_written >= 4, "{}", s.log());
+    s.kill9();
+    s.start();
+    rt().block_on(async {
+        let c = client(&s.addr()).await;
+        for t in 0..4usize {
+            for k in 0..150usize {
+                let i = t * 1000 + k;
+                let p = format!("/fz-{i}");
+                let got = c.get_data(&p).await;
+                if k % 10 == 8 {
+                    assert!(got.is_err(), "{p} was deleted");
+                    continue;
+                }
+                let (data, stat) = got.unwrap_or_else(|e| panic!("{p}: {e}"));
+                let v = usize::from(k % 3 == 0);
+                assert_eq!(data, value(i, v), "{p}");
+                assert_eq!(stat.version as usize, v, "{p}");
+            }
+        }
+        let (_, root) = c.get_children("/").await.unwrap();
+        // 4 × (150 − 15 deleted) plus /zookeeper.
+        assert_eq!(root.num_children, 4 * 135 + 1);
+    });
+}

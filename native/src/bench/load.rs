@@ -1028,6 +1028,21 @@ pub async fn run(opts: LoadOptions) -> Result<LoadReport, LoadError> {
         None
     };
 
+    // The set-up session sat idle through the run, likely longer than its session timeout: a
+    // fresh one checks and cleans up.
+    let fresh = Conn::connect(
+        &opts.servers[0],
+        opts.session_timeout_ms,
+        Duration::from_secs(15),
+    )
+    .await;
+    match fresh {
+        Ok(c) => {
+            let old = std::mem::replace(&mut admin, c);
+            tokio::spawn(old.close(Duration::from_secs(1)));
+        }
+        Err(e) => sh.error(format!("end check: cannot connect again: {e}")),
+    }
     if let Err(e) = check_end_state(&mut admin, &sh, &ends, &pb).await {
         sh.error(format!("end check failed: {e}"));
     }

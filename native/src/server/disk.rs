@@ -7,14 +7,27 @@
 
 use super::Input;
 use crate::stats::metrics::DiskMetric;
-use crate::storage::Storage;
+use crate::storage::{SnapshotFile, Storage};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc as std_mpsc, Arc};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 use zk_core::peer::PersistOp;
 use zk_core::Zxid;
+
+/// A snapshot file complete and fsynced by the snapshot thread, to be put in place by the disk
+/// thread. It travels by way of the peer loop, so that the snapshot thread holds no handle on
+/// the disk thread (each thread ends when the one feeding it does).
+#[derive(Debug)]
+pub struct SnapshotWritten {
+    zxid: Zxid,
+    tmp: PathBuf,
+    history: u64,
+    bytes: u64,
+    took: Duration,
+}
 
 enum Job {
     Persist(Vec<(u64, PersistOp)>),
@@ -23,6 +36,7 @@ enum Job {
     SnapshotPiece(Vec<u8>),
     SnapshotEnd,
     SnapshotAbort,
+    SnapshotWritten(SnapshotWritten),
     Purge(usize),
     Stop,
 }
@@ -60,6 +74,9 @@ impl DiskHandle {
     pub fn snapshot_abort(&self) {
         let _ = self.tx.send(Job::SnapshotAbort);
     }
+    pub fn snapshot_written(&self, w: SnapshotWritten) {
+        let _ = self.tx.send(Job::SnapshotWritten(w));
+    }
     pub fn purge(&self, retain: usize) {
         let _ = self.tx.send(Job::Purge(retain));
     }
@@ -72,10 +89,10 @@ pub fn spawn(mut storage: Storage, peer: mpsc::UnboundedSender<Input>) -> DiskHa
     let (tx, rx) = std_mpsc::channel::<Job>();
     let stats = Arc::new(DiskStats::default());
     let s = stats.clone();
+    let snapshots = spawn_snapshot_thread(peer.clone());
     std::thread::Builder::new()
         .name("zk-disk".into())
         .spawn(move || {
-            let mut snapshot_started: Option<Instant> = None;
             while let Ok(job) = rx.recv() {
                 let mut jobs = vec![job];
                 while let Ok(j) = rx.try_recv() {
@@ -145,10 +162,9 @@ pub fn spawn(mut storage: Storage, peer: mpsc::UnboundedSender<Input>) -> DiskHa
                         }
                     }
                     for j in after {
-                        snapshot_job(&mut storage, j, &mut snapshot_started, &peer);
+                        snapshot_job(&mut storage, j, &snapshots, &peer);
                     }
                     if stop {
-                        storage.abort_snapshot();
                         return;
                     }
                 }
@@ -158,37 +174,64 @@ pub fn spawn(mut storage: Storage, peer: mpsc::UnboundedSender<Input>) -> DiskHa
     DiskHandle { tx, stats }
 }
 
-/// Carries out a snapshot or purge job. A snapshot that fails to write is dropped with a
-/// warning: the log still holds everything, and the next one may succeed.
+/// What the snapshot thread is asked to do, with the disk thread's word for which history the
+/// snapshot belongs to.
+enum SnapJob {
+    Begin {
+        zxid: Zxid,
+        tmp: PathBuf,
+        history: u64,
+        header: Vec<u8>,
+    },
+    Piece(Vec<u8>),
+    End,
+    Abort,
+}
+
+/// Carries out a snapshot or purge job on the disk thread. The snapshot's bytes are written by
+/// a thread of their own, so that neither their writes nor their fsyncs hold up the log's; the
+/// disk thread only renames the finished file into place — after every append that was queued
+/// before the snapshot's end, so the log always reaches as far as the snapshot does.
 fn snapshot_job(
     storage: &mut Storage,
     job: Job,
-    started: &mut Option<Instant>,
+    snapshots: &std_mpsc::Sender<SnapJob>,
     peer: &mpsc::UnboundedSender<Input>,
 ) {
+    let forward = |j: SnapJob| {
+        let _ = snapshots.send(j);
+    };
     match job {
-        Job::SnapshotBegin(zxid, header) => {
-            *started = Some(Instant::now());
-            if let Err(e) = storage.begin_snapshot(zxid, &header) {
-                warn!("snapshot at {zxid} failed: {e}");
+        Job::SnapshotBegin(zxid, header) => forward(SnapJob::Begin {
+            zxid,
+            tmp: storage.snapshot_temp_path(zxid),
+            history: storage.history(),
+            header,
+        }),
+        Job::SnapshotPiece(bytes) => forward(SnapJob::Piece(bytes)),
+        Job::SnapshotEnd => forward(SnapJob::End),
+        Job::SnapshotAbort => forward(SnapJob::Abort),
+        Job::SnapshotWritten(SnapshotWritten {
+            zxid,
+            tmp,
+            history,
+            bytes,
+            took,
+        }) => {
+            if history != storage.history() {
+                info!("snapshot at {zxid} dropped: the history it belongs to was replaced");
+                let _ = std::fs::remove_file(&tmp);
+                return;
+            }
+            match storage.commit_snapshot(zxid, &tmp) {
+                Ok(()) => {
+                    info!("snapshot at {zxid} ({bytes} bytes) written in {took:?}");
+                    let ms = took.as_millis() as u64;
+                    let _ = peer.send(Input::Disk(DiskMetric::Snapshot { zxid, ms }));
+                }
+                Err(e) => warn!("snapshot at {zxid} failed: {e}"),
             }
         }
-        Job::SnapshotPiece(bytes) => {
-            if let Err(e) = storage.write_snapshot_piece(&bytes) {
-                warn!("snapshot failed: {e}");
-            }
-        }
-        Job::SnapshotEnd => match storage.finish_snapshot() {
-            Ok(Some((zxid, bytes))) => {
-                let took = started.take().map(|t| t.elapsed()).unwrap_or_default();
-                info!("snapshot at {zxid} ({bytes} bytes) written in {took:?}");
-                let ms = took.as_millis() as u64;
-                let _ = peer.send(Input::Disk(DiskMetric::Snapshot { zxid, ms }));
-            }
-            Ok(None) => {}
-            Err(e) => warn!("snapshot failed: {e}"),
-        },
-        Job::SnapshotAbort => storage.abort_snapshot(),
         Job::Purge(retain) => match storage.purge(retain) {
             Ok(r) => info!(
                 "autopurge removed {} snapshots and {} logs",
@@ -198,5 +241,89 @@ fn snapshot_job(
             Err(e) => warn!("autopurge failed: {e}"),
         },
         Job::Persist(_) | Job::Stop => {}
+    }
+}
+
+/// The snapshot thread: writes the pieces of one snapshot at a time to its temporary file and
+/// hands the finished file back to the disk thread. A snapshot that fails to write is dropped
+/// with a warning: the log still holds everything, and the next one may succeed.
+fn spawn_snapshot_thread(peer: mpsc::UnboundedSender<Input>) -> std_mpsc::Sender<SnapJob> {
+    let (tx, rx) = std_mpsc::channel::<SnapJob>();
+    std::thread::Builder::new()
+        .name("zk-snapshot".into())
+        .spawn(move || {
+            lower_priority();
+            let mut current: Option<(SnapshotFile, u64, Instant)> = None;
+            while let Ok(job) = rx.recv() {
+                match job {
+                    SnapJob::Begin {
+                        zxid,
+                        tmp,
+                        history,
+                        header,
+                    } => {
+                        if let Some((f, ..)) = current.take() {
+                            f.abort();
+                        }
+                        match SnapshotFile::create(zxid, tmp, &header) {
+                            Ok(f) => current = Some((f, history, Instant::now())),
+                            Err(e) => warn!("snapshot at {zxid} failed: {e}"),
+                        }
+                    }
+                    SnapJob::Piece(bytes) => {
+                        if let Some((f, ..)) = current.as_mut() {
+                            if let Err(e) = f.write(&bytes) {
+                                warn!("snapshot at {} failed: {e}", f.zxid);
+                                if let Some((f, ..)) = current.take() {
+                                    f.abort();
+                                }
+                            }
+                        }
+                    }
+                    SnapJob::End => {
+                        let Some((f, history, started)) = current.take() else {
+                            continue;
+                        };
+                        let (zxid, tmp) = (f.zxid, f.tmp.clone());
+                        match f.finish() {
+                            Ok(bytes) => {
+                                let done = SnapshotWritten {
+                                    zxid,
+                                    tmp,
+                                    history,
+                                    bytes,
+                                    took: started.elapsed(),
+                                };
+                                if peer.send(Input::SnapshotWritten(done)).is_err() {
+                                    return;
+                                }
+                            }
+                            Err(e) => warn!("snapshot at {zxid} failed: {e}"),
+                        }
+                    }
+                    SnapJob::Abort => {
+                        if let Some((f, ..)) = current.take() {
+                            f.abort();
+                        }
+                    }
+                }
+            }
+            if let Some((f, ..)) = current.take() {
+                f.abort();
+            }
+        })
+        .expect("spawning the snapshot thread");
+    tx
+}
+
+/// Gives the calling thread a lower CPU priority (nice 10) where the system allows it: with few
+/// cores, writing a snapshot should yield to the threads serving requests. Best effort.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: gettid and setpriority take no pointers; setpriority on our own thread id changes
+    // only this thread's nice value, and its failure is harmless.
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        let _ = libc::setpriority(libc::PRIO_PROCESS, tid, 10);
     }
 }

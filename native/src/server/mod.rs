@@ -107,6 +107,8 @@ pub enum Input {
     DiskFailed(String),
     /// How long the disk took (for `mntr` and Prometheus).
     Disk(DiskMetric),
+    /// The snapshot thread finished a snapshot file: back to the disk thread to put in place.
+    SnapshotWritten(disk::SnapshotWritten),
     Peer {
         from: ServerId,
         msg: PeerMsg,
@@ -301,6 +303,7 @@ impl Driver {
                 let _ = reply.send(stats::prometheus(&self.view()));
             }
             Input::Persisted { seq } => self.peer.persisted(seq, now),
+            Input::SnapshotWritten(w) => self.disk.snapshot_written(w),
             Input::DiskFailed(e) => {
                 error!("{e}");
                 return false;

@@ -216,15 +216,82 @@ pub struct Storage {
     log_syncs: u64,
     /// A snapshot being written a piece at a time.
     writing: Option<SnapshotFile>,
+    /// See [`Storage::history`].
+    history: u64,
 }
 
-/// A snapshot being written: its temporary file.
+/// A snapshot file being written a piece at a time, to its temporary name. It is flushed to the
+/// disk every [`SnapshotFile::SYNC_EVERY`] bytes, so that no single fsync has to write a whole
+/// snapshot while the transaction log waits for the same disk.
 #[derive(Debug)]
-struct SnapshotFile {
-    zxid: Zxid,
-    tmp: PathBuf,
-    file: io::BufWriter<File>,
+pub struct SnapshotFile {
+    pub zxid: Zxid,
+    pub tmp: PathBuf,
+    /// Unbuffered: the pieces come in hundreds of kilobytes already.
+    file: File,
     bytes: u64,
+    unsynced: u64,
+}
+
+impl SnapshotFile {
+    pub const SYNC_EVERY: u64 = 4 << 20;
+
+    /// Creates the file and writes the snapshot's first bytes (which must name `zxid`).
+    pub fn create(zxid: Zxid, tmp: PathBuf, header: &[u8]) -> Result<SnapshotFile, StorageError> {
+        check_snapshot_zxid(zxid, header)?;
+        let file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp)
+            .map_err(io_err("create", &tmp))?;
+        let mut f = SnapshotFile {
+            zxid,
+            tmp,
+            file,
+            bytes: 0,
+            unsynced: 0,
+        };
+        if let Err(e) = f.write(header) {
+            f.abort();
+            return Err(e);
+        }
+        Ok(f)
+    }
+
+    pub fn write(&mut self, bytes: &[u8]) -> Result<(), StorageError> {
+        self.file
+            .write_all(bytes)
+            .map_err(io_err("write", &self.tmp))?;
+        self.bytes += bytes.len() as u64;
+        self.unsynced += bytes.len() as u64;
+        if self.unsynced >= Self::SYNC_EVERY {
+            self.file.sync_data().map_err(io_err("fsync", &self.tmp))?;
+            self.unsynced = 0;
+        }
+        Ok(())
+    }
+
+    /// Flushes and fsyncs the file; returns its size. On an error the file is removed.
+    pub fn finish(self) -> Result<u64, StorageError> {
+        let SnapshotFile {
+            tmp, file, bytes, ..
+        } = self;
+        match file.sync_all() {
+            Ok(()) => Ok(bytes),
+            Err(e) => {
+                let _ = fs::remove_file(&tmp);
+                Err(io_err("fsync", &tmp)(e))
+            }
+        }
+    }
+
+    /// Drops the file.
+    pub fn abort(self) {
+        let tmp = self.tmp.clone();
+        drop(self.file);
+        let _ = fs::remove_file(tmp);
+    }
 }
 
 impl Storage {
@@ -257,6 +324,7 @@ impl Storage {
             last_logged: Zxid::ZERO,
             log_syncs: 0,
             writing: None,
+            history: 0,
         };
         let tree = st.load_snapshot(&mut report)?;
         let base = tree.last_processed_zxid();
@@ -343,76 +411,68 @@ impl Storage {
     /// Begins a snapshot written a piece at a time (a fuzzy snapshot, see
     /// [`zk_core::snapshot::SnapshotWriter`]): `header` is its first bytes, which name its zxid.
     /// The pieces go to a temporary file; [`Storage::finish_snapshot`] puts it in place. A
-    /// snapshot begun before and not finished is dropped.
+    /// snapshot begun before and not finished is dropped. (zkserver writes the file on a thread
+    /// of its own with [`SnapshotFile`] and [`Storage::commit_snapshot`]; this is the same in
+    /// one place.)
     pub fn begin_snapshot(&mut self, zxid: Zxid, header: &[u8]) -> Result<(), StorageError> {
         self.abort_snapshot();
-        check_snapshot_zxid(zxid, header)?;
-        let path = self.snapshot_path(zxid);
-        let tmp = files::tmp_path(&path);
-        let file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&tmp)
-            .map_err(io_err("create", &tmp))?;
-        self.writing = Some(SnapshotFile {
-            zxid,
-            tmp,
-            file: io::BufWriter::with_capacity(1 << 20, file),
-            bytes: 0,
-        });
-        self.write_snapshot_piece(header)
+        let tmp = self.snapshot_temp_path(zxid);
+        self.writing = Some(SnapshotFile::create(zxid, tmp, header)?);
+        Ok(())
     }
 
     /// The next piece of the snapshot begun by [`Storage::begin_snapshot`].
     pub fn write_snapshot_piece(&mut self, bytes: &[u8]) -> Result<(), StorageError> {
-        let Some(w) = self.writing.as_mut() else {
-            return Ok(());
-        };
-        if let Err(e) = w.file.write_all(bytes) {
-            let tmp = w.tmp.clone();
-            self.abort_snapshot();
-            return Err(io_err("write", &tmp)(e));
+        match self.writing.as_mut().map(|w| w.write(bytes)) {
+            Some(Err(e)) => {
+                self.abort_snapshot();
+                Err(e)
+            }
+            _ => Ok(()),
         }
-        w.bytes += bytes.len() as u64;
-        Ok(())
     }
 
-    /// Ends the snapshot being written: fsynced, renamed into place, and the log rolled (the
-    /// next append starts a new file). Returns its zxid and size; `None` if none was begun.
+    /// Ends the snapshot being written: fsynced, renamed into place, and the log rolled.
+    /// Returns its zxid and size; `None` if none was begun.
     pub fn finish_snapshot(&mut self) -> Result<Option<(Zxid, u64)>, StorageError> {
         let Some(w) = self.writing.take() else {
             return Ok(None);
         };
-        let SnapshotFile {
-            zxid,
-            tmp,
-            file,
-            bytes,
-        } = w;
-        let done = file
-            .into_inner()
-            .map_err(|e| e.into_error())
-            .and_then(|f| f.sync_all());
-        if let Err(e) = done {
-            let _ = fs::remove_file(&tmp);
-            return Err(io_err("fsync", &tmp)(e));
-        }
-        let path = self.snapshot_path(zxid);
-        files::commit_temp(&tmp, &path)?;
-        self.snapshots.insert(zxid, true);
-        self.last_logged = self.last_logged.max(zxid);
-        self.roll_log()?;
-        info!(snapshot = %path.display(), bytes, "snapshot written");
+        let (zxid, tmp) = (w.zxid, w.tmp.clone());
+        let bytes = w.finish()?;
+        self.commit_snapshot(zxid, &tmp)?;
         Ok(Some((zxid, bytes)))
     }
 
     /// Drops the snapshot being written, if any (its temporary file goes).
     pub fn abort_snapshot(&mut self) {
         if let Some(w) = self.writing.take() {
-            drop(w.file);
-            let _ = fs::remove_file(&w.tmp);
+            w.abort();
         }
+    }
+
+    /// Where a snapshot at `zxid` is written before it is complete.
+    pub fn snapshot_temp_path(&self, zxid: Zxid) -> PathBuf {
+        files::tmp_path(&self.snapshot_path(zxid))
+    }
+
+    /// Counts the times the history was replaced (a TRUNC, a SNAP installed): a snapshot begun
+    /// in an older history must not be committed.
+    pub fn history(&self) -> u64 {
+        self.history
+    }
+
+    /// Puts a complete, fsynced snapshot file (`tmp`, at `zxid`) in place and rolls the log:
+    /// the next append starts a new file. Everything the snapshot holds must be in the log
+    /// already.
+    pub fn commit_snapshot(&mut self, zxid: Zxid, tmp: &Path) -> Result<(), StorageError> {
+        let path = self.snapshot_path(zxid);
+        files::commit_temp(tmp, &path)?;
+        self.snapshots.insert(zxid, true);
+        self.last_logged = self.last_logged.max(zxid);
+        self.roll_log()?;
+        info!(snapshot = %path.display(), "snapshot written");
+        Ok(())
     }
 
     /// Autopurge: keeps the newest `retain` readable snapshots (at least one) and the log files
@@ -729,6 +789,7 @@ impl Storage {
     /// is cut after it.
     fn truncate(&mut self, zxid: Zxid) -> Result<(), StorageError> {
         self.abort_snapshot();
+        self.history += 1;
         if let Some((z, _)) = self
             .snapshots
             .range((Excluded(zxid), Unbounded))
@@ -793,6 +854,7 @@ impl Storage {
         check_snapshot_zxid(zxid, data)?;
         // A snapshot of the history being replaced must not land after it.
         self.abort_snapshot();
+        self.history += 1;
         let path = self.snapshot_path(zxid);
         let tmp = files::write_temp(&path, data)?;
         let newer: Vec<Zxid> = self
