@@ -11,10 +11,11 @@ use std::fmt::Write as _;
 use zk_core::peer::election::{Rule, VoteChange, NOBODY};
 use zk_core::peer::messages::{Forwarded, PeerMsg, QuorumPacket, Vote};
 use zk_core::peer::PeerEvent;
+use zk_core::request::Request;
 use zk_core::sim::client::ClientEvent;
 use zk_core::sim::TraceEvent;
 use zk_core::txn::{Txn, TxnEntry};
-use zk_core::{ServerId, Zxid};
+use zk_core::ServerId;
 
 /// What kind of thing an event is, for the log's filter.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -94,11 +95,6 @@ pub fn kind_color(kind: &str) -> &'static str {
     }
 }
 
-/// A zxid as epoch|counter: `0x00000002|00000005`.
-pub fn zxid(z: Zxid) -> String {
-    z.pretty()
-}
-
 /// A server id, or "nobody" for an observer's vote.
 pub fn sid(lang: Lang, s: ServerId) -> String {
     if s == NOBODY {
@@ -113,7 +109,7 @@ pub fn vote(lang: Lang, v: &Vote) -> String {
     format!(
         "({}, {}, {}, {})",
         sid(lang, v.leader),
-        zxid(v.zxid),
+        v.zxid.pretty(),
         v.election_epoch,
         v.peer_epoch
     )
@@ -193,7 +189,7 @@ fn bytes(data: &[u8]) -> String {
 
 /// A transaction in one line: `0x00000001|00000003 create /a "x"`.
 pub fn txn(e: &TxnEntry) -> String {
-    let mut s = format!("{} {}", zxid(e.zxid()), e.txn.name());
+    let mut s = format!("{} {}", e.zxid().pretty(), e.txn.name());
     match &e.txn {
         Txn::Create { path, data, .. }
         | Txn::CreateContainer { path, data, .. }
@@ -215,7 +211,7 @@ pub fn message_fields(lang: Lang, msg: &PeerMsg) -> Vec<(&'static str, String)> 
     match msg {
         PeerMsg::Election(n) => vec![
             ("leader", sid(lang, n.leader)),
-            ("zxid", zxid(n.zxid)),
+            ("zxid", n.zxid.pretty()),
             ("electionEpoch", n.election_epoch.to_string()),
             ("peerEpoch", n.peer_epoch.to_string()),
             ("state", n.state.to_string()),
@@ -244,34 +240,37 @@ pub fn message_fields(lang: Lang, msg: &PeerMsg) -> Vec<(&'static str, String)> 
                     "currentEpoch",
                     current_epoch.map_or("-1".to_string(), |e| e.to_string()),
                 ),
-                ("lastZxid", zxid(*last_zxid)),
+                ("lastZxid", last_zxid.pretty()),
             ],
             QuorumPacket::Diff { last_zxid, commit } => {
-                vec![("lastZxid", zxid(*last_zxid)), ("commit", zxid(*commit))]
+                vec![
+                    ("lastZxid", last_zxid.pretty()),
+                    ("commit", commit.pretty()),
+                ]
             }
-            QuorumPacket::Trunc { zxid: z, commit } => {
-                vec![("zxid", zxid(*z)), ("commit", zxid(*commit))]
+            QuorumPacket::Trunc { zxid, commit } => {
+                vec![("zxid", zxid.pretty()), ("commit", commit.pretty())]
             }
-            QuorumPacket::Snap { zxid: z, snapshot } => vec![
-                ("zxid", zxid(*z)),
+            QuorumPacket::Snap { zxid, snapshot } => vec![
+                ("zxid", zxid.pretty()),
                 (
                     "snapshot",
                     format!("{} {}", snapshot.len(), lang.pick("bytes", "字节")),
                 ),
             ],
             QuorumPacket::Proposal(e) | QuorumPacket::Inform(e) => vec![
-                ("zxid", zxid(e.zxid())),
+                ("zxid", e.zxid().pretty()),
                 ("type", e.txn.name().to_string()),
                 ("path", e.txn.path().unwrap_or("-").to_string()),
                 ("session", e.hdr.session.to_string()),
                 ("cxid", e.hdr.cxid.to_string()),
                 ("txn", txn(e)),
             ],
-            QuorumPacket::Ack { zxid: z } | QuorumPacket::Commit { zxid: z } => {
-                vec![("zxid", zxid(*z))]
+            QuorumPacket::Ack { zxid } | QuorumPacket::Commit { zxid } => {
+                vec![("zxid", zxid.pretty())]
             }
-            QuorumPacket::NewLeader { zxid: z } => vec![("zxid", zxid(*z))],
-            QuorumPacket::UpToDate { commit } => vec![("commit", zxid(*commit))],
+            QuorumPacket::NewLeader { zxid } => vec![("zxid", zxid.pretty())],
+            QuorumPacket::UpToDate { commit } => vec![("commit", commit.pretty())],
             QuorumPacket::Ping { round } => vec![("round", round.to_string())],
             QuorumPacket::PingReply { round, sessions } => vec![
                 ("round", round.to_string()),
@@ -308,28 +307,41 @@ pub fn message_fields(lang: Lang, msg: &PeerMsg) -> Vec<(&'static str, String)> 
 
 fn forwarded(op: &Forwarded) -> String {
     match op {
-        Forwarded::Client(r) => match r.path() {
-            Some(p) => format!("{} {p}", r.name()),
-            None => r.name().to_string(),
-        },
+        Forwarded::Client(r) => request_text(r),
         Forwarded::CreateSession { timeout } => format!("createSession {timeout}"),
         Forwarded::CloseSession => "closeSession".into(),
         Forwarded::Sync { path } => format!("sync {path}"),
     }
 }
 
-/// The same fields in one line (for the log).
+/// A client request by name and path: `create /a`, `ping`.
+fn request_text(r: &Request) -> String {
+    match r.path() {
+        Some(p) => format!("{} {p}", r.name()),
+        None => r.name().to_string(),
+    }
+}
+
+/// The same fields in one line (for the log): a transaction as [`txn`] writes it, last.
 fn fields_inline(lang: Lang, msg: &PeerMsg) -> String {
     message_fields(lang, msg)
         .into_iter()
-        .filter(|(k, _)| *k != "txn" && *k != "type" && *k != "path")
-        .map(|(k, v)| format!("{k}={v}"))
-        .chain(match msg {
-            PeerMsg::Quorum(QuorumPacket::Proposal(e) | QuorumPacket::Inform(e)) => Some(txn(e)),
-            _ => None,
-        })
+        .filter(|(k, _)| *k != "type" && *k != "path")
+        .map(|(k, v)| if k == "txn" { v } else { format!("{k}={v}") })
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// Partition groups: `{1,2} | {3}` (`sep` between the ids of a group).
+pub fn groups(groups: &[Vec<ServerId>], sep: &str) -> String {
+    groups
+        .iter()
+        .map(|g| {
+            let ids: Vec<String> = g.iter().map(ServerId::to_string).collect();
+            format!("{{{}}}", ids.join(sep))
+        })
+        .collect::<Vec<_>>()
+        .join(" | ")
 }
 
 /// The category of an event.
@@ -463,20 +475,11 @@ pub fn event(lang: Lang, e: &TraceEvent, idx: &LogIndex) -> String {
             .into(),
         TraceEvent::Paused { .. } => lang.pick("process paused", "进程暂停").into(),
         TraceEvent::Resumed { .. } => lang.pick("process resumed", "进程恢复").into(),
-        TraceEvent::Partition { groups } => {
-            let g: Vec<String> = groups
-                .iter()
-                .map(|g| {
-                    let ids: Vec<String> = g.iter().map(|s| s.to_string()).collect();
-                    format!("{{{}}}", ids.join(","))
-                })
-                .collect();
-            format!(
-                "{} {}",
-                lang.pick("network partition:", "网络分区："),
-                g.join(" | ")
-            )
-        }
+        TraceEvent::Partition { groups: g } => format!(
+            "{} {}",
+            lang.pick("network partition:", "网络分区："),
+            groups(g, ",")
+        ),
         TraceEvent::Cut { from, to } => {
             if zh {
                 format!("单向断开：{from} 无法到达 {to}")
@@ -577,21 +580,21 @@ fn peer_event(lang: Lang, e: &PeerEvent) -> String {
         }
         PeerEvent::AcceptedEpoch(e) => format!("acceptedEpoch = {e}"),
         PeerEvent::CurrentEpoch(e) => format!("currentEpoch = {e}"),
-        PeerEvent::Proposed { zxid: z, txn } => {
-            format!("{} {} {txn}", lang.pick("proposes", "提议"), zxid(*z))
+        PeerEvent::Proposed { zxid, txn } => {
+            format!("{} {} {txn}", lang.pick("proposes", "提议"), zxid.pretty())
         }
-        PeerEvent::Acked { from, zxid: z } => {
+        PeerEvent::Acked { from, zxid } => {
             if zh {
-                format!("收到服务器 {from} 对 {} 的 ACK", zxid(*z))
+                format!("收到服务器 {from} 对 {} 的 ACK", zxid.pretty())
             } else {
-                format!("ACK from server {from} for {}", zxid(*z))
+                format!("ACK from server {from} for {}", zxid.pretty())
             }
         }
-        PeerEvent::Committed { zxid: z } => {
+        PeerEvent::Committed { zxid } => {
             if zh {
-                format!("提交到 {}（quorum 已 ACK）", zxid(*z))
+                format!("提交到 {}（quorum 已 ACK）", zxid.pretty())
             } else {
-                format!("commits up to {} (a quorum ACKed)", zxid(*z))
+                format!("commits up to {} (a quorum ACKed)", zxid.pretty())
             }
         }
         PeerEvent::Applied { entry } => {
@@ -606,14 +609,14 @@ fn peer_event(lang: Lang, e: &PeerEvent) -> String {
             if zh {
                 format!(
                     "用 {mode} 同步 learner {learner}：{} → {}",
-                    zxid(*from),
-                    zxid(*to)
+                    from.pretty(),
+                    to.pretty()
                 )
             } else {
                 format!(
                     "syncs learner {learner} with {mode}: {} → {}",
-                    zxid(*from),
-                    zxid(*to)
+                    from.pretty(),
+                    to.pretty()
                 )
             }
         }
@@ -624,18 +627,18 @@ fn peer_event(lang: Lang, e: &PeerEvent) -> String {
                 format!("epoch {epoch} has a quorum: broadcast begins")
             }
         }
-        PeerEvent::Truncated { zxid: z } => {
+        PeerEvent::Truncated { zxid } => {
             if zh {
-                format!("截断日志到 {}", zxid(*z))
+                format!("截断日志到 {}", zxid.pretty())
             } else {
-                format!("truncates its log to {}", zxid(*z))
+                format!("truncates its log to {}", zxid.pretty())
             }
         }
-        PeerEvent::SnapshotInstalled { zxid: z } => {
+        PeerEvent::SnapshotInstalled { zxid } => {
             if zh {
-                format!("装载 leader 的快照，截至 {}", zxid(*z))
+                format!("装载 leader 的快照，截至 {}", zxid.pretty())
             } else {
-                format!("installs the leader's snapshot up to {}", zxid(*z))
+                format!("installs the leader's snapshot up to {}", zxid.pretty())
             }
         }
         PeerEvent::Info(s) => core_sentence(lang, s),
@@ -675,10 +678,7 @@ fn client_event(lang: Lang, e: &ClientEvent) -> String {
             xid,
             request,
         } => {
-            let what = match request.path() {
-                Some(p) => format!("{} {p}", request.name()),
-                None => request.name().to_string(),
-            };
+            let what = request_text(request);
             if zh {
                 format!("向服务器 {server} 发送 {what}（xid {xid}）")
             } else {
@@ -691,10 +691,7 @@ fn client_event(lang: Lang, e: &ClientEvent) -> String {
             reply,
             ..
         } => {
-            let what = match request.path() {
-                Some(p) => format!("{} {p}", request.name()),
-                None => request.name().to_string(),
-            };
+            let what = request_text(request);
             let outcome = if reply.err.is_ok() {
                 "OK".to_string()
             } else {
@@ -703,12 +700,12 @@ fn client_event(lang: Lang, e: &ClientEvent) -> String {
             if zh {
                 format!(
                     "服务器 {server} 回复 {what}：{outcome}，zxid {}",
-                    zxid(reply.zxid)
+                    reply.zxid.pretty()
                 )
             } else {
                 format!(
                     "server {server} answers {what}: {outcome}, zxid {}",
-                    zxid(reply.zxid)
+                    reply.zxid.pretty()
                 )
             }
         }

@@ -38,10 +38,7 @@ pub fn catalog() -> Result<&'static [Tutorial], &'static str> {
         serde_json::from_str::<Result<Vec<Tutorial>, String>>(TUTORIALS_JSON)
             .unwrap_or_else(|e| Err(format!("the embedded tutorials: {e}")))
     });
-    match all {
-        Ok(v) => Ok(v),
-        Err(e) => Err(e),
-    }
+    all.as_deref().map_err(String::as_str)
 }
 
 /// The tutorial with this id (`S6`, `s6`).
@@ -213,14 +210,13 @@ impl Guide {
             self.results = self.with(player, |r| r.check());
             self.looked_at = Some(key);
         }
-        let start = self.step_start().unwrap_or(0);
-        let ready = now >= start + self.current().map_or(0, |s| s.advance);
-        if ready && self.results.iter().all(Result::is_ok) {
+        // Looks are at start + advance + k × CHECK_EVERY.
+        let base = self.step_start().unwrap_or(0) + self.current().map_or(0, |s| s.advance);
+        if now >= base && self.results.iter().all(Result::is_ok) {
             self.phase = Phase::Passed(now);
             return true;
         }
-        // The next of start + advance + k × CHECK_EVERY after now.
-        let base = start + self.current().map_or(0, |s| s.advance);
+        // The next of them after now.
         self.next_look = if now < base {
             base
         } else {
@@ -279,16 +275,11 @@ pub fn action_text(lang: Lang, a: &Action) -> String {
         Action::Restart(s) => one("restart", "重启", s),
         Action::Pause(s) => one("pause", "暂停", s),
         Action::Resume(s) => one("resume", "恢复", s),
-        Action::Partition(groups) => {
-            let g: Vec<String> = groups
-                .iter()
-                .map(|g| {
-                    let ids: Vec<String> = g.iter().map(|s| s.to_string()).collect();
-                    format!("{{{}}}", ids.join(", "))
-                })
-                .collect();
-            format!("{} {}", lang.pick("partition", "网络分区"), g.join(" | "))
-        }
+        Action::Partition(groups) => format!(
+            "{} {}",
+            lang.pick("partition", "网络分区"),
+            describe::groups(groups, ", ")
+        ),
         Action::Heal => lang.pick("heal the network", "恢复网络").into(),
         Action::OpenConsole { server } => {
             if z {

@@ -137,15 +137,14 @@ impl App {
             .collect();
         self.flights.borrow_mut().end();
 
-        let focus = self.focus();
         let nodes: Html = views
             .iter()
             .map(|v| {
                 let (x, y) = pos[&v.id];
                 let id = v.id;
                 let selected = self.selected == id;
-                let focused = focus.is_some_and(|f| f.servers.contains(&id.0));
-                let leading = v.status != Status::Down && v.state == Some(ServerState::Leading);
+                let focused = self.focus_on_server(id);
+                let leading = super::leads(v);
                 let vote = v.vote.map(|vote| format!(
                     "{} → {}",
                     lang.t(T::Vote),
@@ -177,7 +176,7 @@ impl App {
                                 { vote }{ format!(" · lc {}", v.logicalclock) }
                             </text>
                         }
-                        <text class="zxid" y={(NODE_R + 31.0).to_string()}>{ describe::zxid(v.last_zxid) }</text>
+                        <text class="zxid" y={(NODE_R + 31.0).to_string()}>{ v.last_zxid.pretty() }</text>
                         if leading {
                             <text class="leader-marker" data-server-id={id.to_string()}
                                 y={(-NODE_R - 8.0).to_string()}>{ "♛" }</text>
@@ -187,7 +186,7 @@ impl App {
             })
             .collect();
 
-        let focus_kinds = focus.is_some_and(|f| !f.kinds.is_empty());
+        let focus_kinds = self.focus().is_some_and(|f| !f.kinds.is_empty());
         html! {
             <section class={classes!("card", "cluster", focus_kinds.then_some("focus-kinds"))} id="cluster">
                 <h2>{ lang.t(T::Ensemble) }</h2>
@@ -247,12 +246,15 @@ impl App {
         let scale = self.ensemble_width.get() / canvas.width;
         let kind = m.msg.kind();
         let id = m.id;
-        let here = format!(
-            "background:{};transform:translate3d({:.1}px,{:.1}px,0) translate(-50%,-50%)",
-            kind_color(kind),
-            x * scale,
-            y * scale
-        );
+        // At a point of the picture, with a transition (or none) to get there.
+        let style_at = |(x, y): (f64, f64), transition: &str| {
+            format!(
+                "background:{};{transition}transform:translate3d({:.1}px,{:.1}px,0) translate(-50%,-50%)",
+                kind_color(kind),
+                x * scale,
+                y * scale
+            )
+        };
         // While time runs, a message glides to its receiver by a CSS transition the compositor
         // plays: it is drawn once where it is, then once with its destination and the real
         // time left, and that style stays put until it lands (see `Flights`).
@@ -264,27 +266,21 @@ impl App {
                     Some(None) => {
                         let end = (start.0 + ux * span, start.1 + uy * span);
                         let ms = (at as f64 - self.clock) / self.speed;
-                        let style = format!(
-                            "background:{};transition:transform {ms:.0}ms linear;transform:translate3d({:.1}px,{:.1}px,0) translate(-50%,-50%)",
-                            kind_color(kind),
-                            end.0 * scale,
-                            end.1 * scale
-                        );
-                        flights.insert(id, Some(style.clone()));
-                        style
+                        let glide =
+                            style_at(end, &format!("transition:transform {ms:.0}ms linear;"));
+                        flights.insert(id, Some(glide.clone()));
+                        glide
                     }
                     None => {
                         flights.insert(id, None);
-                        here
+                        style_at((x, y), "")
                     }
                 }
             }
-            _ => here,
+            _ => style_at((x, y), ""),
         };
         let picked = self.picked.as_ref().is_some_and(|p| p.id == id);
-        let focused = self
-            .focus()
-            .is_some_and(|f| f.kinds.iter().any(|k| k.eq_ignore_ascii_case(kind)));
+        let focused = self.focus_on_kind(kind);
         Some(html! {
             <button key={id} class={classes!("msg", m.deliver_at.is_none().then_some("held"), picked.then_some("picked"), focused.then_some("focus"))}
                 data-msg-id={id.to_string()} data-kind={kind} style={style}

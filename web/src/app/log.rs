@@ -44,12 +44,6 @@ impl App {
         let on_kind =
             link.callback(|e: Event| Msg::LogFilter(LogFilter::from_key(&input_value(&e))));
         let filter_key = filter.key();
-        let focus = self.focus();
-        let focused = |kind: Option<&str>| {
-            kind.is_some_and(|k| {
-                focus.is_some_and(|f| f.kinds.iter().any(|x| x.eq_ignore_ascii_case(k)))
-            })
-        };
         html! {
             <details class="card panel log" id="log" open=true>
                 <summary><h2>{ lang.t(T::LogPanel) }</h2></summary>
@@ -91,8 +85,9 @@ impl App {
                         { for entries.iter().map(|(i, e)| {
                             let cat = describe::category(&e.event);
                             let kind = describe::message_kind(&e.event, idx);
+                            let focused = kind.is_some_and(|k| self.focus_on_kind(k));
                             html! {
-                                <li key={*i} class={classes!("ev", cat.key(), focused(kind).then_some("focus"))} data-kind={kind.unwrap_or(cat.key())}>
+                                <li key={*i} class={classes!("ev", cat.key(), focused.then_some("focus"))} data-kind={kind.unwrap_or(cat.key())}>
                                     <span class="at">{ seconds(e.at as f64) }</span>
                                     <span class="who">{ describe::who(&e.event, idx) }</span>
                                     if let Some(k) = kind {

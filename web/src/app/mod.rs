@@ -282,16 +282,21 @@ impl App {
             g.replay_to(&mut player, step.min(t.steps.len()));
         }
         self.playing = g.phase == Phase::Running;
+        self.replace_run(player, Some(g));
+        self.select_focus();
+        self.write_url();
+    }
+
+    /// A new run (a tutorial's, or a fresh one): the page starts over around it.
+    fn replace_run(&mut self, player: Player, guide: Option<Guide>) {
         self.player = player;
-        self.guide = Some(g);
+        self.guide = guide;
         self.show_tutorials = false;
         self.auto_since = None;
         self.notice = None;
         self.history.clear();
         self.history_pos = 0;
         self.reset_view();
-        self.select_focus();
-        self.write_url();
     }
 
     /// The tutorial's next step begins: its actions happen now and time runs.
@@ -324,6 +329,17 @@ impl App {
     /// What the current tutorial step is about.
     fn focus(&self) -> Option<&Focus> {
         self.guide.as_ref().and_then(Guide::focus)
+    }
+
+    /// The current tutorial step is about server `id`.
+    fn focus_on_server(&self, id: ServerId) -> bool {
+        self.focus().is_some_and(|f| f.servers.contains(&id.0))
+    }
+
+    /// The current tutorial step is about messages of this kind.
+    fn focus_on_kind(&self, kind: &str) -> bool {
+        self.focus()
+            .is_some_and(|f| f.kinds.iter().any(|k| k.eq_ignore_ascii_case(kind)))
     }
 
     /// Auto-play: after a pause for reading, Next when the step has passed (or before the
@@ -369,6 +385,17 @@ impl App {
         self.console = self.player.world.consoles.keys().next_back().copied();
     }
 
+    /// Time jumped (one step, the timeline): the messages' glides start over, and the clock,
+    /// the index and the guide catch up with the Player.
+    fn jumped(&mut self) {
+        self.flight_era += 1;
+        self.clock = self.player.now() as f64;
+        self.index.update(&self.player.log);
+        if let Some(g) = self.guide.as_mut() {
+            g.resync(&mut self.player);
+        }
+    }
+
     fn write_url(&mut self) {
         let f = match &self.guide {
             Some(g) => url::tutorial_fragment(&g.tutorial().id, g.begun()),
@@ -396,9 +423,7 @@ impl App {
 
     /// The server in state LEADING (up or paused), if exactly one is.
     fn leader(views: &[ServerView]) -> Option<ServerId> {
-        let mut leaders = views
-            .iter()
-            .filter(|v| v.status != Status::Down && v.state == Some(ServerState::Leading));
+        let mut leaders = views.iter().filter(|v| leads(v));
         let first = leaders.next()?;
         leaders.next().is_none().then_some(first.id)
     }
@@ -651,26 +676,16 @@ impl Component for App {
                 }
             }
             Msg::Step => {
-                self.flight_era += 1;
                 self.playing = false;
                 self.player.step_one();
-                self.clock = self.player.now() as f64;
-                self.index.update(&self.player.log);
-                if let Some(g) = self.guide.as_mut() {
-                    g.resync(&mut self.player);
-                }
+                self.jumped();
             }
             Msg::Speed(s) => self.speed = s.clamp(MIN_SPEED, MAX_SPEED),
             Msg::Seek(t) => {
-                self.flight_era += 1;
                 self.player.seek(t);
-                self.clock = self.player.now() as f64;
-                self.index.update(&self.player.log);
+                self.jumped();
                 if self.notice == Some(Notice::LongRun) && self.player.log.len() < LOG_LIMIT {
                     self.notice = None;
-                }
-                if let Some(g) = self.guide.as_mut() {
-                    g.resync(&mut self.player);
                 }
                 self.write_url();
             }
@@ -815,13 +830,7 @@ impl Component for App {
             }
             Msg::Draft(change) => change(&mut self.draft),
             Msg::NewRun => {
-                self.player = Player::new(self.draft.clone());
-                self.guide = None;
-                self.show_tutorials = false;
-                self.notice = None;
-                self.history.clear();
-                self.history_pos = 0;
-                self.reset_view();
+                self.replace_run(Player::new(self.draft.clone()), None);
                 self.write_url();
                 self.playing = true;
             }
@@ -941,6 +950,11 @@ impl App {
     }
 }
 
+/// The server is in state LEADING, up or paused.
+fn leads(v: &ServerView) -> bool {
+    v.status != Status::Down && v.state == Some(ServerState::Leading)
+}
+
 /// Where "split" cuts the servers: the smaller half first (2|3 for five).
 fn split_point(ids: &[ServerId]) -> (usize, usize) {
     let a = ids.len() / 2;
@@ -966,6 +980,14 @@ fn input_value(e: &Event) -> String {
                 .or_else(|| t.dyn_ref::<web_sys::HtmlSelectElement>().map(|s| s.value()))
         })
         .unwrap_or_default()
+}
+
+/// A checkbox's state from its change event.
+fn input_checked(e: &Event) -> bool {
+    use wasm_bindgen::JsCast;
+    e.target()
+        .and_then(|t| t.dyn_into::<HtmlInputElement>().ok())
+        .is_some_and(|i| i.checked())
 }
 
 /// `1×`, `0.3×`, `25×`.

@@ -30,7 +30,7 @@ impl App {
                         onclick={act(a)}>{ lang.t(label) }</button>
                 }
             };
-        let focused = self.focus().is_some_and(|f| f.servers.contains(&id.0));
+        let focused = self.focus_on_server(id);
         let vote = v
             .vote
             .map_or_else(|| "-".to_string(), |x| describe::vote(lang, &x));
@@ -53,12 +53,12 @@ impl App {
                     <div class="kv"><dt>{ "logicalclock" }</dt><dd class="mono">{ v.logicalclock }</dd></div>
                     <div class="kv">
                         <dt>{ lang.t(T::LastZxid) }</dt>
-                        <dd class="mono" data-field="last-zxid">{ describe::zxid(v.last_zxid) }</dd>
+                        <dd class="mono" data-field="last-zxid">{ v.last_zxid.pretty() }</dd>
                     </div>
                     <div class="kv">
                         <dt>{ lang.t(T::Committed) }</dt>
                         <dd class="mono" data-field="committed">
-                            { v.committed_count }{ " · " }{ describe::zxid(v.last_committed) }
+                            { v.committed_count }{ " · " }{ v.last_committed.pretty() }
                         </dd>
                     </div>
                     <div class="kv">

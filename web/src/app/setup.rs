@@ -3,7 +3,7 @@
 //!
 //! [`Setup`]: zk_core::sim::play::Setup
 
-use super::{input_value, App, Msg};
+use super::{input_checked, input_value, App, Msg};
 use crate::dom;
 use crate::i18n::T;
 use yew::prelude::*;
@@ -33,11 +33,7 @@ impl App {
             }))
         });
         let on_autostart = link.callback(|e: Event| {
-            use wasm_bindgen::JsCast;
-            let on = e
-                .target()
-                .and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok())
-                .is_some_and(|i| i.checked());
+            let on = input_checked(&e);
             Msg::Draft(Box::new(move |s| s.autostart = on))
         });
         html! {

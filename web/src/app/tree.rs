@@ -2,8 +2,7 @@
 //! a lagging follower shows its stale or missing nodes highlighted. A click on a node shows its
 //! stat as `stat` prints it, its ephemeral owner and the watches on it.
 
-use super::{input_value, App, Msg};
-use crate::describe;
+use super::{input_checked, input_value, App, Msg};
 use crate::i18n::T;
 use yew::prelude::*;
 use zk_core::sim::play::{ServerView, TreeRow};
@@ -56,14 +55,7 @@ impl App {
         };
         let on_server = link
             .callback(|e: Event| Msg::TreeServer(ServerId(input_value(&e).parse().unwrap_or(1))));
-        let on_compare = link.callback(|e: Event| {
-            use wasm_bindgen::JsCast;
-            let on = e
-                .target()
-                .and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok())
-                .is_some_and(|i| i.checked());
-            Msg::TreeCompare(on)
-        });
+        let on_compare = link.callback(|e: Event| Msg::TreeCompare(input_checked(&e)));
         let shown = rows.len().min(ROWS_SHOWN);
         let body = if down {
             html! { <p class="hint">{ lang.t(T::NoTree) }</p> }
@@ -102,7 +94,7 @@ impl App {
                                                 <tr><th>{ k }</th><td class="mono">{ v }</td></tr>
                                             }) }
                                             <tr><th>{ "zxid" }</th><td class="mono">
-                                                { format!("c {} · m {}", describe::zxid(s.czxid), describe::zxid(s.mzxid)) }
+                                                { format!("c {} · m {}", s.czxid.pretty(), s.mzxid.pretty()) }
                                             </td></tr>
                                         </table>
                                     }

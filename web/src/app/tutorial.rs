@@ -82,12 +82,16 @@ impl App {
         let begun = g.begun();
         let now = self.player.now();
         let late = g.late(now);
-        let phase = match g.phase {
-            Phase::Intro => "intro",
-            Phase::Running if late => "late",
-            Phase::Running => "running",
-            Phase::Passed(_) if g.done() => "done",
-            Phase::Passed(_) => "passed",
+        // Where the guide is, and what the status line says of it.
+        let (phase, status) = match g.phase {
+            Phase::Intro => ("intro", lang.t(T::IntroHint).to_string()),
+            Phase::Running if late => ("late", lang.t(T::StepLate).to_string()),
+            Phase::Running => ("running", lang.t(T::StepWaiting).to_string()),
+            Phase::Passed(_) if g.done() => ("done", lang.t(T::TutorialDone).to_string()),
+            Phase::Passed(at) => (
+                "passed",
+                format!("{} · {}", seconds(at as f64), lang.t(T::StepPassed)),
+            ),
         };
         let about = html! {
             <>
@@ -169,13 +173,6 @@ impl App {
                 </section>
             }
         });
-        let status = match g.phase {
-            Phase::Intro => lang.t(T::IntroHint).to_string(),
-            Phase::Running if late => lang.t(T::StepLate).to_string(),
-            Phase::Running => lang.t(T::StepWaiting).to_string(),
-            Phase::Passed(_) if g.done() => lang.t(T::TutorialDone).to_string(),
-            Phase::Passed(at) => format!("{} · {}", seconds(at as f64), lang.t(T::StepPassed)),
-        };
         let last = begun >= total;
         html! {
             <aside class="card tutorial-panel guide" id="tutorial" data-tutorial={t.id.clone()}

@@ -56,7 +56,7 @@ impl App {
                                     title={agrees.then(|| lang.t(T::Agrees))}>
                                     <td>{ sid.to_string() }</td>
                                     <td>{ describe::sid(lang, f.vote.leader) }</td>
-                                    <td class="mono">{ describe::zxid(f.vote.zxid) }</td>
+                                    <td class="mono">{ f.vote.zxid.pretty() }</td>
                                     <td>{ f.vote.election_epoch }</td>
                                     <td>{ f.vote.peer_epoch }</td>
                                     <td>{ f.state.to_string() }</td>
