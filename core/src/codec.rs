@@ -302,22 +302,6 @@ fn read_txn_body(r: &mut Reader, kind: i32, top: bool) -> JuteResult<Txn> {
 // ---------------------------------------------------------------------------------------------
 // Peer messages
 
-/// The code of a server state in a notification: ZooKeeper's (LOOKING 0 ... OBSERVING 3), and 4
-/// for a standalone server, which ZooKeeper never puts in one.
-fn state_code(s: ServerState) -> i32 {
-    match s {
-        ServerState::Standalone => 4,
-        s => s.code(),
-    }
-}
-
-fn state_from_code(c: i32) -> Option<ServerState> {
-    match c {
-        4 => Some(ServerState::Standalone),
-        c => ServerState::from_code(c),
-    }
-}
-
 fn packet_type(msg: &PeerMsg) -> i32 {
     use packet::*;
     match msg {
@@ -356,7 +340,7 @@ pub fn encode_peer_msg(msg: &PeerMsg) -> Vec<u8> {
                 .zxid(n.zxid)
                 .i64(n.election_epoch as i64)
                 .i32(n.peer_epoch as i32)
-                .i32(state_code(n.state))
+                .i32(n.state.code())
                 .i64(n.sid.0 as i64);
         }
         PeerMsg::Quorum(q) => write_packet(q, &mut w),
@@ -535,7 +519,7 @@ fn read_msg(r: &mut Reader, t: i32, limit: usize) -> Result<PeerMsg, Decode> {
             let election_epoch = r.i64("electionEpoch")? as u64;
             let peer_epoch = r.i32("peerEpoch")? as u32;
             let code = r.i32("state")?;
-            let state = state_from_code(code).ok_or(CodecError::UnknownState(code))?;
+            let state = ServerState::from_code(code).ok_or(CodecError::UnknownState(code))?;
             let sid = ServerId(r.i64("sid")? as u64);
             return Ok(PeerMsg::Election(Notification {
                 leader,

@@ -719,9 +719,9 @@ impl Server {
         since: Millis,
         now: Millis,
     ) {
-        self.latency.record(now.saturating_sub(since));
+        let lat = now.saturating_sub(since);
+        self.latency.record(lat);
         if let Some(c) = self.conns.get_mut(&conn) {
-            let lat = now.saturating_sub(since);
             let s = &mut c.stats;
             s.min_latency = if s.completed == 0 {
                 lat
@@ -732,7 +732,9 @@ impl Server {
             s.total_latency += lat;
             s.completed += 1;
             s.last_latency = lat;
-            s.last_op = op_short(op_name).to_string();
+            // Reuses the buffer: this runs for every reply.
+            s.last_op.clear();
+            s.last_op.push_str(op_short(op_name));
             if reply.xid >= 0 {
                 s.last_cxid = reply.xid;
             }

@@ -198,14 +198,16 @@ impl Election {
     }
 
     fn notification(&self, me: &Me) -> Notification {
-        Notification {
-            leader: self.proposed_leader,
-            zxid: self.proposed_zxid,
-            election_epoch: self.logicalclock,
-            peer_epoch: self.proposed_epoch,
-            state: ServerState::Looking,
-            sid: me.id,
-        }
+        self.proposal().notification(ServerState::Looking, me.id)
+    }
+
+    /// Our proposal as [`compare`] takes it.
+    fn proposed(&self) -> (ServerId, Zxid, u32) {
+        (
+            self.proposed_leader,
+            self.proposed_zxid,
+            self.proposed_epoch,
+        )
     }
 
     fn update_proposal(&mut self, v: (ServerId, Zxid, u32)) {
@@ -255,8 +257,7 @@ impl Election {
         }
         if let Some(f) = self.finalize_at {
             if now >= f {
-                self.finalize_at = None;
-                self.decide(me, out);
+                self.decide(self.proposal(), me, out);
                 return;
             }
         }
@@ -270,24 +271,9 @@ impl Election {
         let _ = q;
     }
 
-    fn decide(&mut self, me: &Me, out: &mut Vec<ElectionOut>) {
-        let state = if self.proposed_leader == me.id {
-            ServerState::Leading
-        } else if me.participant {
-            ServerState::Following
-        } else {
-            ServerState::Observing
-        };
-        self.running = false;
-        self.resend_at = None;
-        out.push(ElectionOut::Decided {
-            vote: self.proposal(),
-            state,
-        });
-    }
-
-    fn decide_for(&mut self, n: &Notification, me: &Me, out: &mut Vec<ElectionOut>) {
-        let state = if n.leader == me.id {
+    /// Step 10: the election is over with `vote`.
+    fn decide(&mut self, vote: Vote, me: &Me, out: &mut Vec<ElectionOut>) {
+        let state = if vote.leader == me.id {
             ServerState::Leading
         } else if me.participant {
             ServerState::Following
@@ -297,12 +283,6 @@ impl Election {
         self.running = false;
         self.resend_at = None;
         self.finalize_at = None;
-        let vote = Vote {
-            leader: n.leader,
-            zxid: n.zxid,
-            election_epoch: n.election_epoch,
-            peer_epoch: n.peer_epoch,
-        };
         out.push(ElectionOut::Decided { vote, state });
     }
 
@@ -317,6 +297,28 @@ impl Election {
                 .filter(|(_, v)| same_vote(v, target))
                 .map(|(s, _)| s),
         )
+    }
+
+    /// Step 8: files a vote in the recvset, or in the out-of-election set.
+    fn file(
+        &mut self,
+        from: ServerId,
+        filed: FiledVote,
+        out_of_election: bool,
+        out: &mut Vec<ElectionOut>,
+    ) {
+        let set = if out_of_election {
+            &mut self.outofelection
+        } else {
+            &mut self.recvset
+        };
+        set.insert(from, filed);
+        out.push(ElectionOut::Filed {
+            from,
+            vote: filed.vote,
+            state: filed.state,
+            out_of_election,
+        });
     }
 
     /// `checkLeader`: the proposed leader must have told us it is LEADING (or be us, in this round).
@@ -353,17 +355,9 @@ impl Election {
         }
         // Any notification restarts the wait for the next one.
         self.resend_at = Some(now + self.not_timeout);
+        let theirs = (n.leader, n.zxid, n.peer_epoch);
         if self.finalize_at.is_some() {
-            let better = compare(
-                q,
-                (n.leader, n.zxid, n.peer_epoch),
-                (
-                    self.proposed_leader,
-                    self.proposed_zxid,
-                    self.proposed_epoch,
-                ),
-            );
-            if better.is_none() {
+            if compare(q, theirs, self.proposed()).is_none() {
                 // ZooKeeper's finalize loop consumes it and waits again.
                 self.finalize_at = Some(now + FINALIZE_WAIT);
                 return;
@@ -376,9 +370,9 @@ impl Election {
                     self.logicalclock = n.election_epoch;
                     self.recvset.clear();
                     let init = me.init_vote();
-                    let rule = compare(q, (n.leader, n.zxid, n.peer_epoch), init);
+                    let rule = compare(q, theirs, init);
                     if rule.is_some() {
-                        self.update_proposal((n.leader, n.zxid, n.peer_epoch));
+                        self.update_proposal(theirs);
                     } else {
                         self.update_proposal(init);
                     }
@@ -393,16 +387,8 @@ impl Election {
                     out.push(ElectionOut::Broadcast(self.notification(me)));
                 } else if n.election_epoch < self.logicalclock {
                     return;
-                } else if let Some(rule) = compare(
-                    q,
-                    (n.leader, n.zxid, n.peer_epoch),
-                    (
-                        self.proposed_leader,
-                        self.proposed_zxid,
-                        self.proposed_epoch,
-                    ),
-                ) {
-                    self.update_proposal((n.leader, n.zxid, n.peer_epoch));
+                } else if let Some(rule) = compare(q, theirs, self.proposed()) {
+                    self.update_proposal(theirs);
                     out.push(ElectionOut::VoteChanged {
                         vote: self.proposal(),
                         why: VoteChange::Better { from: n.sid, rule },
@@ -410,21 +396,10 @@ impl Election {
                     out.push(ElectionOut::Broadcast(self.notification(me)));
                 }
                 let filed = FiledVote {
-                    vote: Vote {
-                        leader: n.leader,
-                        zxid: n.zxid,
-                        election_epoch: n.election_epoch,
-                        peer_epoch: n.peer_epoch,
-                    },
+                    vote: n.vote(),
                     state: ServerState::Looking,
                 };
-                self.recvset.insert(n.sid, filed);
-                out.push(ElectionOut::Filed {
-                    from: n.sid,
-                    vote: filed.vote,
-                    state: n.state,
-                    out_of_election: false,
-                });
+                self.file(n.sid, filed, false, out);
                 let mine = FiledVote {
                     vote: self.proposal(),
                     state: ServerState::Looking,
@@ -439,41 +414,24 @@ impl Election {
             ServerState::Observing | ServerState::Standalone => {}
             ServerState::Following | ServerState::Leading => {
                 let filed = FiledVote {
-                    vote: Vote {
-                        leader: n.leader,
-                        zxid: n.zxid,
-                        election_epoch: n.election_epoch,
-                        peer_epoch: n.peer_epoch,
-                    },
+                    vote: n.vote(),
                     state: n.state,
                 };
                 if n.election_epoch == self.logicalclock {
-                    self.recvset.insert(n.sid, filed);
-                    out.push(ElectionOut::Filed {
-                        from: n.sid,
-                        vote: filed.vote,
-                        state: n.state,
-                        out_of_election: false,
-                    });
+                    self.file(n.sid, filed, false, out);
                     if self.has_quorum(q, &self.recvset, &filed)
                         && self.check_leader(me, &self.recvset, n.leader, n.election_epoch)
                     {
-                        self.decide_for(&n, me, out);
+                        self.decide(filed.vote, me, out);
                         return;
                     }
                 }
-                self.outofelection.insert(n.sid, filed);
-                out.push(ElectionOut::Filed {
-                    from: n.sid,
-                    vote: filed.vote,
-                    state: n.state,
-                    out_of_election: true,
-                });
+                self.file(n.sid, filed, true, out);
                 if self.has_quorum(q, &self.outofelection, &filed)
                     && self.check_leader(me, &self.outofelection, n.leader, n.election_epoch)
                 {
                     self.logicalclock = n.election_epoch;
-                    self.decide_for(&n, me, out);
+                    self.decide(filed.vote, me, out);
                 }
             }
         }
@@ -486,6 +444,16 @@ mod tests {
 
     fn q(n: u64) -> QuorumVerifier {
         QuorumVerifier::majority((1..=n).map(ServerId))
+    }
+
+    /// A participant with an empty log in epoch 0.
+    fn me(id: u64) -> Me {
+        Me {
+            id: ServerId(id),
+            last_zxid: Zxid(0),
+            epoch: 0,
+            participant: true,
+        }
     }
 
     #[test]
@@ -544,12 +512,6 @@ mod tests {
     fn three_of_five_elect_the_largest_id() {
         let q = q(5);
         let mut e: BTreeMap<u64, Election> = BTreeMap::new();
-        let me = |id| Me {
-            id: ServerId(id),
-            last_zxid: Zxid(0),
-            epoch: 0,
-            participant: true,
-        };
         let mut decided: BTreeMap<u64, (ServerId, ServerState)> = BTreeMap::new();
         let mut queue: Vec<(u64, Notification)> = Vec::new();
         for id in 1..=3u64 {
@@ -610,12 +572,7 @@ mod tests {
     #[test]
     fn backoff_doubles_to_sixty_seconds() {
         let q = q(3);
-        let me = Me {
-            id: ServerId(1),
-            last_zxid: Zxid(0),
-            epoch: 0,
-            participant: true,
-        };
+        let me = me(1);
         let mut e = Election::default();
         let mut out = Vec::new();
         e.start(0, &me, &mut out);
@@ -635,12 +592,7 @@ mod tests {
     fn joins_an_established_leader() {
         // S1's server 4: 1, 2 follow 3, which leads; all answer from round 1.
         let q = q(5);
-        let me = Me {
-            id: ServerId(4),
-            last_zxid: Zxid(0),
-            epoch: 0,
-            participant: true,
-        };
+        let me = me(4);
         let mut e = Election::default();
         let mut out = Vec::new();
         e.start(0, &me, &mut out);

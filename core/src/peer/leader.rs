@@ -41,6 +41,18 @@ pub(super) struct Handler {
     pub uptodate_sent: bool,
 }
 
+impl Handler {
+    /// A follower past its sync's start: it gets every PROPOSAL and COMMIT.
+    fn gets_proposals(&self) -> bool {
+        !self.observer && self.stage >= Stage::Syncing
+    }
+
+    /// An observer past its sync's start: it gets an INFORM of every commit.
+    fn gets_informs(&self) -> bool {
+        self.observer && self.stage >= Stage::Syncing
+    }
+}
+
 /// Who asked for a sync.
 #[derive(Clone, Debug)]
 pub(super) enum SyncFrom {
@@ -124,11 +136,34 @@ impl LeaderState {
             .map(|(s, h)| (*s, h.observer))
             .collect()
     }
+
+    /// The learners `pick` chooses, in id order.
+    fn learners_where(&self, pick: impl Fn(&Handler) -> bool) -> Vec<ServerId> {
+        self.learners
+            .iter()
+            .filter(|(_, h)| pick(h))
+            .map(|(s, _)| *s)
+            .collect()
+    }
 }
 
 impl Peer {
     fn leader(&mut self) -> &mut LeaderState {
         self.leader.as_mut().expect("leader state")
+    }
+
+    /// [`Peer::send_q`] to every learner `pick` chooses, in id order, without collecting
+    /// their ids first (this runs for every proposal and commit).
+    fn send_learners(&mut self, pick: impl Fn(&Handler) -> bool, p: QuorumPacket) {
+        let id = self.cfg.id;
+        let l = self.leader.as_ref().expect("leader state");
+        for (&to, h) in &l.learners {
+            // `send` drops a quorum packet to ourselves.
+            if to != id && pick(h) {
+                let msg = PeerMsg::Quorum(p.clone());
+                self.out.push_back(Output::Send { to, msg });
+            }
+        }
     }
 
     fn new_leader_state(&self, epoch: u32, established: bool) -> LeaderState {
@@ -214,15 +249,10 @@ impl Peer {
         if participant {
             l.epoch_acks.insert(id);
         }
-        let waiting: Vec<ServerId> = l
-            .learners
-            .iter()
-            .filter(|(_, h)| h.stage == Stage::Info)
-            .map(|(s, _)| *s)
-            .collect();
-        for sid in waiting {
-            self.send_q(sid, QuorumPacket::LeaderInfo { new_epoch: e });
-        }
+        self.send_learners(
+            |h| h.stage == Stage::Info,
+            QuorumPacket::LeaderInfo { new_epoch: e },
+        );
         self.maybe_epoch_acks_done();
     }
 
@@ -236,13 +266,9 @@ impl Peer {
         let e = l.epoch;
         self.leader().epoch_acks_done = true;
         self.persist(PersistOp::CurrentEpoch(e), Durable::CurrentEpoch(e));
-        let ready: Vec<ServerId> = self
+        let ready = self
             .leader()
-            .learners
-            .iter()
-            .filter(|(_, h)| h.stage == Stage::EpochAcked)
-            .map(|(s, _)| *s)
-            .collect();
+            .learners_where(|h| h.stage == Stage::EpochAcked);
         for sid in ready {
             self.sync_learner(sid);
         }
@@ -267,7 +293,6 @@ impl Peer {
         let commit = self.last_logged;
         self.commit_point = commit;
         self.apply_committed();
-        let now = self.now;
         let mut fresh = self.new_leader_state(epoch, true);
         let old = self.leader.take().expect("leader");
         fresh.learners = old.learners;
@@ -279,17 +304,10 @@ impl Peer {
         self.leader = Some(fresh);
         self.current_vote.peer_epoch = epoch;
         self.event(PeerEvent::Established { epoch });
-        let synced: Vec<ServerId> = self
-            .leader()
-            .learners
-            .iter()
-            .filter(|(_, h)| h.stage == Stage::Synced)
-            .map(|(s, _)| *s)
-            .collect();
+        let synced = self.leader().learners_where(|h| h.stage == Stage::Synced);
         for sid in synced {
             self.send_uptodate(sid);
         }
-        let _ = now;
     }
 
     fn send_uptodate(&mut self, sid: ServerId) {
@@ -406,15 +424,8 @@ impl Peer {
             h.last_heard = now;
         }
         match p {
-            QuorumPacket::FollowerInfo {
-                sid,
-                accepted_epoch,
-            }
-            | QuorumPacket::ObserverInfo {
-                sid,
-                accepted_epoch,
-            } => {
-                let _ = sid;
+            QuorumPacket::FollowerInfo { accepted_epoch, .. }
+            | QuorumPacket::ObserverInfo { accepted_epoch, .. } => {
                 let observer =
                     self.cfg.observers.contains(&from) || !self.cfg.quorum.is_voter(from);
                 if self.cfg.standalone {
@@ -573,9 +584,7 @@ impl Peer {
             l.connecting.remove(&peer);
             l.pending_syncs
                 .retain(|s| !matches!(s.from, SyncFrom::Learner { sid, .. } if sid == peer));
-            let established = l.established;
             self.event(PeerEvent::Info(format!("learner {peer} disconnected")));
-            let _ = established;
         }
     }
 
@@ -680,16 +689,10 @@ impl Peer {
             let name = entry.txn.name().to_string();
             self.event(PeerEvent::Proposed { zxid, txn: name });
         }
-        let to: Vec<ServerId> = self
-            .leader()
-            .learners
-            .iter()
-            .filter(|(_, h)| !h.observer && h.stage >= Stage::Syncing)
-            .map(|(s, _)| *s)
-            .collect();
-        for sid in to {
-            self.send_q(sid, QuorumPacket::Proposal(entry.clone()));
-        }
+        self.send_learners(
+            Handler::gets_proposals,
+            QuorumPacket::Proposal(entry.clone()),
+        );
         self.log_txn(entry);
     }
 
@@ -722,32 +725,14 @@ impl Peer {
             self.commit_point = z;
             newest = Some(z);
             self.event(PeerEvent::Committed { zxid: z });
-            let observers: Vec<ServerId> = self
-                .leader()
-                .learners
-                .iter()
-                .filter(|(_, h)| h.observer && h.stage >= Stage::Syncing)
-                .map(|(s, _)| *s)
-                .collect();
-            if !observers.is_empty() {
+            if self.leader().learners.values().any(Handler::gets_informs) {
                 if let Some(e) = self.tail.iter().find(|e| e.zxid() == z).cloned() {
-                    for sid in observers {
-                        self.send_q(sid, QuorumPacket::Inform(e.clone()));
-                    }
+                    self.send_learners(Handler::gets_informs, QuorumPacket::Inform(e));
                 }
             }
         }
         if let Some(z) = newest {
-            let to: Vec<ServerId> = self
-                .leader()
-                .learners
-                .iter()
-                .filter(|(_, h)| !h.observer && h.stage >= Stage::Syncing)
-                .map(|(s, _)| *s)
-                .collect();
-            for sid in to {
-                self.send_q(sid, QuorumPacket::Commit { zxid: z });
-            }
+            self.send_learners(Handler::gets_proposals, QuorumPacket::Commit { zxid: z });
             self.apply_committed();
             self.check_syncs();
         }
@@ -757,15 +742,7 @@ impl Peer {
         let l = self.leader();
         l.ping_round += 1;
         let round = l.ping_round;
-        let to: Vec<ServerId> = l
-            .learners
-            .iter()
-            .filter(|(_, h)| h.stage >= Stage::Syncing)
-            .map(|(s, _)| *s)
-            .collect();
-        for sid in to {
-            self.send_q(sid, QuorumPacket::Ping { round });
-        }
+        self.send_learners(|h| h.stage >= Stage::Syncing, QuorumPacket::Ping { round });
     }
 
     /// Answers the syncs whose quorum round is complete and whose writes are applied.
@@ -831,13 +808,9 @@ impl Peer {
             self.leader().next_ping = now + (tick / 2).max(1);
             // Drop learners not heard from for syncLimit ticks, then check we still have a quorum.
             let limit = self.cfg.sync_limit as Millis * tick;
-            let silent: Vec<ServerId> = self
+            let silent = self
                 .leader()
-                .learners
-                .iter()
-                .filter(|(_, h)| now.saturating_sub(h.last_heard) > limit)
-                .map(|(s, _)| *s)
-                .collect();
+                .learners_where(|h| now.saturating_sub(h.last_heard) > limit);
             for sid in silent {
                 self.leader().learners.remove(&sid);
                 self.out.push_back(Output::Disconnect { peer: sid });
@@ -920,10 +893,5 @@ impl Peer {
                 );
             }
         }
-    }
-
-    #[allow(dead_code)]
-    fn leader_msg(&mut self, to: ServerId, p: QuorumPacket) {
-        self.send(to, PeerMsg::Quorum(p));
     }
 }

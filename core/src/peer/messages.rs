@@ -23,14 +23,15 @@ pub enum ServerState {
 }
 
 impl ServerState {
-    /// The state's code in a notification (LOOKING 0, FOLLOWING 1, LEADING 2, OBSERVING 3).
+    /// The state's code in a notification: ZooKeeper's (LOOKING 0, FOLLOWING 1, LEADING 2,
+    /// OBSERVING 3), and 4 for a standalone server, which ZooKeeper never puts in one.
     pub fn code(self) -> i32 {
         match self {
             ServerState::Looking => 0,
             ServerState::Following => 1,
             ServerState::Leading => 2,
             ServerState::Observing => 3,
-            ServerState::Standalone => 2,
+            ServerState::Standalone => 4,
         }
     }
     pub fn from_code(c: i32) -> Option<ServerState> {
@@ -39,6 +40,7 @@ impl ServerState {
             1 => ServerState::Following,
             2 => ServerState::Leading,
             3 => ServerState::Observing,
+            4 => ServerState::Standalone,
             _ => return None,
         })
     }
@@ -76,6 +78,20 @@ pub struct Vote {
     pub peer_epoch: u32,
 }
 
+impl Vote {
+    /// This vote, sent by `sid` in `state`.
+    pub fn notification(self, state: ServerState, sid: ServerId) -> Notification {
+        Notification {
+            leader: self.leader,
+            zxid: self.zxid,
+            election_epoch: self.election_epoch,
+            peer_epoch: self.peer_epoch,
+            state,
+            sid,
+        }
+    }
+}
+
 /// A FastLeaderElection notification (`FastLeaderElection.Notification` / `ToSend`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Notification {
@@ -90,6 +106,18 @@ pub struct Notification {
     /// The sender's state.
     pub state: ServerState,
     pub sid: ServerId,
+}
+
+impl Notification {
+    /// The vote it carries.
+    pub fn vote(&self) -> Vote {
+        Vote {
+            leader: self.leader,
+            zxid: self.zxid,
+            election_epoch: self.election_epoch,
+            peer_epoch: self.peer_epoch,
+        }
+    }
 }
 
 /// Learners tell the leader which client sessions they saw alive (ZooKeeper piggybacks this on

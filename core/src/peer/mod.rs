@@ -80,17 +80,8 @@ impl PeerConfig {
     /// A standalone server.
     pub fn standalone(id: ServerId, server: ServerConfig) -> PeerConfig {
         PeerConfig {
-            id,
-            quorum: QuorumVerifier::majority([id]),
-            observers: BTreeSet::new(),
             standalone: true,
-            tick_time: server.tick_time,
-            init_limit: 10,
-            sync_limit: 5,
-            server,
-            commit_log_count: 500,
-            sync_enabled: true,
-            read_only_mode: false,
+            ..PeerConfig::ensemble(id, &[id], &[], server)
         }
     }
 
@@ -813,33 +804,20 @@ impl Peer {
             self.election_outputs(out);
         } else if n.state == ServerState::Looking && from != self.cfg.id {
             // Not looking: answer a LOOKING server with the vote we stand by.
-            let v = self.current_vote;
-            let reply = Notification {
-                leader: v.leader,
-                zxid: v.zxid,
-                election_epoch: v.election_epoch,
-                peer_epoch: v.peer_epoch,
-                state: if self.state == ServerState::Standalone {
-                    ServerState::Leading
-                } else {
-                    self.state
-                },
-                sid: self.cfg.id,
+            let state = if self.state == ServerState::Standalone {
+                ServerState::Leading
+            } else {
+                self.state
             };
+            let reply = self.current_vote.notification(state, self.cfg.id);
             self.send(from, PeerMsg::Election(reply));
         }
     }
 
     fn looking_notification(&self) -> Notification {
-        let p = self.election.proposal();
-        Notification {
-            leader: p.leader,
-            zxid: p.zxid,
-            election_epoch: p.election_epoch,
-            peer_epoch: p.peer_epoch,
-            state: ServerState::Looking,
-            sid: self.cfg.id,
-        }
+        self.election
+            .proposal()
+            .notification(ServerState::Looking, self.cfg.id)
     }
 
     fn election_outputs(&mut self, out: Vec<ElectionOut>) {
