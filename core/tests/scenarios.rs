@@ -1,31 +1,15 @@
 //! The documents' scenarios (shared/SCENARIOS.md) in the simulator, each asserting the outcome
 //! the document states.
 
-use zk_core::acl::Acl;
+mod sim_helpers;
+
+use sim_helpers::{create, sid};
 use zk_core::peer::messages::{QuorumPacket, ServerState};
 use zk_core::peer::PeerEvent;
 use zk_core::request::*;
 use zk_core::sim::client::{ClientEvent, ClientId};
 use zk_core::sim::{synthetic_history, Sim, SimConfig, Status, TraceEvent};
-use zk_core::txn::op;
 use zk_core::{ErrorCode, ServerId, Zxid};
-
-fn sid(i: u64) -> ServerId {
-    ServerId(i)
-}
-
-fn create(path: &str, data: &[u8]) -> Request {
-    Request::Create {
-        op: op::CREATE,
-        req: CreateRequest {
-            path: path.into(),
-            data: Some(data.to_vec()),
-            acl: Acl::open_unsafe(),
-            flags: 0,
-            ttl: -1,
-        },
-    }
-}
 
 fn states(sim: &Sim, ids: &[u64]) -> Vec<Option<ServerState>> {
     ids.iter().map(|i| sim.state(sid(*i))).collect()

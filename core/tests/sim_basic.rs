@@ -1,27 +1,11 @@
-use zk_core::acl::Acl;
+mod sim_helpers;
+
+use sim_helpers::{create, sid};
 use zk_core::peer::messages::ServerState;
 use zk_core::request::*;
 use zk_core::sim::client::ClientEvent;
 use zk_core::sim::{Sim, SimConfig};
-use zk_core::txn::op;
-use zk_core::{ErrorCode, ServerId, Zxid};
-
-fn sid(i: u64) -> ServerId {
-    ServerId(i)
-}
-
-fn create(path: &str, data: &[u8]) -> Request {
-    Request::Create {
-        op: op::CREATE,
-        req: CreateRequest {
-            path: path.into(),
-            data: Some(data.to_vec()),
-            acl: Acl::open_unsafe(),
-            flags: 0,
-            ttl: -1,
-        },
-    }
-}
+use zk_core::{ErrorCode, Zxid};
 
 #[test]
 fn three_servers_elect_and_replicate() {
@@ -41,11 +25,7 @@ fn three_servers_elect_and_replicate() {
     sim.run_for(100);
     let xid = sim.client_request(c, create("/a", b"x"));
     sim.run_for(1000);
-    let reply = sim.client(c).unwrap().events.iter().find_map(|e| match e {
-        ClientEvent::Reply { reply, .. } if reply.xid == xid => Some(reply.clone()),
-        _ => None,
-    });
-    let reply = reply.expect("reply");
+    let reply = reply_to(&sim, c, xid).expect("reply");
     assert_eq!(reply.err, ErrorCode::Ok);
     assert_eq!(reply.zxid.epoch(), 1);
     for i in 1..=3 {

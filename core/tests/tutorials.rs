@@ -4,6 +4,20 @@
 
 use zk_core::tutorial::{self, TutorialRun};
 
+/// The head every tutorial written here shares (id, title, source, summary, a three-server
+/// cluster) followed by `rest`: more `[cluster]` keys, then the steps.
+fn with_head(rest: &str) -> String {
+    format!(
+        r#"id = "X"
+title = {{ en = "t", zh = "t" }}
+source = "s"
+summary = {{ en = "s", zh = "s" }}
+[cluster]
+servers = 3
+{rest}"#
+    )
+}
+
 #[test]
 fn every_tutorial_plays_to_its_stated_outcome() {
     let only = std::env::var("TUTORIAL").ok();
@@ -32,7 +46,6 @@ fn every_tutorial_plays_to_its_stated_outcome() {
 
 #[test]
 fn malformed_files_get_errors_that_name_the_problem() {
-    let base = "id = \"X\"\ntitle = { en = \"t\", zh = \"t\" }\nsource = \"s\"\nsummary = { en = \"s\", zh = \"s\" }\n[cluster]\nservers = 3\n";
     let cases = [
         ("[[step]]\nsay = { en = \"a\", zh = \"b\" }\ndo = [{ strat = 1 }]\n", "strat"),
         ("[[step]]\nsay = { en = \"a\", zh = \"b\" }\ndo = [{ start = 9 }]\n", "no server 9"),
@@ -43,7 +56,7 @@ fn malformed_files_get_errors_that_name_the_problem() {
         ("", "at least one [[step]]"),
     ];
     for (steps, want) in cases {
-        let text = format!("{base}{steps}");
+        let text = with_head(steps);
         let err = tutorial::parse(&text).expect_err(want);
         assert!(err.contains(want), "{err:?} should mention {want:?}");
     }
@@ -51,21 +64,16 @@ fn malformed_files_get_errors_that_name_the_problem() {
 
 #[test]
 fn a_failing_expectation_names_the_step_and_what_was_seen() {
-    let text = r#"
-id = "X"
-title = { en = "t", zh = "t" }
-source = "s"
-summary = { en = "s", zh = "s" }
-[cluster]
-servers = 3
-[[step]]
+    let text = with_head(
+        r#"[[step]]
 say = { en = "a", zh = "b" }
 do = [{ start = 1 }]
 advance = 1000
 within = 1000
 expect = [{ server = 1, state = "LEADING" }]
-"#;
-    let mut run = TutorialRun::new(tutorial::parse(text).unwrap());
+"#,
+    );
+    let mut run = TutorialRun::new(tutorial::parse(&text).unwrap());
     let f = run.play_all().unwrap_err();
     assert_eq!(f.step, 1);
     assert_eq!(f.expect, "server=1 state=LEADING");
@@ -75,14 +83,8 @@ expect = [{ server = 1, state = "LEADING" }]
 /// The additive checks: `round`, `lacks`, `not_sent`, `watches`, and `cluster.commit_log`.
 #[test]
 fn rounds_absent_output_unsent_messages_watched_nodes_and_the_diff_window() {
-    let text = r#"
-id = "X"
-title = { en = "t", zh = "t" }
-source = "s"
-summary = { en = "s", zh = "s" }
-[cluster]
-servers = 3
-commit_log = 2
+    let text = with_head(
+        r#"commit_log = 2
 [[step]]
 say = { en = "a", zh = "b" }
 do = [{ start = [1, 2, 3] }]
@@ -108,8 +110,9 @@ expect = [{ console = 1, output = "Created /c\n" }]
 say = { en = "a", zh = "b" }
 do = [{ start = 1 }]
 expect = [{ server = 1, sync = "SNAP" }, { server = 1, serving = true }]
-"#;
-    let mut run = TutorialRun::new(tutorial::parse(text).unwrap());
+"#,
+    );
+    let mut run = TutorialRun::new(tutorial::parse(&text).unwrap());
     run.play_all().unwrap();
 
     // Each fails with what was seen instead.
@@ -129,15 +132,8 @@ expect = [{ server = 1, sync = "SNAP" }, { server = 1, serving = true }]
         ("{ not_sent = \"PING\" }", "a PING was sent in this step"),
     ];
     for (expect, want) in failing {
-        let text = format!(
-            r#"
-id = "X"
-title = {{ en = "t", zh = "t" }}
-source = "s"
-summary = {{ en = "s", zh = "s" }}
-[cluster]
-servers = 3
-[[step]]
+        let text = with_head(&format!(
+            r#"[[step]]
 say = {{ en = "a", zh = "b" }}
 do = [{{ start = [1, 2, 3] }}]
 expect = [{{ leader = 3 }}]
@@ -156,7 +152,7 @@ advance = 3000
 within = 0
 expect = [{expect}]
 "#
-        );
+        ));
         let mut run = TutorialRun::new(tutorial::parse(&text).unwrap());
         let f = run.play_all().unwrap_err();
         assert_eq!(f.step, 4, "{expect}: {f}");
@@ -168,14 +164,8 @@ expect = [{expect}]
 /// new session and a new node; a live one cannot be started twice.
 #[test]
 fn a_crashed_recipe_client_comes_back_under_its_name() {
-    let text = r#"
-id = "X"
-title = { en = "t", zh = "t" }
-source = "s"
-summary = { en = "s", zh = "s" }
-[cluster]
-servers = 3
-[[step]]
+    let text = with_head(
+        r#"[[step]]
 say = { en = "a", zh = "b" }
 do = [{ start = [1, 2, 3] }]
 expect = [{ leader = 3 }, { server = 1, serving = true }, { server = 2, serving = true }]
@@ -195,8 +185,9 @@ expect = [{ recipe = "A", node = "/m/master-0000000001" }, { recipe = "A", role 
 [[step]]
 say = { en = "a", zh = "b" }
 expect = [{ recipe = "A", role = "leading" }, { server = 1, path = "/m/master-0000000000", exists = false }]
-"#;
-    let mut run = TutorialRun::new(tutorial::parse(text).unwrap());
+"#,
+    );
+    let mut run = TutorialRun::new(tutorial::parse(&text).unwrap());
     run.play_all().unwrap();
 }
 

@@ -4,21 +4,15 @@
 //! quorum.
 
 mod cluster;
+mod common;
 
-use cluster::{wait_until, Cluster};
+use cluster::Cluster;
+use common::{rt, wait_until};
 use std::time::Duration;
 use zookeeper_client as zk;
 
 const TICK: u32 = 200;
 const T: Duration = Duration::from_secs(20);
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 async fn client(connect: &str) -> zk::Client {
     let mut last = None;
@@ -40,14 +34,20 @@ fn persistent() -> zk::CreateOptions<'static> {
     zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all())
 }
 
+/// Three voters started together: 3, the highest id, leads.
+fn three_running() -> Cluster {
+    let mut c = Cluster::new(3, 0, TICK);
+    c.start_all();
+    c.wait_modes(&[(3, "leader")], T);
+    c
+}
+
 /// Three servers started 1, 2, 3: one leader, two followers; a write through any server reads
 /// back from every one.
 #[test]
 fn three_servers_one_leader_writes_read_back_everywhere() {
     let mut c = Cluster::new(3, 0, TICK);
-    for id in 1..=3 {
-        c.start(id);
-    }
+    c.start_all();
     c.wait_modes(&[(1, "follower"), (2, "follower"), (3, "leader")], T);
     let rt = rt();
     rt.block_on(async {
@@ -153,11 +153,7 @@ fn s2_four_servers_then_the_leader_dies() {
 /// write is there afterwards, on every server.
 #[test]
 fn leader_killed_under_load_loses_no_acknowledged_write() {
-    let mut c = Cluster::new(3, 0, TICK);
-    for id in 1..=3 {
-        c.start(id);
-    }
-    c.wait_modes(&[(3, "leader")], T);
+    let mut c = three_running();
     let rt = rt();
     let acked = rt.block_on(async {
         let cl = client(&c.connect_string(&[1, 2, 3])).await;
@@ -239,11 +235,7 @@ fn leader_killed_under_load_loses_no_acknowledged_write() {
 /// few, with a SNAP when it missed more than the leader keeps (commitLogCount, at least 500).
 #[test]
 fn a_follower_catches_up_with_diff_and_snap() {
-    let mut c = Cluster::new(3, 0, TICK);
-    for id in 1..=3 {
-        c.start(id);
-    }
-    c.wait_modes(&[(3, "leader")], T);
+    let mut c = three_running();
     let rt = rt();
     for (round, writes, mode) in [(0u32, 20u32, "DIFF"), (1, 700, "SNAP")] {
         c.kill(1);
@@ -281,9 +273,7 @@ fn a_follower_catches_up_with_diff_and_snap() {
 #[test]
 fn observer_serves_reads_forwards_writes_and_does_not_vote() {
     let mut c = Cluster::new(2, 1, TICK);
-    for id in 1..=3 {
-        c.start(id);
-    }
+    c.start_all();
     c.wait_modes(&[(1, "follower"), (2, "leader"), (3, "observer")], T);
     let rt = rt();
     rt.block_on(async {
@@ -304,11 +294,7 @@ fn observer_serves_reads_forwards_writes_and_does_not_vote() {
 /// Two of three down: nothing is acknowledged; back up: service resumes and nothing is lost.
 #[test]
 fn no_quorum_no_writes_then_recovery() {
-    let mut c = Cluster::new(3, 0, TICK);
-    for id in 1..=3 {
-        c.start(id);
-    }
-    c.wait_modes(&[(3, "leader")], T);
+    let mut c = three_running();
     let rt = rt();
     rt.block_on(async {
         let cl = client(&c.connect_string(&[1])).await;
@@ -342,9 +328,7 @@ fn no_quorum_no_writes_then_recovery() {
 fn read_only_mode_out_of_the_quorum() {
     let mut c = Cluster::new(3, 0, TICK);
     c.configure("readonlymode.enabled=true");
-    for id in 1..=3 {
-        c.start(id);
-    }
+    c.start_all();
     c.wait_modes(&[(3, "leader")], T);
     let rt = rt();
     rt.block_on(async {

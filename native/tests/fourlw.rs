@@ -3,20 +3,15 @@
 //! endpoint — checked for the shapes ZooKeeper 3.8 prints (the exact formats are pinned against
 //! captures of ZooKeeper itself in `native/src/stats/tests.rs`).
 
+mod common;
+
+use common::{free_port, rt, server_log, start_foreground};
 use regex::Regex;
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 use zookeeper_client as zk;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// A standalone `zkserver` in a temporary directory, killed when dropped.
 struct Server {
@@ -43,15 +38,7 @@ impl Server {
             ),
         )
         .unwrap();
-        let log = std::fs::File::create(dir.path().join("server.log")).unwrap();
-        let proc = Command::new(env!("CARGO_BIN_EXE_zkserver"))
-            .arg("start-foreground")
-            .arg(&cfg)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap();
+        let proc = start_foreground(dir.path(), &cfg);
         let s = Server {
             dir,
             proc,
@@ -70,7 +57,7 @@ impl Server {
     }
 
     fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+        server_log(self.dir.path())
     }
 
     /// A four-letter word, as `echo word | nc` sends it (without half-closing the socket).
@@ -110,14 +97,6 @@ fn http_get(port: u16, path: &str) -> (String, String, String) {
     let (head, body) = raw.split_once("\r\n\r\n").expect("an HTTP response");
     let (status, headers) = head.split_once("\r\n").unwrap_or((head, ""));
     (status.to_string(), headers.to_lowercase(), body.to_string())
-}
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
 }
 
 /// What the reference captures' client did: two nodes, two ephemerals, data, child, exists and

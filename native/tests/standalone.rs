@@ -2,27 +2,18 @@
 //! crate) through every operation, and by raw sockets through bad input; plus durability across
 //! kill -9 and configuration errors that stop the server from starting.
 
+mod common;
+
+use common::{exe, free_port, rt, server_log, start_foreground};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 use zk_core::proto;
 use zk_core::request::{ConnectRequest, Request};
 use zk_core::{SessionId, Zxid};
 use zookeeper_client as zk;
-
-fn exe() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_zkserver"))
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// One standalone server in a temporary directory, killed when dropped.
 struct Server {
@@ -54,20 +45,7 @@ impl Server {
     }
 
     fn start(&mut self) {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.dir.path().join("server.log"))
-            .unwrap();
-        let child = Command::new(exe())
-            .arg("start-foreground")
-            .arg(&self.cfg)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        self.proc = Some(child);
+        self.proc = Some(start_foreground(self.dir.path(), &self.cfg));
         let end = Instant::now() + Duration::from_secs(20);
         while Instant::now() < end {
             if zk_native::cli::four_letter(
@@ -93,7 +71,7 @@ impl Server {
     }
 
     fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+        server_log(self.dir.path())
     }
 
     fn addr(&self) -> String {
@@ -111,14 +89,6 @@ impl Drop for Server {
     fn drop(&mut self) {
         self.kill9();
     }
-}
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
 }
 
 async fn client(addr: &str) -> zk::Client {
@@ -390,16 +360,33 @@ fn raw(addr: &str, bytes: &[u8]) -> Vec<u8> {
     out
 }
 
+/// A framed ConnectRequest for a new session.
 fn connect_frame() -> Vec<u8> {
+    connect_frame_as(SessionId(0), vec![0; 16])
+}
+
+/// A framed ConnectRequest (timeout 4000) re-attaching `session` with `passwd`.
+fn connect_frame_as(session: SessionId, passwd: Vec<u8>) -> Vec<u8> {
     let req = ConnectRequest {
         protocol_version: 0,
         last_zxid_seen: Zxid(0),
         timeout: 4000,
-        session_id: SessionId(0),
-        passwd: vec![0; 16],
+        session_id: session,
+        passwd,
         read_only: Some(false),
     };
     proto::frame(&proto::encode_connect_request(&req))
+}
+
+/// The bodies of the whole frames in `out`, in order.
+fn frames(out: &[u8]) -> Vec<Vec<u8>> {
+    let mut rest = out;
+    let mut bodies = Vec::new();
+    while let Ok(Some((used, body))) = proto::split_frame(rest, 1 << 20) {
+        bodies.push(body.to_vec());
+        rest = &rest[used..];
+    }
+    bodies
 }
 
 #[test]
@@ -420,15 +407,7 @@ fn bad_input_is_refused_and_the_server_keeps_serving() {
     garbage.extend_from_slice(b"not a record");
     assert!(raw(&addr, &garbage).is_empty());
     // A wrong session password: told the session is gone (timeout 0), then closed.
-    let req = ConnectRequest {
-        protocol_version: 0,
-        last_zxid_seen: Zxid(0),
-        timeout: 4000,
-        session_id: SessionId(0x1234),
-        passwd: vec![9; 16],
-        read_only: Some(false),
-    };
-    let out = raw(&addr, &proto::frame(&proto::encode_connect_request(&req)));
+    let out = raw(&addr, &connect_frame_as(SessionId(0x1234), vec![9; 16]));
     let (_, body) = proto::split_frame(&out, 1 << 20)
         .unwrap()
         .expect("a ConnectResponse");
@@ -441,12 +420,7 @@ fn bad_input_is_refused_and_the_server_keeps_serving() {
         &Request::Unsupported { op: 999 },
     )));
     let out = raw(&addr, &bytes);
-    let mut rest = &out[..];
-    let mut replies = Vec::new();
-    while let Ok(Some((used, body))) = proto::split_frame(rest, 1 << 20) {
-        replies.push(body.to_vec());
-        rest = &rest[used..];
-    }
+    let replies = frames(&out);
     assert_eq!(replies.len(), 2, "ConnectResponse and the error reply");
     let h = proto::decode_reply_header(&replies[1]).unwrap();
     assert_eq!(h.err, zk_core::ErrorCode::Unimplemented);
@@ -458,12 +432,7 @@ fn bad_input_is_refused_and_the_server_keeps_serving() {
     bad.extend_from_slice(&[0, 0, 0, 99]); // a path length with no path
     bytes.extend(proto::frame(&bad));
     let out = raw(&addr, &bytes);
-    let mut rest = &out[..];
-    let mut replies = Vec::new();
-    while let Ok(Some((used, body))) = proto::split_frame(rest, 1 << 20) {
-        replies.push(body.to_vec());
-        rest = &rest[used..];
-    }
+    let replies = frames(&out);
     let h = proto::decode_reply_header(replies.last().unwrap()).unwrap();
     assert_eq!((h.xid, h.err), (7, zk_core::ErrorCode::MarshallingError));
     // A bad path: BadArguments through a real client.
@@ -530,22 +499,20 @@ fn configuration_errors_name_the_file_line_and_key() {
         err.contains("zoo.cfg:3") && err.contains("clientPort"),
         "{err}"
     );
-    let ens = format!(
-        "tickTime=2000\ninitLimit=5\nsyncLimit=2\ndataDir={}\nclientPort={}\nserver.1=127.0.0.1:2888:3888\nserver.2=127.0.0.1:2889:3889\nserver.1=127.0.0.1:2890:3890\n",
-        data.display(),
-        free_port()
-    );
-    let err = start_expecting_failure(dir.path(), &ens);
+    // An ensemble's zoo.cfg (two servers, and no myid file), then `more`.
+    let ensemble = |more: &str| {
+        format!(
+            "tickTime=2000\ninitLimit=5\nsyncLimit=2\ndataDir={}\nclientPort={}\nserver.1=127.0.0.1:2888:3888\nserver.2=127.0.0.1:2889:3889\n{more}",
+            data.display(),
+            free_port()
+        )
+    };
+    let err = start_expecting_failure(dir.path(), &ensemble("server.1=127.0.0.1:2890:3890\n"));
     assert!(
         err.contains("zoo.cfg:8") && err.contains("server.1"),
         "duplicate server id: {err}"
     );
-    let ens = format!(
-        "tickTime=2000\ninitLimit=5\nsyncLimit=2\ndataDir={}\nclientPort={}\nserver.1=127.0.0.1:2888:3888\nserver.2=127.0.0.1:2889:3889\n",
-        data.display(),
-        free_port()
-    );
-    let err = start_expecting_failure(dir.path(), &ens);
+    let err = start_expecting_failure(dir.path(), &ensemble(""));
     assert!(err.contains("myid"), "missing myid: {err}");
 }
 

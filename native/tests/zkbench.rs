@@ -4,23 +4,16 @@
 //!
 //! Every server and every zkbench run here is bounded in time and stopped by the test.
 
+mod common;
+
+use common::{exe, free_port, server_log, start_foreground};
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 const ZKBENCH: &str = env!("CARGO_BIN_EXE_zkbench");
-const ZKSERVER: &str = env!("CARGO_BIN_EXE_zkserver");
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// A standalone zkserver, killed on drop.
 struct Server {
@@ -43,15 +36,7 @@ impl Server {
             ),
         )
         .unwrap();
-        let log = std::fs::File::create(dir.path().join("server.log")).unwrap();
-        let child = Command::new(ZKSERVER)
-            .arg("start-foreground")
-            .arg(&cfg)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap();
+        let child = start_foreground(dir.path(), &cfg);
         let mut s = Server { port, child, dir };
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
@@ -77,7 +62,7 @@ impl Server {
     }
 
     fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+        server_log(self.dir.path())
     }
 }
 
@@ -396,13 +381,9 @@ fn bad_input_gets_a_clear_error_not_a_panic() {
     }
 }
 
-fn zkserver_bin() -> PathBuf {
-    Path::new(ZKSERVER).to_path_buf()
-}
-
 #[test]
 fn failover_of_a_zkserver_ensemble_is_measured() {
-    let bin = zkserver_bin();
+    let bin = exe();
     let o = zkbench(
         &[
             "failover",
@@ -434,7 +415,7 @@ fn failover_of_a_zkserver_ensemble_is_measured() {
 
 #[test]
 fn lifecycle_recovers_every_znode() {
-    let bin = zkserver_bin();
+    let bin = exe();
     let o = zkbench(
         &[
             "lifecycle",

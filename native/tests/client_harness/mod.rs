@@ -19,9 +19,15 @@
 
 #![allow(dead_code)]
 
+// The helpers the other server tests share, compiled in here so that a test needs only
+// `mod client_harness;`.
+#[path = "../common/mod.rs"]
+mod common;
+
+pub use common::free_port;
 use std::fs;
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -51,23 +57,9 @@ impl ServerKind {
     }
 }
 
-/// The `zkserver` binary, next to the binaries of this package's tests.
-pub fn zkserver_bin() -> PathBuf {
-    Path::new(env!("CARGO_BIN_EXE_zkcli")).with_file_name("zkserver")
-}
-
 /// The `zkcli` binary under test.
 pub fn zkcli_bin() -> &'static str {
     env!("CARGO_BIN_EXE_zkcli")
-}
-
-/// A free port on 127.0.0.1 (free when asked; the server binds it right after).
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// One running server. Dropping it kills the server.
@@ -155,7 +147,7 @@ impl TestServer {
                 c
             }
             ServerKind::ZkServer => {
-                let bin = zkserver_bin();
+                let bin = common::exe();
                 assert!(
                     bin.exists(),
                     "{} is missing: cargo build -p zk-native --bin zkserver",

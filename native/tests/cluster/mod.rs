@@ -1,28 +1,13 @@
 //! Real `zkserver` processes on loopback for integration tests: free ports picked at run time,
-//! every process killed when the test ends, every wait bounded.
+//! every process killed when the test ends, every wait bounded. Needs `mod common;` beside it.
 #![allow(dead_code)]
 
+use crate::common::{exe, wait_until};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Child;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use zk_native::ensemble::{self, Member};
-
-pub fn exe() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_zkserver"))
-}
-
-/// Waits (bounded) until `f` holds.
-pub fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
-    let end = Instant::now() + timeout;
-    while Instant::now() < end {
-        if f() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("timed out after {timeout:?} waiting for {what}");
-}
 
 pub struct Cluster {
     pub dir: tempfile::TempDir,
@@ -61,6 +46,13 @@ impl Cluster {
         let m = self.member(id).clone();
         let child = ensemble::spawn(&exe(), &m).expect("spawn zkserver");
         self.procs.insert(id, child);
+    }
+
+    /// Starts every server, in id order.
+    pub fn start_all(&mut self) {
+        for id in 1..=self.members.len() as u64 {
+            self.start(id);
+        }
     }
 
     /// kill -9.
