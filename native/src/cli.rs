@@ -139,6 +139,21 @@ fn pid_file(l: &Loaded) -> PathBuf {
     Path::new(&l.config.data_dir).join("zookeeper_server.pid")
 }
 
+/// A log file opened for appending (created if need be), twice: as a child's stdout and stderr.
+/// `open_err` words the error when it cannot be opened.
+pub(crate) fn append_log(
+    path: &Path,
+    open_err: impl FnOnce(std::io::Error) -> String,
+) -> Result<(std::fs::File, std::fs::File), String> {
+    let out = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(open_err)?;
+    let err = out.try_clone().map_err(|e| e.to_string())?;
+    Ok((out, err))
+}
+
 /// Starts the server in the background (zkServer.sh start): a detached process logging to
 /// `dataDir/zookeeper.out`, its pid in `dataDir/zookeeper_server.pid`.
 pub fn start(l: &Loaded, exe: &Path) -> Result<(), String> {
@@ -153,12 +168,7 @@ pub fn start(l: &Loaded, exe: &Path) -> Result<(), String> {
     std::fs::create_dir_all(&l.config.data_dir)
         .map_err(|e| format!("cannot create {}: {e}", l.config.data_dir))?;
     let log = Path::new(&l.config.data_dir).join("zookeeper.out");
-    let out = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&log)
-        .map_err(|e| format!("cannot open {}: {e}", log.display()))?;
-    let err = out.try_clone().map_err(|e| e.to_string())?;
+    let (out, err) = append_log(&log, |e| format!("cannot open {}: {e}", log.display()))?;
     let mut cmd = std::process::Command::new(exe);
     cmd.arg("start-foreground");
     if let Some(p) = &l.path {

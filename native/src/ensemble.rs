@@ -120,12 +120,8 @@ pub fn write_configs(
 /// Starts one member as its own process, logging to `dataDir/zookeeper.out`.
 pub fn spawn(exe: &Path, m: &Member) -> Result<Child, String> {
     let log = m.data_dir.join("zookeeper.out");
-    let out = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&log)
-        .map_err(|e| format!("cannot open {}: {e}", log.display()))?;
-    let err = out.try_clone().map_err(|e| e.to_string())?;
+    let (out, err) =
+        crate::cli::append_log(&log, |e| format!("cannot open {}: {e}", log.display()))?;
     Command::new(exe)
         .arg("start-foreground")
         .arg(&m.config)

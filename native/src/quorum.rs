@@ -16,7 +16,7 @@
 //! Every message is a 4-byte length and an encoding from `zk_core::codec`; each connection
 //! starts with a handshake naming the sender's id.
 
-use crate::server::Input;
+use crate::server::{write_frame, Input};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -177,13 +177,6 @@ async fn bind_retry(a: &str, retries: u32) -> Result<TcpListener, String> {
     }
 }
 
-fn frame(bytes: &[u8]) -> Vec<u8> {
-    let mut v = Vec::with_capacity(bytes.len() + 4);
-    v.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
-    v.extend_from_slice(bytes);
-    v
-}
-
 fn handshake(chan: Chan, me: ServerId) -> Vec<u8> {
     let mut v = Vec::with_capacity(17);
     v.extend_from_slice(MAGIC);
@@ -342,17 +335,17 @@ impl Inner {
         if from < self.peers.me {
             // We have the larger id: drop theirs and use our own.
             drop(s);
-            let pending = {
+            let connect = {
                 let mut map = self.election.lock().expect("election links");
                 let l = map.entry(from).or_default();
-                l.writer.is_none() && !l.connecting
+                let connect = l.writer.is_none() && !l.connecting;
+                if connect {
+                    l.connecting = true;
+                    l.next_attempt = None;
+                }
+                connect
             };
-            if pending {
-                let mut map = self.election.lock().expect("election links");
-                let l = map.entry(from).or_default();
-                l.connecting = true;
-                l.next_attempt = None;
-                drop(map);
+            if connect {
                 let me = self.clone();
                 tokio::spawn(async move { me.election_connect(from).await });
             }
@@ -522,11 +515,11 @@ async fn write_frames(
 ) {
     let mut w = BufWriter::with_capacity(64 * 1024, wr);
     while let Some(b) = rx.recv().await {
-        if w.write_all(&frame(&b)).await.is_err() {
+        if write_frame(&mut w, &b).await.is_err() {
             return;
         }
         while let Ok(b) = rx.try_recv() {
-            if w.write_all(&frame(&b)).await.is_err() {
+            if write_frame(&mut w, &b).await.is_err() {
                 return;
             }
         }

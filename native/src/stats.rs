@@ -437,15 +437,7 @@ pub async fn spawn_admin(cfg: &Config, tx: mpsc::UnboundedSender<Input>) {
     } else {
         app.route(&base, get(list))
     };
-    match tokio::net::TcpListener::bind(&addr).await {
-        Ok(l) => {
-            info!("AdminServer on http://{addr}{base}");
-            tokio::spawn(async move {
-                let _ = axum::serve(l, app).await;
-            });
-        }
-        Err(e) => warn!("AdminServer not started: cannot listen on {addr}: {e}"),
-    }
+    serve_http("AdminServer", &addr, &base, app).await;
 }
 
 /// Starts the Prometheus endpoint (`/metrics`) when `metricsProvider.className` names
@@ -470,14 +462,20 @@ pub async fn spawn_metrics(cfg: &Config, tx: mpsc::UnboundedSender<Input>) {
             }
         }),
     );
-    match tokio::net::TcpListener::bind(&addr).await {
+    serve_http("metrics", &addr, "/metrics", app).await;
+}
+
+/// Serves `app` on `addr` in the background, or logs why `what` could not start; `path` is where
+/// it answers, for the log.
+async fn serve_http(what: &str, addr: &str, path: &str, app: axum::Router) {
+    match tokio::net::TcpListener::bind(addr).await {
         Ok(l) => {
-            info!("metrics on http://{addr}/metrics");
+            info!("{what} on http://{addr}{path}");
             tokio::spawn(async move {
                 let _ = axum::serve(l, app).await;
             });
         }
-        Err(e) => warn!("metrics not started: cannot listen on {addr}: {e}"),
+        Err(e) => warn!("{what} not started: cannot listen on {addr}: {e}"),
     }
 }
 

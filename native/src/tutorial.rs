@@ -195,12 +195,9 @@ impl World {
             return Ok(());
         }
         let m = self.member(id)?;
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(m.data_dir.join("zookeeper.out"))
-            .map_err(|e| format!("server {id}'s log: {e}"))?;
-        let err = log.try_clone().map_err(|e| e.to_string())?;
+        let (log, err) = crate::cli::append_log(&m.data_dir.join("zookeeper.out"), |e| {
+            format!("server {id}'s log: {e}")
+        })?;
         let child = Command::new(&self.exe)
             .arg("start-foreground")
             .arg(&m.config)

@@ -224,12 +224,9 @@ impl Cluster {
         if s.child.is_some() {
             return Err(format!("server {} is already running", s.member.id));
         }
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log_path)
-            .map_err(|e| format!("cannot open {}: {e}", log_path.display()))?;
-        let err = log.try_clone().map_err(|e| e.to_string())?;
+        let (log, err) = crate::cli::append_log(&log_path, |e| {
+            format!("cannot open {}: {e}", log_path.display())
+        })?;
         let mut cmd = match self.flavor {
             Flavor::ZkServer => {
                 let mut c = Command::new(&self.settings.zkserver);

@@ -191,15 +191,7 @@ pub async fn run(o: FailoverOptions, pb: &ProgressBar) -> Result<FailoverReport,
     if o.znodes > 0 {
         pb.set_message(format!("creating {} znodes", o.znodes));
         let took = populate(
-            Populate {
-                servers: addrs.clone(),
-                prefix: "/zkbench-data".into(),
-                znodes: o.znodes,
-                value_size: o.value_size,
-                per_txn: 1,
-                sessions: 16,
-                window: 64,
-            },
+            Populate::one_per_txn(addrs.clone(), o.znodes, o.value_size),
             pb,
         )
         .await?;

@@ -6,7 +6,7 @@
 //! dataDir can do, the ceiling of a server's write rate without group commit.
 
 use super::cluster::{dir_bytes, Cluster, Flavor, Settings};
-use super::populate::{count_children, populate, Populate};
+use super::populate::{count_children, populate, Populate, DATA_PREFIX};
 use indicatif::ProgressBar;
 use serde::{Deserialize, Serialize};
 use std::io::{Seek, SeekFrom, Write};
@@ -92,20 +92,7 @@ pub async fn run(o: LifecycleOptions, pb: &ProgressBar) -> Result<LifecycleRepor
     let startup = blocking(|| c.wait_serving(0, o.patience))?;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let rss_empty = c.rss_kb(0).unwrap_or(0);
-    let prefix = "/zkbench-data";
-    let took = populate(
-        Populate {
-            servers: c.addrs(),
-            prefix: prefix.into(),
-            znodes: o.znodes,
-            value_size: o.value_size,
-            per_txn: 1,
-            sessions: 16,
-            window: 64,
-        },
-        pb,
-    )
-    .await?;
+    let took = populate(Populate::one_per_txn(c.addrs(), o.znodes, o.value_size), pb).await?;
     // Let a snapshot in progress finish and the heap settle before looking at memory.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let rss_loaded = c.rss_kb(0).unwrap_or(0);
@@ -114,7 +101,7 @@ pub async fn run(o: LifecycleOptions, pb: &ProgressBar) -> Result<LifecycleRepor
     blocking(|| c.kill9(0));
     c.start(0)?;
     let recovery = blocking(|| c.wait_serving(0, o.patience))?;
-    let found = count_children(&c.addr(0), prefix).await?;
+    let found = count_children(&c.addr(0), DATA_PREFIX).await?;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let rss_recovered = c.rss_kb(0).unwrap_or(0);
     blocking(|| c.stop_all());

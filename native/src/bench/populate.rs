@@ -27,6 +27,25 @@ pub struct Populate {
     pub window: usize,
 }
 
+impl Populate {
+    /// The tree the data-size cases start from: `znodes` under [`DATA_PREFIX`], one create per
+    /// transaction, 16 sessions with 64 requests in flight each.
+    pub fn one_per_txn(servers: Vec<String>, znodes: u64, value_size: usize) -> Populate {
+        Populate {
+            servers,
+            prefix: DATA_PREFIX.into(),
+            znodes,
+            value_size,
+            per_txn: 1,
+            sessions: 16,
+            window: 64,
+        }
+    }
+}
+
+/// Where the data-size cases put their znodes.
+pub const DATA_PREFIX: &str = "/zkbench-data";
+
 /// The name of znode `i` under `prefix`.
 pub fn znode(prefix: &str, i: u64) -> String {
     format!("{prefix}/n{i:08}")

@@ -15,12 +15,14 @@
 //! failed or the benchmark could not run; 2 for a command line clap refused.
 
 use clap::{Args, Parser, Subcommand};
+use indicatif::ProgressBar;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 use zk_native::bench::cluster::{Cluster, Flavor, Settings};
 use zk_native::bench::load::{self, LoadOptions};
-use zk_native::bench::populate::{populate, Populate};
+use zk_native::bench::populate::{populate, Populate, DATA_PREFIX};
+use zk_native::bench::report::LoadReport;
 use zk_native::bench::workload::{Mix, VALUE_HEADER};
 use zk_native::bench::{compare, failover, lifecycle};
 
@@ -193,7 +195,7 @@ struct PopulateArgs {
     #[arg(long, default_value = "127.0.0.1:2181")]
     server: String,
     /// The parent of the znodes (created; must not exist).
-    #[arg(long, default_value = "/zkbench-data")]
+    #[arg(long, default_value = DATA_PREFIX)]
     prefix: String,
     #[arg(long)]
     znodes: u64,
@@ -436,15 +438,35 @@ fn print_json<T: serde::Serialize>(v: &T) -> Result<(), String> {
     Ok(())
 }
 
+/// Prints results as JSON, or as the text `table` makes of them.
+fn print_results<T: serde::Serialize>(
+    json: bool,
+    v: &T,
+    table: impl FnOnce(&T) -> String,
+) -> Result<(), String> {
+    if json {
+        print_json(v)
+    } else {
+        print!("{}", table(v));
+        Ok(())
+    }
+}
+
+/// Runs `f` on a two-thread runtime, then clears its progress bar `pb`.
+fn block_on_with_progress<T>(
+    pb: &ProgressBar,
+    f: impl std::future::Future<Output = Result<T, String>>,
+) -> Result<T, String> {
+    let r = runtime(2).and_then(|rt| rt.block_on(f));
+    pb.finish_and_clear();
+    r
+}
+
 fn run_load(a: RunArgs) -> Result<ExitCode, String> {
     let opts = a.options()?;
     let rt = runtime(a.threads)?;
     let report = rt.block_on(load::run(opts)).map_err(|e| e.to_string())?;
-    if a.json {
-        print_json(&report)?;
-    } else {
-        print!("{}", report.table());
-    }
+    print_results(a.json, &report, LoadReport::table)?;
     Ok(if report.wrong_answers > 0 {
         ExitCode::from(3)
     } else if report.errors > 0 {
@@ -478,16 +500,9 @@ fn run_failover(a: FailoverArgs) -> Result<ExitCode, String> {
         dir: a.server.dir.clone(),
         patience: a.patience,
     };
-    let rt = runtime(2)?;
     let pb = load::progress_bar(!a.no_progress);
-    let r = rt.block_on(failover::run(o, &pb));
-    pb.finish_and_clear();
-    let r = r?;
-    if a.json {
-        print_json(&r)?;
-    } else {
-        print!("{}", r.table());
-    }
+    let r = block_on_with_progress(&pb, failover::run(o, &pb))?;
+    print_results(a.json, &r, failover::FailoverReport::table)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -501,16 +516,9 @@ fn run_lifecycle(a: LifecycleArgs) -> Result<ExitCode, String> {
         dir: a.server.dir.clone(),
         patience: a.patience,
     };
-    let rt = runtime(2)?;
     let pb = load::progress_bar(!a.no_progress);
-    let r = rt.block_on(lifecycle::run(o, &pb));
-    pb.finish_and_clear();
-    let r = r?;
-    if a.json {
-        print_json(&r)?;
-    } else {
-        print!("{}", r.table());
-    }
+    let r = block_on_with_progress(&pb, lifecycle::run(o, &pb))?;
+    print_results(a.json, &r, lifecycle::LifecycleReport::table)?;
     Ok(if r.recovered_znodes == r.znodes {
         ExitCode::SUCCESS
     } else {
@@ -527,14 +535,12 @@ fn run_fsync(a: FsyncArgs) -> Result<ExitCode, String> {
         return Err(format!("--dir {}: not a directory", a.dir.display()));
     }
     let r = lifecycle::fsync_probe(&a.dir, a.duration, a.write_size)?;
-    if a.json {
-        print_json(&r)?;
-    } else {
-        println!(
-            "{}: {:.0} fsyncs/s ({:.2} ms each) appending {} bytes at a time, {} in {:.1} s",
+    print_results(a.json, &r, |r| {
+        format!(
+            "{}: {:.0} fsyncs/s ({:.2} ms each) appending {} bytes at a time, {} in {:.1} s\n",
             r.dir, r.fsyncs_per_sec, r.mean_ms, r.write_bytes, r.fsyncs, r.seconds
-        );
-    }
+        )
+    })?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -544,22 +550,17 @@ fn run_populate(a: PopulateArgs) -> Result<ExitCode, String> {
     if zk_core::path::validate_path(&a.prefix).is_err() || a.prefix == "/" {
         return Err(format!("--prefix {:?} is not a znode path", a.prefix));
     }
-    let rt = runtime(2)?;
+    let p = Populate {
+        servers,
+        prefix: a.prefix.clone(),
+        znodes: a.znodes,
+        value_size: a.value_size,
+        per_txn: a.per_txn.max(1),
+        sessions: a.sessions.max(1),
+        window: a.outstanding.max(1),
+    };
     let pb = load::progress_bar(!a.no_progress);
-    let took = rt.block_on(populate(
-        Populate {
-            servers,
-            prefix: a.prefix.clone(),
-            znodes: a.znodes,
-            value_size: a.value_size,
-            per_txn: a.per_txn.max(1),
-            sessions: a.sessions.max(1),
-            window: a.outstanding.max(1),
-        },
-        &pb,
-    ));
-    pb.finish_and_clear();
-    let took = took?;
+    let took = block_on_with_progress(&pb, populate(p, &pb))?;
     println!(
         "created {} znodes under {} in {:.1} s ({:.0}/s)",
         a.znodes,
@@ -626,11 +627,7 @@ fn run_serve(a: ServeArgs) -> Result<ExitCode, String> {
 
 fn run_report(a: ReportArgs) -> Result<ExitCode, String> {
     let rows = compare::compare(&a.dir)?;
-    if a.json {
-        print_json(&rows)?;
-    } else {
-        print!("{}", compare::markdown(&rows));
-    }
+    print_results(a.json, &rows, |rows| compare::markdown(rows))?;
     Ok(ExitCode::SUCCESS)
 }
 

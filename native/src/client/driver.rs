@@ -64,18 +64,23 @@ pub(crate) enum Command {
         reply: oneshot::Sender<Result<(), ClientError>>,
     },
     /// `removeWatches` on the server, then the matching watchers here.
-    RemoveWatches {
-        path: String,
-        watcher_type: WatcherType,
-        local: bool,
-        reply: oneshot::Sender<Result<(), ClientError>>,
-    },
+    RemoveWatches(RemoveWatches),
     /// Drop the connection (the session stays) and connect again.
     Reconnect,
     /// Close the session and end.
     Close { reply: oneshot::Sender<()> },
     /// End without closing the session, as a process that dies does.
     Abandon,
+}
+
+/// A `removeWatches`: what to remove, and who waits for the outcome.
+pub(crate) struct RemoveWatches {
+    /// Client path (chroot not included).
+    pub path: String,
+    pub watcher_type: WatcherType,
+    /// Remove the watchers here even when the server cannot be reached.
+    pub local: bool,
+    pub reply: oneshot::Sender<Result<(), ClientError>>,
 }
 
 /// A watch a read asks for.
@@ -160,12 +165,7 @@ enum PendingKind {
         watch: Option<Registration>,
         reply: oneshot::Sender<Result<Reply, ClientError>>,
     },
-    RemoveWatches {
-        path: String,
-        watcher_type: WatcherType,
-        local: bool,
-        reply: oneshot::Sender<Result<(), ClientError>>,
-    },
+    RemoveWatches(RemoveWatches),
     Close,
 }
 
@@ -503,26 +503,16 @@ impl Driver {
                 conn.auth_waiters.push_back(Some(reply));
                 conn.send(&bytes).await?;
             }
-            Command::RemoveWatches {
-                path,
-                watcher_type,
-                local,
-                reply,
-            } => {
+            Command::RemoveWatches(rw) => {
                 let xid = self.xid();
                 let request = Request::RemoveWatches {
-                    path: to_server_path(self.chroot.as_deref(), &path),
-                    watcher_type: watcher_type.code(),
+                    path: to_server_path(self.chroot.as_deref(), &rw.path),
+                    watcher_type: rw.watcher_type.code(),
                 };
                 conn.pending.push_back(Pending {
                     xid,
                     op: request.op_code(),
-                    kind: PendingKind::RemoveWatches {
-                        path,
-                        watcher_type,
-                        local,
-                        reply,
-                    },
+                    kind: PendingKind::RemoveWatches(rw),
                 });
                 conn.send(&encode_request(xid, &request)).await?;
             }
@@ -620,13 +610,9 @@ impl Driver {
                 }
                 let _ = tx.send(Ok(reply));
             }
-            PendingKind::RemoveWatches {
-                path,
-                watcher_type,
-                local,
-                reply: tx,
-            } => {
-                let _ = tx.send(self.remove_watches(&path, watcher_type, local, reply.err));
+            PendingKind::RemoveWatches(rw) => {
+                let result = self.remove_watches(&rw, reply.err);
+                let _ = rw.reply.send(result);
             }
             PendingKind::Close => return Ok(Some(End::Closed)),
         }
@@ -658,17 +644,11 @@ impl Driver {
     /// The client's half of `removeWatches` (`ZKWatchManager.removeWatcher`): after the server's
     /// answer `rc` (or a connection loss, when `local` says to remove them anyway), the watchers
     /// go, each told a WatchRemoved event.
-    fn remove_watches(
-        &mut self,
-        path: &str,
-        watcher_type: WatcherType,
-        local: bool,
-        rc: ErrorCode,
-    ) -> Result<(), ClientError> {
-        if !rc.is_ok() && !local {
+    fn remove_watches(&mut self, rw: &RemoveWatches, rc: ErrorCode) -> Result<(), ClientError> {
+        if !rc.is_ok() && !rw.local {
             return Err(ClientError::code(rc));
         }
-        let removed = self.watches.remove(path, watcher_type);
+        let removed = self.watches.remove(&rw.path, rw.watcher_type);
         if removed.is_empty() {
             return Err(ClientError::code(ErrorCode::NoWatcher));
         }
@@ -681,7 +661,7 @@ impl Driver {
             let ev = WatchedEvent {
                 event_type,
                 state,
-                path: path.to_string(),
+                path: rw.path.clone(),
             };
             for id in ids {
                 self.deliver(id, ev.clone());
@@ -785,15 +765,7 @@ impl Driver {
                 PendingKind::Request { reply, .. } => {
                     let _ = reply.send(Err(err.clone()));
                 }
-                PendingKind::RemoveWatches {
-                    path,
-                    watcher_type,
-                    local,
-                    reply,
-                } => {
-                    let result = self.remove_watches_failed(&path, watcher_type, local, &err);
-                    let _ = reply.send(result);
-                }
+                PendingKind::RemoveWatches(rw) => self.fail_remove_watches(rw, &err),
                 PendingKind::Close => {}
             }
         }
@@ -804,17 +776,12 @@ impl Driver {
 
     /// A `removeWatches` the server did not answer: `local` still removes the watchers here (with
     /// the failure's code, so they hear Disconnected), as Java's client does.
-    fn remove_watches_failed(
-        &mut self,
-        path: &str,
-        watcher_type: WatcherType,
-        local: bool,
-        err: &ClientError,
-    ) -> Result<(), ClientError> {
-        match err.keeper_code() {
-            Some(rc) if local => self.remove_watches(path, watcher_type, local, rc),
+    fn fail_remove_watches(&mut self, rw: RemoveWatches, err: &ClientError) {
+        let result = match err.keeper_code() {
+            Some(rc) if rw.local => self.remove_watches(&rw, rc),
             _ => Err(err.clone()),
-        }
+        };
+        let _ = rw.reply.send(result);
     }
 
     /// Fails the commands that waited for a connection that did not come.
@@ -840,15 +807,7 @@ impl Driver {
                 }
                 let _ = reply.send(Err(err.clone()));
             }
-            Command::RemoveWatches {
-                path,
-                watcher_type,
-                local,
-                reply,
-            } => {
-                let result = self.remove_watches_failed(&path, watcher_type, local, err);
-                let _ = reply.send(result);
-            }
+            Command::RemoveWatches(rw) => self.fail_remove_watches(rw, err),
             Command::Close { reply } => self.close_waiters.push(reply),
             Command::Reconnect | Command::Abandon => {}
         }

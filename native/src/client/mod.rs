@@ -78,11 +78,11 @@ pub use zk_core::stat::Stat;
 pub use zk_core::{ErrorCode, SessionId, Zxid};
 
 use connect_string::{to_client_path, to_server_path};
-use driver::{Command, Driver, Registration, SessionInfo, Setup, Shared, Watcher};
+use driver::{Command, Driver, Registration, RemoveWatches, SessionInfo, Setup, Shared, Watcher};
 use watches::WatchRequest;
 
 /// The path of the ensemble's configuration node (`ZooDefs.CONFIG_NODE`).
-pub const CONFIG_NODE: &str = "/zookeeper/config";
+pub const CONFIG_NODE: &str = zk_core::path::CONFIG;
 
 /// The state of a client's session (`ZooKeeper.States`). Displays as Java names it, which zkCli
 /// shows in its prompt.
@@ -756,26 +756,28 @@ impl Client {
     /// The names of the node's children, in the server's order.
     pub async fn get_children(&self, path: &str, watch: bool) -> Result<Vec<String>> {
         let reg = Self::default_watch(WatchRequest::Children, path, watch);
-        let p = self.server_path(path)?;
-        match self
-            .ok(path, Request::GetChildren { path: p, watch }, reg)
-            .await?
-        {
-            Response::GetChildren { children } => Ok(children),
-            other => Err(unexpected(path, other)),
-        }
+        self.get_children_inner(path, reg).await
     }
 
     /// [`Client::get_children`] with a watch of its own.
     pub async fn get_children_and_watch(&self, path: &str) -> Result<(Vec<String>, OneshotWatch)> {
         let (reg, w) = Self::oneshot_watch(WatchRequest::Children, path);
+        let children = self.get_children_inner(path, Some(reg)).await?;
+        Ok((children, w))
+    }
+
+    async fn get_children_inner(
+        &self,
+        path: &str,
+        reg: Option<Registration>,
+    ) -> Result<Vec<String>> {
         let p = self.server_path(path)?;
-        let req = Request::GetChildren {
-            path: p,
-            watch: true,
-        };
-        match self.ok(path, req, Some(reg)).await? {
-            Response::GetChildren { children } => Ok((children, w)),
+        let watch = reg.is_some();
+        match self
+            .ok(path, Request::GetChildren { path: p, watch }, reg)
+            .await?
+        {
+            Response::GetChildren { children } => Ok(children),
             other => Err(unexpected(path, other)),
         }
     }
@@ -972,11 +974,13 @@ impl Client {
         local: bool,
     ) -> Result<()> {
         validate_path(path)?;
-        self.command(|reply| Command::RemoveWatches {
-            path: path.to_string(),
-            watcher_type,
-            local,
-            reply,
+        self.command(|reply| {
+            Command::RemoveWatches(RemoveWatches {
+                path: path.to_string(),
+                watcher_type,
+                local,
+                reply,
+            })
         })
         .await
         .map_err(|e| e.at(path))
@@ -1028,15 +1032,6 @@ impl Client {
         }
     }
 
-    /// Sends any request as it is, for front ends that build [`Request`]s themselves (such as
-    /// `zk_core::cli`'s `Exec`, which zkcli drives), with the bookkeeping the typed methods do:
-    /// the chroot goes in front of the paths sent and comes off the paths answered, a `watch`
-    /// flag (`exists`, `getData`, `getChildren`, `getChildren2`) and `addWatch` register the
-    /// default watcher, `removeWatches` removes the watchers here too, `auth` is remembered for
-    /// reconnects and `closeSession` closes the client. A reply with an error is
-    /// [`ClientError::Keeper`]; a multi's reply is returned whole, its failures in its results.
-    /// `/zookeeper/config` is read without the chroot, as Java's `getConfig` reads it. Pings and
-    /// setWatches are the client's own business and are refused.
     /// Runs a zkCli command ([`zk_core::cli::Exec`]): each request it asks for goes to the
     /// server, each answer back to it. `addauth` is queued and not waited for, as zkCli's
     /// `addAuthInfo` does: a refusal shows as the AuthFailed event.
@@ -1055,6 +1050,15 @@ impl Client {
         exec
     }
 
+    /// Sends any request as it is, for front ends that build [`Request`]s themselves (such as
+    /// `zk_core::cli`'s `Exec`, which zkcli drives), with the bookkeeping the typed methods do:
+    /// the chroot goes in front of the paths sent and comes off the paths answered, a `watch`
+    /// flag (`exists`, `getData`, `getChildren`, `getChildren2`) and `addWatch` register the
+    /// default watcher, `removeWatches` removes the watchers here too, `auth` is remembered for
+    /// reconnects and `closeSession` closes the client. A reply with an error is
+    /// [`ClientError::Keeper`]; a multi's reply is returned whole, its failures in its results.
+    /// `/zookeeper/config` is read without the chroot, as Java's `getConfig` reads it. Pings and
+    /// setWatches are the client's own business and are refused.
     pub async fn request(&self, request: Request) -> Result<Response> {
         let path = request.path().unwrap_or("").to_string();
         match request {
@@ -1067,13 +1071,7 @@ impl Client {
                 return Ok(Response::Empty);
             }
             Request::RemoveWatches { watcher_type, .. } => {
-                let t = match watcher_type {
-                    1 => WatcherType::Children,
-                    2 => WatcherType::Data,
-                    4 => WatcherType::Persistent,
-                    5 => WatcherType::PersistentRecursive,
-                    _ => WatcherType::Any,
-                };
+                let t = WatcherType::from_code(watcher_type);
                 self.remove_watches(&path, t, false).await?;
                 return Ok(Response::Empty);
             }
@@ -1158,100 +1156,55 @@ impl Client {
     }
 
     /// A request with the chroot in front of its paths (which are checked first).
-    fn to_server_request(&self, request: Request) -> Result<Request> {
-        let sp = |p: String| -> Result<String> {
-            if p == CONFIG_NODE {
-                Ok(p)
-            } else {
-                self.server_path(&p)
+    fn to_server_request(&self, mut request: Request) -> Result<Request> {
+        let sp = |p: &mut String| -> Result<()> {
+            if p != CONFIG_NODE {
+                *p = self.server_path(p)?;
             }
+            Ok(())
         };
-        Ok(match request {
-            Request::Create { op, mut req } => {
+        match &mut request {
+            Request::Create { req, .. } => {
                 // ZooKeeper.create's checks: the path (which may end in '/' when sequential),
                 // the ttl for the mode, a non-empty ACL.
                 let mode = CreateMode::from_flags(req.flags);
-                req.path = if mode.is_some_and(CreateMode::is_sequential) {
+                if mode.is_some_and(CreateMode::is_sequential) {
                     validate_path_sequential(&req.path)?;
-                    to_server_path(self.chroot(), &req.path)
+                    req.path = to_server_path(self.chroot(), &req.path);
                 } else {
-                    sp(req.path)?
-                };
+                    sp(&mut req.path)?;
+                }
                 if let Some(mode) = mode {
                     validate_ttl(mode, req.ttl)?;
                 }
                 validate_acl(&req.acl)?;
-                Request::Create { op, req }
             }
-            Request::Delete { path, version } => Request::Delete {
-                path: sp(path)?,
-                version,
-            },
-            Request::Exists { path, watch } => Request::Exists {
-                path: sp(path)?,
-                watch,
-            },
-            Request::GetData { path, watch } => Request::GetData {
-                path: sp(path)?,
-                watch,
-            },
-            Request::SetData {
-                path,
-                data,
-                version,
-            } => Request::SetData {
-                path: sp(path)?,
-                data,
-                version,
-            },
-            Request::GetAcl { path } => Request::GetAcl { path: sp(path)? },
-            Request::SetAcl { path, acl, version } => {
-                validate_acl(&acl)?;
-                Request::SetAcl {
-                    path: sp(path)?,
-                    acl,
-                    version,
-                }
+            Request::SetAcl { path, acl, .. } => {
+                validate_acl(acl)?;
+                sp(path)?;
             }
-            Request::GetChildren { path, watch } => Request::GetChildren {
-                path: sp(path)?,
-                watch,
-            },
-            Request::GetChildren2 { path, watch } => Request::GetChildren2 {
-                path: sp(path)?,
-                watch,
-            },
-            Request::Sync { path } => Request::Sync { path: sp(path)? },
-            Request::Check { path, version } => Request::Check {
-                path: sp(path)?,
-                version,
-            },
-            Request::Multi(ops) => Request::Multi(
-                ops.into_iter()
+            Request::Delete { path, .. }
+            | Request::Exists { path, .. }
+            | Request::GetData { path, .. }
+            | Request::SetData { path, .. }
+            | Request::GetAcl { path }
+            | Request::GetChildren { path, .. }
+            | Request::GetChildren2 { path, .. }
+            | Request::Sync { path }
+            | Request::Check { path, .. }
+            | Request::GetAllChildrenNumber { path }
+            | Request::GetEphemerals { prefix: path }
+            | Request::AddWatch { path, .. }
+            | Request::CheckWatches { path, .. } => sp(path)?,
+            Request::Multi(ops) | Request::MultiRead(ops) => {
+                *ops = std::mem::take(ops)
+                    .into_iter()
                     .map(|o| self.to_server_request(o))
-                    .collect::<Result<_>>()?,
-            ),
-            Request::MultiRead(ops) => Request::MultiRead(
-                ops.into_iter()
-                    .map(|o| self.to_server_request(o))
-                    .collect::<Result<_>>()?,
-            ),
-            Request::GetAllChildrenNumber { path } => {
-                Request::GetAllChildrenNumber { path: sp(path)? }
+                    .collect::<Result<_>>()?;
             }
-            Request::GetEphemerals { prefix } => Request::GetEphemerals {
-                prefix: sp(prefix)?,
-            },
-            Request::AddWatch { path, mode } => Request::AddWatch {
-                path: sp(path)?,
-                mode,
-            },
-            Request::CheckWatches { path, watcher_type } => Request::CheckWatches {
-                path: sp(path)?,
-                watcher_type,
-            },
-            other => other,
-        })
+            _ => {}
+        }
+        Ok(request)
     }
 
     /// Drops the connection as a network fault would; the client reconnects with the same

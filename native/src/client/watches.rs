@@ -19,6 +19,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use zk_core::path::parent_of;
 use zk_core::request::{EventType, SetWatches};
 use zk_core::{ErrorCode, Zxid};
 
@@ -80,6 +81,18 @@ impl WatcherType {
             WatcherType::Any => t::ANY,
             WatcherType::Persistent => t::PERSISTENT,
             WatcherType::PersistentRecursive => t::PERSISTENT_RECURSIVE,
+        }
+    }
+
+    /// The type a [`code`](Self::code) stands for; an unknown number means any.
+    pub fn from_code(code: i32) -> WatcherType {
+        use zk_core::request::watcher_type as t;
+        match code {
+            t::CHILDREN => WatcherType::Children,
+            t::DATA => WatcherType::Data,
+            t::PERSISTENT => WatcherType::Persistent,
+            t::PERSISTENT_RECURSIVE => WatcherType::PersistentRecursive,
+            _ => WatcherType::Any,
         }
     }
 }
@@ -322,17 +335,7 @@ impl WatchRegistry {
 
 /// `/a/b/c`, `/a/b`, `/a`, `/`: a path and every ancestor (`PathParentIterator.forAll`).
 fn path_and_ancestors(path: &str) -> impl Iterator<Item = &str> {
-    let mut cur = Some(path);
-    std::iter::from_fn(move || {
-        let p = cur?;
-        cur = match p.rfind('/') {
-            _ if p == "/" => None,
-            Some(0) => Some("/"),
-            Some(i) => Some(&p[..i]),
-            None => None,
-        };
-        Some(p)
-    })
+    std::iter::successors(Some(path), |p| if *p == "/" { None } else { parent_of(p) })
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@
 //! with a log line; a request body that cannot be read is answered with MarshallingError, as
 //! ZooKeeper does.
 
-use super::{ConnOut, Input};
+use super::{write_frame, ConnOut, Input};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -213,7 +213,7 @@ async fn write_loop(wr: tokio::net::tcp::OwnedWriteHalf, mut rx: mpsc::Unbounded
         let mut close = false;
         match m {
             ConnOut::Frame(b) => {
-                if w.write_all(&b).await.is_err() {
+                if write_frame(&mut w, &b).await.is_err() {
                     return;
                 }
             }
@@ -223,7 +223,7 @@ async fn write_loop(wr: tokio::net::tcp::OwnedWriteHalf, mut rx: mpsc::Unbounded
         while !close {
             match rx.try_recv() {
                 Ok(ConnOut::Frame(b)) => {
-                    if w.write_all(&b).await.is_err() {
+                    if write_frame(&mut w, &b).await.is_err() {
                         return;
                     }
                 }

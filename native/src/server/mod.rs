@@ -122,6 +122,8 @@ pub enum Input {
 /// What the peer loop sends a client connection.
 #[derive(Debug)]
 pub enum ConnOut {
+    /// The body of a frame: the connection's writer puts the length in front
+    /// ([`write_frame`]), off the peer loop.
     Frame(Vec<u8>),
     /// Send what is queued, then close.
     Close,
@@ -383,14 +385,23 @@ impl Driver {
         let Some(h) = self.conns.get(&conn) else {
             return;
         };
-        let bytes = match &o {
+        let body = match &o {
             ClientOutput::Connected {
                 resp,
                 read_only_flag,
                 ..
-            } => Some(proto::encode_connect_response(resp, *read_only_flag)),
-            ClientOutput::Reply { reply, .. } => Some(proto::encode_reply(reply)),
-            ClientOutput::Event { event, .. } => Some(proto::encode_watch_event(event)),
+            } => proto::encode_connect_response(resp, *read_only_flag),
+            ClientOutput::Reply { reply, .. } => {
+                let b = proto::encode_reply(reply);
+                self.metrics.reply_out(conn, reply.xid, self.now());
+                self.metrics.client_response.record(b.len());
+                b
+            }
+            ClientOutput::Event { event, .. } => {
+                let b = proto::encode_watch_event(event);
+                self.metrics.client_response.record(b.len());
+                b
+            }
             ClientOutput::Close { reason, .. } => {
                 debug!(conn = conn.0, addr = %h.addr, "closing client connection: {reason}");
                 let _ = h.tx.send(ConnOut::Close);
@@ -398,19 +409,8 @@ impl Driver {
                 return;
             }
         };
-        if let Some(b) = bytes {
-            self.totals.packets_sent += 1;
-            match &o {
-                ClientOutput::Reply { reply, .. } => {
-                    let now = self.now();
-                    self.metrics.reply_out(conn, reply.xid, now);
-                    self.metrics.client_response.record(b.len());
-                }
-                ClientOutput::Event { .. } => self.metrics.client_response.record(b.len()),
-                _ => {}
-            }
-            let _ = h.tx.send(ConnOut::Frame(proto::frame(&b)));
-        }
+        self.totals.packets_sent += 1;
+        let _ = h.tx.send(ConnOut::Frame(body));
     }
 
     /// Carries out everything the peer asked for.
@@ -487,6 +487,18 @@ impl Driver {
             }
         }
     }
+}
+
+/// Writes a frame of `body` into a buffered writer: its length (4 bytes, big-endian, as
+/// `zk_core::proto::frame` puts it), then the body itself, with no framed copy made. Client and
+/// quorum connections frame alike.
+pub(crate) async fn write_frame<W: tokio::io::AsyncWrite + Unpin>(
+    w: &mut W,
+    body: &[u8],
+) -> std::io::Result<()> {
+    use tokio::io::AsyncWriteExt;
+    w.write_all(&(body.len() as u32).to_be_bytes()).await?;
+    w.write_all(body).await
 }
 
 /// Logs what the core reports: why an election started, who won with which vote, epochs, syncs.

@@ -308,24 +308,21 @@ fn wchs(v: &ServerView) -> String {
 
 /// `dumpWatches(byPath = false)`: each watching session, then its paths.
 fn wchc(v: &ServerView) -> String {
-    let mut s = String::new();
-    for (session, paths) in super::admin::watches_by_session(v) {
-        let _ = writeln!(s, "{session}");
-        for p in paths {
-            let _ = writeln!(s, "\t{p}");
-        }
-    }
-    s.push('\n');
-    s
+    dump_watches(super::admin::watches_by_session(v))
 }
 
 /// `dumpWatches(byPath = true)`: each watched path, then its sessions.
 fn wchp(v: &ServerView) -> String {
+    dump_watches(super::admin::watches_by_path(v))
+}
+
+/// `dumpWatches`' layout: each key on a line, its entries below it after a tab, a blank line last.
+fn dump_watches<K: std::fmt::Display, E: std::fmt::Display>(groups: Vec<(K, Vec<E>)>) -> String {
     let mut s = String::new();
-    for (path, sessions) in super::admin::watches_by_path(v) {
-        let _ = writeln!(s, "{path}");
-        for id in sessions {
-            let _ = writeln!(s, "\t{id}");
+    for (key, entries) in groups {
+        let _ = writeln!(s, "{key}");
+        for e in entries {
+            let _ = writeln!(s, "\t{e}");
         }
     }
     s.push('\n');
