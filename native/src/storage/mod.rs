@@ -15,8 +15,8 @@
 //! when `apply` returns. Appends are group-committed: a batch of appends costs one write and one
 //! fsync. Every `snapCount`-or-so transactions the driver takes a fuzzy snapshot of the committed
 //! tree a piece per turn of its loop ([`zk_core::snapshot::SnapshotWriter`]) and hands the pieces
-//! here as they come ([`Storage::begin_snapshot`], [`Storage::write_snapshot_piece`],
-//! [`Storage::finish_snapshot`], which also rolls the log: the next append starts a new file);
+//! on to a thread of its own that writes them ([`SnapshotFile`]); [`Storage::commit_snapshot`]
+//! puts the finished file in place and rolls the log (the next append starts a new file);
 //! the snapshot is named for the zxid it began at and is exact once the log after that zxid is
 //! replayed over it. Now and then [`Storage::purge`] (autopurge) drops snapshots and logs no
 //! longer needed.
@@ -214,8 +214,6 @@ pub struct Storage {
     last_logged: Zxid,
     /// fsyncs of the log (tests count them to see group commit at work).
     log_syncs: u64,
-    /// A snapshot being written a piece at a time.
-    writing: Option<SnapshotFile>,
     /// See [`Storage::history`].
     history: u64,
 }
@@ -323,7 +321,6 @@ impl Storage {
             current: None,
             last_logged: Zxid::ZERO,
             log_syncs: 0,
-            writing: None,
             history: 0,
         };
         let tree = st.load_snapshot(&mut report)?;
@@ -406,49 +403,6 @@ impl Storage {
         self.roll_log()?;
         info!(snapshot = %path.display(), bytes = bytes.len(), "snapshot written");
         Ok(())
-    }
-
-    /// Begins a snapshot written a piece at a time (a fuzzy snapshot, see
-    /// [`zk_core::snapshot::SnapshotWriter`]): `header` is its first bytes, which name its zxid.
-    /// The pieces go to a temporary file; [`Storage::finish_snapshot`] puts it in place. A
-    /// snapshot begun before and not finished is dropped. (zkserver writes the file on a thread
-    /// of its own with [`SnapshotFile`] and [`Storage::commit_snapshot`]; this is the same in
-    /// one place.)
-    pub fn begin_snapshot(&mut self, zxid: Zxid, header: &[u8]) -> Result<(), StorageError> {
-        self.abort_snapshot();
-        let tmp = self.snapshot_temp_path(zxid);
-        self.writing = Some(SnapshotFile::create(zxid, tmp, header)?);
-        Ok(())
-    }
-
-    /// The next piece of the snapshot begun by [`Storage::begin_snapshot`].
-    pub fn write_snapshot_piece(&mut self, bytes: &[u8]) -> Result<(), StorageError> {
-        match self.writing.as_mut().map(|w| w.write(bytes)) {
-            Some(Err(e)) => {
-                self.abort_snapshot();
-                Err(e)
-            }
-            _ => Ok(()),
-        }
-    }
-
-    /// Ends the snapshot being written: fsynced, renamed into place, and the log rolled.
-    /// Returns its zxid and size; `None` if none was begun.
-    pub fn finish_snapshot(&mut self) -> Result<Option<(Zxid, u64)>, StorageError> {
-        let Some(w) = self.writing.take() else {
-            return Ok(None);
-        };
-        let (zxid, tmp) = (w.zxid, w.tmp.clone());
-        let bytes = w.finish()?;
-        self.commit_snapshot(zxid, &tmp)?;
-        Ok(Some((zxid, bytes)))
-    }
-
-    /// Drops the snapshot being written, if any (its temporary file goes).
-    pub fn abort_snapshot(&mut self) {
-        if let Some(w) = self.writing.take() {
-            w.abort();
-        }
     }
 
     /// Where a snapshot at `zxid` is written before it is complete.
@@ -788,7 +742,6 @@ impl Storage {
     /// Removes every logged transaction after `zxid`: later files go, the file holding `zxid`
     /// is cut after it.
     fn truncate(&mut self, zxid: Zxid) -> Result<(), StorageError> {
-        self.abort_snapshot();
         self.history += 1;
         if let Some((z, _)) = self
             .snapshots
@@ -853,7 +806,6 @@ impl Storage {
     fn install_snapshot(&mut self, zxid: Zxid, data: &[u8]) -> Result<(), StorageError> {
         check_snapshot_zxid(zxid, data)?;
         // A snapshot of the history being replaced must not land after it.
-        self.abort_snapshot();
         self.history += 1;
         let path = self.snapshot_path(zxid);
         let tmp = files::write_temp(&path, data)?;

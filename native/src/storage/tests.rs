@@ -805,18 +805,20 @@ fn a_fuzzy_snapshot_written_in_pieces_recovers_exactly() {
     let mut header = Vec::new();
     let mut w = snapshot::SnapshotWriter::start(&live, false, &mut header);
     let label = w.zxid();
-    st.begin_snapshot(label, &header).unwrap();
+    let tmp = st.snapshot_temp_path(label);
+    let mut file = SnapshotFile::create(label, tmp.clone(), &header).unwrap();
     loop {
         let mut piece = Vec::new();
         let done = w.step(&live, &mut piece, 300);
-        st.write_snapshot_piece(&piece).unwrap();
+        file.write(&piece).unwrap();
         // Three transactions between two pieces.
         log_and_apply(&mut st, &mut live, 3);
         if done {
             break;
         }
     }
-    assert!(st.finish_snapshot().unwrap().is_some());
+    assert!(file.finish().unwrap() > 0);
+    st.commit_snapshot(label, &tmp).unwrap();
     log_and_apply(&mut st, &mut live, 5);
     drop(st);
 
@@ -844,15 +846,16 @@ fn an_unfinished_snapshot_leaves_nothing() {
     let live = tree_at(10);
     let mut header = Vec::new();
     let mut w = snapshot::SnapshotWriter::start(&live, false, &mut header);
-    st.begin_snapshot(Zxid(10), &header).unwrap();
+    let tmp = st.snapshot_temp_path(Zxid(10));
+    let mut file = SnapshotFile::create(Zxid(10), tmp.clone(), &header).unwrap();
     let mut piece = Vec::new();
     w.step(&live, &mut piece, 10);
-    st.write_snapshot_piece(&piece).unwrap();
-    st.abort_snapshot();
+    file.write(&piece).unwrap();
+    file.abort();
     assert_eq!(snap_names(&d), vec!["snapshot.0"]);
-    st.begin_snapshot(Zxid(10), &header).unwrap();
-    st.write_snapshot_piece(&piece).unwrap();
-    drop(st); // a crash mid-snapshot
+    let mut file = SnapshotFile::create(Zxid(10), tmp, &header).unwrap();
+    file.write(&piece).unwrap();
+    drop((file, st)); // a crash mid-snapshot
     let (_, restored, report) = open(&d);
     assert_eq!(report.removed_temp_files.len(), 1);
     assert_eq!(snap_names(&d), vec!["snapshot.0"]);
