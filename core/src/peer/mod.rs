@@ -34,6 +34,7 @@ mod learner;
 pub mod messages;
 pub mod quorum;
 
+use crate::config::{Config, PeerRole};
 use crate::error::ErrorCode;
 use crate::output::{ClientOutput, Output as ServerOutput};
 use crate::request::{ConnectRequest, Request};
@@ -104,6 +105,60 @@ impl PeerConfig {
             commit_log_count: 500,
             sync_enabled: true,
             read_only_mode: false,
+        }
+    }
+
+    /// A server as zoo.cfg describes it: `my_id` among its `server.N` lines (standalone when
+    /// there are none, or only this one and standaloneEnabled), majority or hierarchical
+    /// quorums (`group.x`, `weight.x`), its role, and the timings; `wall_clock_base` is the
+    /// wall-clock time (ms since the epoch) at the driver's time 0.
+    pub fn from_config(cfg: &Config, my_id: ServerId, wall_clock_base: i64) -> PeerConfig {
+        let server = ServerConfig {
+            tick_time: cfg.tick_time,
+            min_session_timeout: cfg.min_session_timeout as i32,
+            max_session_timeout: cfg.max_session_timeout as i32,
+            max_client_cnxns: cfg.max_client_cnxns,
+            skip_acl: cfg.skip_acl,
+            super_digest: cfg.super_digest.clone(),
+            extended_types: cfg.extended_types_enabled,
+            container_check_interval: cfg.container_check_interval_ms as Millis,
+            container_max_per_minute: cfg.container_max_per_minute,
+            container_max_never_used: cfg.container_max_never_used_interval_ms as i64,
+            wall_clock_base,
+        };
+        let standalone = cfg.is_standalone();
+        let quorum = if standalone {
+            QuorumVerifier::majority([my_id])
+        } else if cfg.is_hierarchical() {
+            QuorumVerifier::Hierarchical {
+                groups: cfg
+                    .groups
+                    .iter()
+                    .map(|(g, ids)| (*g, ids.iter().copied().collect()))
+                    .collect(),
+                weights: cfg.weights.clone(),
+            }
+        } else {
+            QuorumVerifier::majority(cfg.participants().map(|s| s.id))
+        };
+        let mut observers: BTreeSet<ServerId> = cfg.observers().map(|s| s.id).collect();
+        if standalone {
+            observers.clear();
+        } else if cfg.role_of(my_id) == PeerRole::Observer {
+            observers.insert(my_id);
+        }
+        PeerConfig {
+            id: my_id,
+            quorum,
+            observers,
+            standalone,
+            tick_time: cfg.tick_time,
+            init_limit: cfg.init_limit.max(1),
+            sync_limit: cfg.sync_limit.max(1),
+            server,
+            commit_log_count: cfg.commit_log_count as usize,
+            sync_enabled: cfg.sync_enabled,
+            read_only_mode: cfg.read_only_mode_enabled && !standalone,
         }
     }
 
@@ -1111,5 +1166,49 @@ impl Peer {
                 now,
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn peer(text: &str, id: u64) -> PeerConfig {
+        let (cfg, _) = crate::config::parse(text, "zoo.cfg").unwrap();
+        PeerConfig::from_config(&cfg, ServerId(id), 0)
+    }
+
+    const BASE: &str =
+        "tickTime=2000\ninitLimit=10\nsyncLimit=5\ndataDir=/tmp/zk\nclientPort=2181\n";
+
+    #[test]
+    fn zoo_cfg_makes_the_peer() {
+        let alone = peer(BASE, 1);
+        assert!(alone.standalone && alone.observers.is_empty());
+        assert_eq!(alone.quorum.voters(), BTreeSet::from([ServerId(1)]));
+
+        let three = format!(
+            "{BASE}server.1=h:2888:3888\nserver.2=h:2889:3889\nserver.3=h:2890:3890:observer\n"
+        );
+        let p = peer(&three, 3);
+        assert!(!p.standalone && p.is_observer());
+        assert_eq!(
+            p.quorum.voters(),
+            BTreeSet::from([ServerId(1), ServerId(2)])
+        );
+        assert_eq!((p.init_limit, p.sync_limit), (10, 5));
+
+        let groups = format!(
+            "{BASE}server.1=h:2888:3888\nserver.2=h:2889:3889\nserver.3=h:2890:3890\n\
+             server.4=h:2891:3891\ngroup.1=1:2\ngroup.2=3:4\n\
+             weight.1=1\nweight.2=1\nweight.3=1\nweight.4=1\n"
+        );
+        let p = peer(&groups, 1);
+        assert!(matches!(p.quorum, QuorumVerifier::Hierarchical { .. }));
+        // A majority of the weight in a majority of the groups.
+        assert!(p
+            .quorum
+            .is_quorum(&[ServerId(1), ServerId(2), ServerId(3), ServerId(4)]));
+        assert!(!p.quorum.is_quorum(&[ServerId(1), ServerId(3)]));
     }
 }

@@ -28,14 +28,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, error, info, warn};
-use zk_core::config::{Config, PeerRole};
+use zk_core::config::Config;
 use zk_core::output::ClientOutput;
 use zk_core::peer::messages::PeerMsg;
-use zk_core::peer::quorum::QuorumVerifier;
 use zk_core::peer::{Output, Peer, PeerConfig, PeerEvent};
 use zk_core::proto;
 use zk_core::request::{ConnectRequest, Request};
-use zk_core::server::ServerConfig;
 use zk_core::snapshot::SnapshotWriter;
 use zk_core::{ConnId, Millis, ServerId};
 
@@ -133,59 +131,6 @@ pub enum ConnOut {
 struct ConnHandle {
     tx: mpsc::UnboundedSender<ConnOut>,
     addr: SocketAddr,
-}
-
-/// Builds the core's configuration from zoo.cfg.
-pub fn peer_config(cfg: &Config, my_id: ServerId, wall_clock_base: i64) -> PeerConfig {
-    let server = ServerConfig {
-        tick_time: cfg.tick_time,
-        min_session_timeout: cfg.min_session_timeout as i32,
-        max_session_timeout: cfg.max_session_timeout as i32,
-        max_client_cnxns: cfg.max_client_cnxns,
-        skip_acl: cfg.skip_acl,
-        super_digest: cfg.super_digest.clone(),
-        extended_types: cfg.extended_types_enabled,
-        container_check_interval: cfg.container_check_interval_ms as Millis,
-        container_max_per_minute: cfg.container_max_per_minute,
-        container_max_never_used: cfg.container_max_never_used_interval_ms as i64,
-        wall_clock_base,
-    };
-    let quorum = if cfg.is_hierarchical() {
-        QuorumVerifier::Hierarchical {
-            groups: cfg
-                .groups
-                .iter()
-                .map(|(g, ids)| (*g, ids.iter().copied().collect()))
-                .collect(),
-            weights: cfg.weights.clone(),
-        }
-    } else {
-        QuorumVerifier::majority(cfg.participants().map(|s| s.id))
-    };
-    let standalone = cfg.is_standalone();
-    let mut p = PeerConfig {
-        id: my_id,
-        quorum: if standalone {
-            QuorumVerifier::majority([my_id])
-        } else {
-            quorum
-        },
-        observers: cfg.observers().map(|s| s.id).collect(),
-        standalone,
-        tick_time: cfg.tick_time,
-        init_limit: cfg.init_limit.max(1),
-        sync_limit: cfg.sync_limit.max(1),
-        server,
-        commit_log_count: cfg.commit_log_count as usize,
-        sync_enabled: cfg.sync_enabled,
-        read_only_mode: cfg.read_only_mode_enabled && !standalone,
-    };
-    if standalone {
-        p.observers.clear();
-    } else if cfg.role_of(my_id) == PeerRole::Observer {
-        p.observers.insert(my_id);
-    }
-    p
 }
 
 fn wall_ms() -> i64 {
@@ -579,7 +524,7 @@ pub async fn run(
     );
 
     let started_wall = wall_ms();
-    let pcfg = peer_config(&cfg, opts.my_id, started_wall);
+    let pcfg = PeerConfig::from_config(&cfg, opts.my_id, started_wall);
     let seed = started_wall as u64 ^ (opts.my_id.0 << 32);
     let mut peer = Peer::new(pcfg.clone(), restored, 0, seed);
     peer.trace = true;
