@@ -72,6 +72,10 @@ pub mod packet {
     pub const PING_REPLY: i32 = 20;
     /// The leader's answer to REVALIDATE (ZooKeeper reuses REVALIDATE).
     pub const REVALIDATE_REPLY: i32 = 21;
+    /// A piece of the snapshot a SNAP announced (ZooKeeper writes it straight after SNAP).
+    pub const SNAP_PIECE: i32 = 22;
+    /// A learner's word that a snapshot piece is on its disk.
+    pub const SNAP_ACK: i32 = 23;
     /// A FastLeaderElection notification (its own connection and format in ZooKeeper).
     pub const NOTIFICATION: i32 = 100;
 }
@@ -314,6 +318,8 @@ fn packet_type(msg: &PeerMsg) -> i32 {
             QuorumPacket::Diff { .. } => DIFF,
             QuorumPacket::Trunc { .. } => TRUNC,
             QuorumPacket::Snap { .. } => SNAP,
+            QuorumPacket::SnapPiece { .. } => SNAP_PIECE,
+            QuorumPacket::SnapAck => SNAP_ACK,
             QuorumPacket::Proposal(_) => PROPOSAL,
             QuorumPacket::Ack { .. } => ACK,
             QuorumPacket::Commit { .. } => COMMIT,
@@ -376,9 +382,13 @@ fn write_packet(q: &QuorumPacket, w: &mut Writer) {
         QuorumPacket::Trunc { zxid, commit } => {
             w.zxid(*zxid).zxid(*commit);
         }
-        QuorumPacket::Snap { zxid, snapshot } => {
-            w.zxid(*zxid).buffer(snapshot);
+        QuorumPacket::Snap { zxid } => {
+            w.zxid(*zxid);
         }
+        QuorumPacket::SnapPiece { data } => {
+            w.buffer(data);
+        }
+        QuorumPacket::SnapAck => {}
         QuorumPacket::Proposal(e) | QuorumPacket::Inform(e) => encode_txn(e, w),
         QuorumPacket::Ack { zxid }
         | QuorumPacket::Commit { zxid }
@@ -454,6 +464,8 @@ fn type_name(t: i32) -> &'static str {
         DIFF => "DIFF",
         TRUNC => "TRUNC",
         SNAP => "SNAP",
+        SNAP_PIECE => "SNAPPIECE",
+        SNAP_ACK => "SNAPACK",
         OBSERVERINFO => "OBSERVERINFO",
         LEADERINFO => "LEADERINFO",
         ACKEPOCH => "ACKEPOCH",
@@ -465,7 +477,7 @@ fn type_name(t: i32) -> &'static str {
 }
 
 /// Reads a message written by [`encode_peer_msg`]. `limit` bounds every buffer, string and
-/// vector in it (a SNAP's snapshot is one buffer: the limit must let it through).
+/// vector in it (a snapshot piece is one buffer: the limit must let it through).
 pub fn decode_peer_msg(bytes: &[u8], limit: usize) -> Result<PeerMsg, CodecError> {
     if bytes.len() < 4 {
         return Err(CodecError::Empty { len: bytes.len() });
@@ -564,8 +576,11 @@ fn read_msg(r: &mut Reader, t: i32, limit: usize) -> Result<PeerMsg, Decode> {
         },
         SNAP => QuorumPacket::Snap {
             zxid: r.zxid("zxid")?,
-            snapshot: Arc::new(r.buffer("snapshot")?),
         },
+        SNAP_PIECE => QuorumPacket::SnapPiece {
+            data: Arc::new(r.buffer("snapshot piece")?),
+        },
+        SNAP_ACK => QuorumPacket::SnapAck,
         PROPOSAL => QuorumPacket::Proposal(Arc::new(decode_txn(r)?)),
         INFORM => QuorumPacket::Inform(Arc::new(decode_txn(r)?)),
         ACK => QuorumPacket::Ack {
@@ -888,8 +903,11 @@ mod tests {
             },
             QuorumPacket::Snap {
                 zxid: Zxid::new(4, 9),
-                snapshot: Arc::new(crate::snapshot::serialize(&Default::default())),
             },
+            QuorumPacket::SnapPiece {
+                data: Arc::new(crate::snapshot::serialize(&Default::default())),
+            },
+            QuorumPacket::SnapAck,
             QuorumPacket::Proposal(Arc::new(e.clone())),
             QuorumPacket::Ack { zxid: Zxid(1) },
             QuorumPacket::Commit { zxid: Zxid(2) },
@@ -971,7 +989,7 @@ mod tests {
         }
         kinds.sort();
         kinds.dedup();
-        assert_eq!(kinds.len(), 20, "every message type is exercised");
+        assert_eq!(kinds.len(), 22, "every message type is exercised");
     }
 
     #[test]
@@ -1010,9 +1028,8 @@ mod tests {
             matches!(err, CodecError::Malformed { kind: "ACK", .. }),
             "{err}"
         );
-        let snap = PeerMsg::Quorum(QuorumPacket::Snap {
-            zxid: Zxid(1),
-            snapshot: Arc::new(vec![0; 100]),
+        let snap = PeerMsg::Quorum(QuorumPacket::SnapPiece {
+            data: Arc::new(vec![0; 100]),
         });
         let err = decode_peer_msg(&encode_peer_msg(&snap), 50).unwrap_err();
         assert!(err.to_string().contains("over the limit"), "{err}");

@@ -378,6 +378,86 @@ fn s8_follower_catches_up() {
     }
 }
 
+/// S8's SNAP with a tree of several megabytes, while writes go on: the snapshot streams in
+/// pieces, never more than a few unacknowledged, the writes made during the walk reach the
+/// learner after it, and the learner ends with exactly the leader's tree.
+#[test]
+fn s8_a_big_snap_streams_in_pieces_under_writes() {
+    let mut cfg = SimConfig::new(3, 0, 808);
+    cfg.commit_log_count = 5;
+    let mut sim = Sim::new(cfg);
+    for i in 1..=3 {
+        sim.start(sid(i));
+    }
+    assert!(sim.run_until_pred(10_000, |s| s.leader() == Some(sid(3))
+        && (1..=3).all(|i| s.peer(sid(i)).unwrap().is_serving())));
+    let c = connected(&mut sim, vec![sid(2), sid(3)]);
+    sim.kill(sid(1));
+    let big = vec![7u8; 500 << 10];
+    for i in 0..20 {
+        assert_eq!(
+            call(&mut sim, c, create(&format!("/big{i}"), &big)).err,
+            ErrorCode::Ok
+        );
+    }
+    let mark = sim.trace.len();
+    sim.start(sid(1));
+    // Writes go on while server 1 syncs: one every millisecond.
+    for i in 0..200 {
+        sim.client_request(c, create(&format!("/during{i}"), b"d"));
+        sim.run_for(1);
+    }
+    assert!(sim.run_until_pred(20_000, |s| s.peer(sid(1)).unwrap().is_serving()));
+    sim.run_for(2_000);
+    let (mut pieces, mut in_flight, mut most) = (0, 0i32, 0);
+    let mut snap_at = None;
+    // Proposals to server 2 while server 1's snapshot was on its way.
+    let (mut first, mut last, mut proposals_to_2) = (None, 0, 0);
+    for (_, e) in &sim.trace[mark..] {
+        if let TraceEvent::Sent { from, to, msg, .. } = e {
+            match msg {
+                zk_core::peer::messages::PeerMsg::Quorum(QuorumPacket::Snap { zxid })
+                    if *to == sid(1) =>
+                {
+                    snap_at = Some(*zxid)
+                }
+                zk_core::peer::messages::PeerMsg::Quorum(QuorumPacket::Proposal(_))
+                    if *to == sid(2) =>
+                {
+                    proposals_to_2 += 1
+                }
+                zk_core::peer::messages::PeerMsg::Quorum(QuorumPacket::SnapPiece { .. })
+                    if *to == sid(1) =>
+                {
+                    first.get_or_insert(proposals_to_2);
+                    last = proposals_to_2;
+                    pieces += 1;
+                    in_flight += 1;
+                    most = most.max(in_flight);
+                }
+                zk_core::peer::messages::PeerMsg::Quorum(QuorumPacket::SnapAck)
+                    if *from == sid(1) =>
+                {
+                    in_flight -= 1
+                }
+                _ => {}
+            }
+        }
+    }
+    assert!(snap_at.is_some(), "server 1 was sent a SNAP");
+    assert!(pieces >= 5, "10 MB went in {pieces} pieces");
+    assert!(most <= 4, "{most} pieces were unacknowledged at once");
+    let during = last - first.unwrap_or(last);
+    assert!(
+        during > 0,
+        "writes were committed while the snapshot was streamed"
+    );
+    let t1 = &sim.peer(sid(1)).unwrap().server.tree;
+    assert!(t1.get("/big19").is_some());
+    assert!(t1.get("/during199").is_some());
+    clean(&mut sim);
+}
+
 /// S9: the killed leader restarts and joins the newer leader as a follower, dropping a proposal
 /// that never committed.
 #[test]

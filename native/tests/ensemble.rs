@@ -232,7 +232,8 @@ fn leader_killed_under_load_loses_no_acknowledged_write() {
 }
 
 /// A follower down while writes go on catches up when it comes back: with a DIFF when it missed a
-/// few, with a SNAP when it missed more than the leader keeps (commitLogCount, at least 500).
+/// few, with a SNAP when it missed more than the leader keeps (commitLogCount, at least 500). The
+/// SNAP carries 12 MB, so it streams in pieces, and writes go on while it does.
 #[test]
 fn a_follower_catches_up_with_diff_and_snap() {
     let mut c = three_running();
@@ -241,6 +242,14 @@ fn a_follower_catches_up_with_diff_and_snap() {
         c.kill(1);
         rt.block_on(async {
             let cl = client(&c.connect_string(&[2, 3])).await;
+            if mode == "SNAP" {
+                let big = vec![b'b'; 900 << 10];
+                for i in 0..14 {
+                    cl.create(&format!("/big{i}"), &big, &persistent())
+                        .await
+                        .unwrap();
+                }
+            }
             for i in 0..writes {
                 cl.create(&format!("/r{round}w{i}"), b"x", &persistent())
                     .await
@@ -248,6 +257,18 @@ fn a_follower_catches_up_with_diff_and_snap() {
             }
         });
         c.start(1);
+        // Writes go on through the leader until server 1 follows.
+        let during = rt.block_on(async {
+            let cl = client(&c.connect_string(&[3])).await;
+            let mut n = 0u32;
+            while c.mode(1) != "follower" && n < 2000 {
+                cl.create(&format!("/r{round}during{n}"), b"d", &persistent())
+                    .await
+                    .unwrap();
+                n += 1;
+            }
+            n
+        });
         c.wait_modes(&[(1, "follower")], T);
         let log = c.log(3);
         assert!(
@@ -256,6 +277,20 @@ fn a_follower_catches_up_with_diff_and_snap() {
                 .is_some_and(|l| l.contains(mode)),
             "round {round}: expected {mode} in the leader's log"
         );
+        if mode == "SNAP" {
+            let installed = c.log(1);
+            let line = installed
+                .lines()
+                .rfind(|l| l.contains("installed the leader's snapshot"))
+                .expect("server 1 says it installed the snapshot");
+            let bytes: u64 = line
+                .split("bytes=")
+                .nth(1)
+                .and_then(|r| r.split(|ch: char| !ch.is_ascii_digit()).next())
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0);
+            assert!(bytes > 12_000_000, "a snapshot of 12 MB: {line}");
+        }
         rt.block_on(async {
             let r = client(&c.connect_string(&[1])).await;
             r.sync("/").await.unwrap();
@@ -264,7 +299,14 @@ fn a_follower_catches_up_with_diff_and_snap() {
                 .await
                 .unwrap();
             assert_eq!(data, b"x");
-            assert!(r.count_descendants_number("/").await.unwrap() as u32 >= writes);
+            if during > 0 {
+                let (data, _) = r
+                    .get_data(&format!("/r{round}during{}", during - 1))
+                    .await
+                    .unwrap();
+                assert_eq!(data, b"d");
+            }
+            assert!(r.count_descendants_number("/").await.unwrap() as u32 >= writes + during);
         });
     }
 }

@@ -54,7 +54,7 @@ impl Category {
 }
 
 /// The message kinds ZooKeeper's docs name, in the order a run meets them.
-pub const MESSAGE_KINDS: [&str; 17] = [
+pub const MESSAGE_KINDS: [&str; 19] = [
     "NOTIFICATION",
     "FOLLOWERINFO",
     "OBSERVERINFO",
@@ -63,6 +63,8 @@ pub const MESSAGE_KINDS: [&str; 17] = [
     "DIFF",
     "TRUNC",
     "SNAP",
+    "SNAPPIECE",
+    "SNAPACK",
     "NEWLEADER",
     "UPTODATE",
     "PROPOSAL",
@@ -83,7 +85,7 @@ pub fn kind_color(kind: &str) -> &'static str {
         "ACKEPOCH" => "#4f46e5",
         "NEWLEADER" => "#7c3aed",
         "UPTODATE" => "#a21caf",
-        "DIFF" | "TRUNC" | "SNAP" => "#db2777",
+        "DIFF" | "TRUNC" | "SNAP" | "SNAPPIECE" | "SNAPACK" => "#db2777",
         "PROPOSAL" => "#dc2626",
         "ACK" => "#ea580c",
         "COMMIT" => "#16a34a",
@@ -251,13 +253,12 @@ pub fn message_fields(lang: Lang, msg: &PeerMsg) -> Vec<(&'static str, String)> 
             QuorumPacket::Trunc { zxid, commit } => {
                 vec![("zxid", zxid.pretty()), ("commit", commit.pretty())]
             }
-            QuorumPacket::Snap { zxid, snapshot } => vec![
-                ("zxid", zxid.pretty()),
-                (
-                    "snapshot",
-                    format!("{} {}", snapshot.len(), lang.pick("bytes", "字节")),
-                ),
-            ],
+            QuorumPacket::Snap { zxid } => vec![("zxid", zxid.pretty())],
+            QuorumPacket::SnapPiece { data } => vec![(
+                "snapshot",
+                format!("{} {}", data.len(), lang.pick("bytes", "字节")),
+            )],
+            QuorumPacket::SnapAck => vec![],
             QuorumPacket::Proposal(e) | QuorumPacket::Inform(e) => vec![
                 ("zxid", e.zxid().pretty()),
                 ("type", e.txn.name().to_string()),

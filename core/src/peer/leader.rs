@@ -39,7 +39,27 @@ pub(super) struct Handler {
     pub ping_round: u64,
     pub peer_last: Zxid,
     pub uptodate_sent: bool,
+    /// A snapshot on its way to this learner (a SNAP in progress).
+    pub snap: Option<SnapOut>,
 }
+
+/// Pieces of a snapshot that go out to a learner at most [`SNAP_WINDOW`] at a time: the next
+/// one is taken from the tree only when the learner has put an earlier one on its disk, so
+/// neither side holds the whole snapshot as bytes. The snapshot is fuzzy — the tree goes on
+/// changing between pieces — and exact once the learner has replayed every proposal after its
+/// label, which is why everything else for this learner waits in `held` until the last piece
+/// is out (as ZooKeeper queues a syncing learner's packets behind its snapshot).
+#[derive(Clone, Debug)]
+pub(super) struct SnapOut {
+    writer: crate::snapshot::SnapshotWriter,
+    /// The header, sent with the first piece.
+    header: Vec<u8>,
+    in_flight: u32,
+    held: Vec<QuorumPacket>,
+}
+
+/// Snapshot pieces sent but not yet on the learner's disk.
+const SNAP_WINDOW: u32 = 4;
 
 impl Handler {
     /// A follower past its sync's start: it gets every PROPOSAL and COMMIT.
@@ -156,12 +176,61 @@ impl Peer {
     /// their ids first (this runs for every proposal and commit).
     fn send_learners(&mut self, pick: impl Fn(&Handler) -> bool, p: QuorumPacket) {
         let id = self.cfg.id;
-        let l = self.leader.as_ref().expect("leader state");
-        for (&to, h) in &l.learners {
+        let l = self.leader.as_mut().expect("leader state");
+        for (&to, h) in l.learners.iter_mut() {
             // `send` drops a quorum packet to ourselves.
             if to != id && pick(h) {
-                let msg = PeerMsg::Quorum(p.clone());
-                self.out.push_back(Output::Send { to, msg });
+                match &mut h.snap {
+                    Some(s) => s.held.push(p.clone()),
+                    None => {
+                        let msg = PeerMsg::Quorum(p.clone());
+                        self.out.push_back(Output::Send { to, msg });
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sends a packet to one learner, behind its snapshot if one is on its way.
+    fn send_learner(&mut self, sid: ServerId, p: QuorumPacket) {
+        match self
+            .leader
+            .as_mut()
+            .and_then(|l| l.learners.get_mut(&sid))
+            .and_then(|h| h.snap.as_mut())
+        {
+            Some(s) => s.held.push(p),
+            None => self.send_q(sid, p),
+        }
+    }
+
+    /// Sends a learner the next pieces of its snapshot, as many as its window allows; after
+    /// the last one, everything that waited behind it.
+    fn pump_snapshot(&mut self, sid: ServerId) {
+        loop {
+            let tree = &self.server.tree;
+            let budget = self.cfg.snap_piece.max(1);
+            let Some(h) = self.leader.as_mut().and_then(|l| l.learners.get_mut(&sid)) else {
+                return;
+            };
+            let Some(s) = h.snap.as_mut() else { return };
+            if s.in_flight >= SNAP_WINDOW {
+                return;
+            }
+            let mut piece = std::mem::take(&mut s.header);
+            let done = s.writer.step(tree, &mut piece, budget);
+            s.in_flight += 1;
+            let data = Arc::new(piece);
+            self.out.push_back(Output::Send {
+                to: sid,
+                msg: PeerMsg::Quorum(QuorumPacket::SnapPiece { data }),
+            });
+            if done {
+                let held = h.snap.take().map(|s| s.held).unwrap_or_default();
+                for p in held {
+                    self.send_q(sid, p);
+                }
+                return;
             }
         }
     }
@@ -315,7 +384,7 @@ impl Peer {
         if let Some(h) = self.leader().learners.get_mut(&sid) {
             h.uptodate_sent = true;
         }
-        self.send_q(sid, QuorumPacket::UpToDate { commit });
+        self.send_learner(sid, QuorumPacket::UpToDate { commit });
     }
 
     /// The learner's history and ours: choose DIFF, TRUNC or SNAP, send the stream, then
@@ -377,15 +446,19 @@ impl Peer {
                 ("TRUNC", z)
             }
             Mode::Snap => {
-                let data = Arc::new(crate::snapshot::serialize(&self.server.tree));
-                let z = self.server.tree.last_processed_zxid();
-                self.send_q(
-                    sid,
-                    QuorumPacket::Snap {
-                        zxid: z,
-                        snapshot: data,
-                    },
-                );
+                let mut header = Vec::new();
+                let writer =
+                    crate::snapshot::SnapshotWriter::start(&self.server.tree, false, &mut header);
+                let z = writer.zxid();
+                self.send_q(sid, QuorumPacket::Snap { zxid: z });
+                if let Some(h) = self.leader().learners.get_mut(&sid) {
+                    h.snap = Some(SnapOut {
+                        writer,
+                        header,
+                        in_flight: 0,
+                        held: Vec::new(),
+                    });
+                }
                 ("SNAP", z)
             }
         };
@@ -404,9 +477,9 @@ impl Peer {
             .collect();
         stream.extend(self.tail.iter().filter(|e| e.zxid() > from).cloned());
         for e in stream {
-            self.send_q(sid, QuorumPacket::Proposal(e));
+            self.send_learner(sid, QuorumPacket::Proposal(e));
         }
-        self.send_q(
+        self.send_learner(
             sid,
             QuorumPacket::NewLeader {
                 zxid: Zxid::new(epoch, 0),
@@ -415,6 +488,7 @@ impl Peer {
         if let Some(h) = self.leader().learners.get_mut(&sid) {
             h.stage = Stage::Syncing;
         }
+        self.pump_snapshot(sid);
     }
 
     /// A packet from a learner.
@@ -459,6 +533,7 @@ impl Peer {
                                 ping_round: 0,
                                 peer_last: Zxid(0),
                                 uptodate_sent: false,
+                                snap: None,
                             },
                         );
                     }
@@ -512,6 +587,17 @@ impl Peer {
                 } else {
                     self.maybe_epoch_acks_done();
                 }
+            }
+            QuorumPacket::SnapAck => {
+                if let Some(s) = self
+                    .leader()
+                    .learners
+                    .get_mut(&from)
+                    .and_then(|h| h.snap.as_mut())
+                {
+                    s.in_flight = s.in_flight.saturating_sub(1);
+                }
+                self.pump_snapshot(from);
             }
             QuorumPacket::Ack { zxid } => {
                 let epoch = self.leader().epoch;
@@ -572,7 +658,7 @@ impl Peer {
             }
             QuorumPacket::Revalidate { session, timeout } => {
                 let valid = self.leader_revalidate(session, timeout, from);
-                self.send_q(from, QuorumPacket::RevalidateReply { session, valid });
+                self.send_learner(from, QuorumPacket::RevalidateReply { session, valid });
             }
             _ => {}
         }
@@ -784,7 +870,7 @@ impl Peer {
                     self.server.sync_done(&mut self.scratch, conn, cxid, now)
                 }
                 SyncFrom::Learner { sid, session, cxid } => {
-                    self.send_q(sid, QuorumPacket::Sync { session, cxid })
+                    self.send_learner(sid, QuorumPacket::Sync { session, cxid })
                 }
             }
         }

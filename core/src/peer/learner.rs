@@ -46,6 +46,17 @@ pub(super) struct LearnerState {
     pub synced: VecDeque<(Zxid, ConnId, i32)>,
     /// Connection attempts the leader refused (it was not leading yet, or not at all).
     pub refused: u32,
+    /// A SNAP being received: its label, and the tree being built from its pieces.
+    pub snap_in: Option<SnapIn>,
+}
+
+/// A snapshot arriving from the leader, a piece at a time. Each piece goes into the tree being
+/// built and on to the disk, and is then dropped: the snapshot's bytes are never all in memory.
+#[derive(Clone, Debug)]
+pub(super) struct SnapIn {
+    pub zxid: Zxid,
+    pub reader: snapshot::SnapshotReader,
+    pub pieces: u64,
 }
 
 /// ZooKeeper retries connecting to the leader every second.
@@ -96,6 +107,7 @@ impl Peer {
             syncs: BTreeMap::new(),
             synced: VecDeque::new(),
             refused: 0,
+            snap_in: None,
         });
         self.send_info();
     }
@@ -113,6 +125,71 @@ impl Peer {
         }
         l.next_info = now + REFUSED_RETRY;
         true
+    }
+
+    /// A piece of the leader's snapshot: read it into the tree being built, write it aside on
+    /// disk (the ACK goes back once it is there), and once the last piece is in, put the tree
+    /// and the snapshot in place of our whole history.
+    fn snap_piece(&mut self, from: ServerId, data: std::sync::Arc<Vec<u8>>) {
+        let Some(mut s) = self.learner().snap_in.take() else {
+            self.enter_looking(&format!("leader {from} sent snapshot bytes without a SNAP"));
+            return;
+        };
+        if let Err(e) = s.reader.feed(&data) {
+            self.enter_looking(&format!("snapshot from leader {from} is unreadable: {e}"));
+            return;
+        }
+        let zxid = s.zxid;
+        let first = s.pieces == 0;
+        s.pieces += 1;
+        self.persist(
+            PersistOp::SnapshotPiece {
+                zxid,
+                first,
+                bytes: data,
+            },
+            Durable::SnapPiece(from),
+        );
+        if !s.reader.is_done() {
+            self.learner().snap_in = Some(s);
+            return;
+        }
+        let tree = match s.reader.finish() {
+            Ok(t) if t.last_processed_zxid() == zxid => t,
+            Ok(t) => {
+                let got = t.last_processed_zxid();
+                self.enter_looking(&format!(
+                    "snapshot from leader {from} holds the tree at {got}, not at {zxid} as its SNAP said"
+                ));
+                return;
+            }
+            Err(e) => {
+                self.enter_looking(&format!("snapshot from leader {from} is unreadable: {e}"));
+                return;
+            }
+        };
+        // The snapshot is fuzzy (taken while the leader went on applying): the proposals that
+        // follow it, from its label on, make it exact.
+        self.server.tree = tree;
+        self.server.watches = crate::watch::WatchManager::new();
+        self.tail.clear();
+        self.committed_log.clear();
+        self.log_base = zxid;
+        self.last_logged = zxid;
+        self.commit_point = zxid;
+        self.persist(PersistOp::SnapshotInstall { zxid }, Durable::Snapshot(zxid));
+        self.event(PeerEvent::SnapshotInstalled { zxid });
+    }
+
+    /// A snapshot piece is on our disk: ask the leader for the next.
+    pub(super) fn learner_snap_piece_durable(&mut self, leader: ServerId) {
+        if self
+            .learner
+            .as_ref()
+            .is_some_and(|l| l.leader == leader && l.stage == LStage::Syncing)
+        {
+            self.send_q(leader, QuorumPacket::SnapAck);
+        }
     }
 
     fn send_info(&mut self) {
@@ -170,6 +247,7 @@ impl Peer {
                 | QuorumPacket::AckEpoch { .. }
                 | QuorumPacket::Ack { .. }
                 | QuorumPacket::PingReply { .. }
+                | QuorumPacket::SnapAck
                 | QuorumPacket::Request { .. }
                 | QuorumPacket::Revalidate { .. }
         );
@@ -231,25 +309,16 @@ impl Peer {
                 self.event(PeerEvent::Truncated { zxid });
                 self.commit_point = self.commit_point.max(commit);
             }
-            QuorumPacket::Snap {
-                zxid,
-                snapshot: data,
-            } if stage == LStage::Syncing => match snapshot::deserialize(&data) {
-                Ok(tree) => {
-                    self.server.tree = tree;
-                    self.server.watches = crate::watch::WatchManager::new();
-                    self.tail.clear();
-                    self.committed_log.clear();
-                    self.log_base = zxid;
-                    self.last_logged = zxid;
-                    self.commit_point = zxid;
-                    self.persist(PersistOp::Snapshot { zxid, data }, Durable::Snapshot(zxid));
-                    self.event(PeerEvent::SnapshotInstalled { zxid });
-                }
-                Err(e) => {
-                    self.enter_looking(&format!("snapshot from leader {from} is unreadable: {e}"));
-                }
-            },
+            QuorumPacket::Snap { zxid } if stage == LStage::Syncing => {
+                self.learner().snap_in = Some(SnapIn {
+                    zxid,
+                    reader: snapshot::SnapshotReader::new(),
+                    pieces: 0,
+                });
+            }
+            QuorumPacket::SnapPiece { data } if stage == LStage::Syncing => {
+                self.snap_piece(from, data);
+            }
             QuorumPacket::Proposal(entry)
                 if stage >= LStage::Syncing && entry.zxid() > self.last_logged =>
             {

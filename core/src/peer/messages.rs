@@ -171,11 +171,18 @@ pub enum QuorumPacket {
         zxid: Zxid,
         commit: Zxid,
     },
-    /// Sync: replace everything with this snapshot (shared: one copy for every learner).
+    /// Sync: replace everything with the snapshot labelled `zxid`, which follows in
+    /// [`QuorumPacket::SnapPiece`]s (ZooKeeper streams it on the same connection).
     Snap {
         zxid: Zxid,
-        snapshot: Arc<Vec<u8>>,
     },
+    /// Leader → learner: the next bytes of the snapshot a SNAP announced, whole records each.
+    SnapPiece {
+        data: Arc<Vec<u8>>,
+    },
+    /// Learner → leader: a piece is on its disk; send another (flow control, so that neither
+    /// side holds more than a few pieces).
+    SnapAck,
     /// Shared: one copy for the log and every learner.
     Proposal(Arc<TxnEntry>),
     /// Cumulative: the sender has persisted every proposal up to `zxid`.
@@ -238,6 +245,8 @@ impl QuorumPacket {
             QuorumPacket::Diff { .. } => "DIFF",
             QuorumPacket::Trunc { .. } => "TRUNC",
             QuorumPacket::Snap { .. } => "SNAP",
+            QuorumPacket::SnapPiece { .. } => "SNAPPIECE",
+            QuorumPacket::SnapAck => "SNAPACK",
             QuorumPacket::Proposal(_) => "PROPOSAL",
             QuorumPacket::Ack { .. } => "ACK",
             QuorumPacket::Commit { .. } => "COMMIT",

@@ -75,6 +75,17 @@ pub struct PeerConfig {
     /// `readonlymode.enabled`: while out of a quorum, serve reads to clients that allow it.
     #[serde(default)]
     pub read_only_mode: bool,
+    /// About how many bytes of a SNAP's snapshot go in one piece (small in the simulator's
+    /// fault search, so that it streams there too).
+    #[serde(default = "default_snap_piece")]
+    pub snap_piece: usize,
+}
+
+/// See [`PeerConfig::snap_piece`].
+pub const DEFAULT_SNAP_PIECE: usize = 1 << 20;
+
+fn default_snap_piece() -> usize {
+    DEFAULT_SNAP_PIECE
 }
 
 impl PeerConfig {
@@ -105,6 +116,7 @@ impl PeerConfig {
             commit_log_count: 500,
             sync_enabled: true,
             read_only_mode: false,
+            snap_piece: DEFAULT_SNAP_PIECE,
         }
     }
 
@@ -159,6 +171,7 @@ impl PeerConfig {
             commit_log_count: cfg.commit_log_count as usize,
             sync_enabled: cfg.sync_enabled,
             read_only_mode: cfg.read_only_mode_enabled && !standalone,
+            snap_piece: DEFAULT_SNAP_PIECE,
         }
     }
 
@@ -193,10 +206,18 @@ pub enum PersistOp {
     Append(Arc<TxnEntry>),
     /// Remove every logged transaction after `zxid` (a TRUNC from the leader).
     Truncate(Zxid),
-    /// Replace the whole state with this snapshot and start an empty log after it (a SNAP).
-    Snapshot {
+    /// The next piece of a snapshot at `zxid` coming from the leader (a SNAP); `first` begins
+    /// it (its bytes hold the header, which names `zxid`). Written aside: the history stays
+    /// as it is until [`PersistOp::SnapshotInstall`].
+    SnapshotPiece {
         zxid: Zxid,
-        data: Arc<Vec<u8>>,
+        first: bool,
+        bytes: Arc<Vec<u8>>,
+    },
+    /// The snapshot at `zxid` is complete: it replaces the whole history, and an empty log
+    /// follows it.
+    SnapshotInstall {
+        zxid: Zxid,
     },
     AcceptedEpoch(u32),
     CurrentEpoch(u32),
@@ -306,6 +327,8 @@ enum Durable {
     Zxid(Zxid),
     Truncated(Zxid),
     Snapshot(Zxid),
+    /// A snapshot piece from this leader is on disk: ask it for another.
+    SnapPiece(ServerId),
     AcceptedEpoch(u32),
     CurrentEpoch(u32),
 }
@@ -662,6 +685,7 @@ impl Peer {
         }
         self.persisted_seq = seq;
         let mut epochs = Vec::new();
+        let mut piece_acks = Vec::new();
         while self.markers.front().is_some_and(|(s, _)| *s <= seq) {
             let Some((_, d)) = self.markers.pop_front() else {
                 break;
@@ -669,9 +693,13 @@ impl Peer {
             match d {
                 Durable::Zxid(z) => self.durable = self.durable.max(z),
                 Durable::Truncated(z) | Durable::Snapshot(z) => self.durable = z,
+                Durable::SnapPiece(leader) => piece_acks.push(leader),
                 Durable::AcceptedEpoch(e) => epochs.push((true, e)),
                 Durable::CurrentEpoch(e) => epochs.push((false, e)),
             }
+        }
+        for leader in piece_acks {
+            self.learner_snap_piece_durable(leader);
         }
         for (accepted, e) in epochs {
             if accepted {

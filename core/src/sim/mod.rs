@@ -84,7 +84,14 @@ pub struct SimConfig {
     pub check: bool,
     /// `readonlymode.enabled` on every server.
     pub read_only_mode: bool,
+    /// See [`PeerConfig::snap_piece`].
+    #[serde(default = "default_snap_piece")]
+    pub snap_piece: usize,
     pub server: ServerConfig,
+}
+
+fn default_snap_piece() -> usize {
+    crate::peer::DEFAULT_SNAP_PIECE
 }
 
 impl SimConfig {
@@ -108,6 +115,7 @@ impl SimConfig {
             trace: true,
             check: true,
             read_only_mode: false,
+            snap_piece: crate::peer::DEFAULT_SNAP_PIECE,
             server,
         }
     }
@@ -127,6 +135,7 @@ impl SimConfig {
             commit_log_count: self.commit_log_count,
             sync_enabled: true,
             read_only_mode: self.read_only_mode,
+            snap_piece: self.snap_piece,
         }
     }
 }
@@ -167,6 +176,8 @@ pub struct SimDisk {
     pub accepted_epoch: u32,
     pub current_epoch: u32,
     queue: VecDeque<(u64, PersistOp)>,
+    /// A snapshot from the leader being written aside, piece by piece.
+    receiving: Option<(Zxid, Vec<u8>)>,
     busy: bool,
     applied_since_snapshot: u64,
 }
@@ -176,10 +187,22 @@ impl SimDisk {
         match op {
             PersistOp::Append(e) => self.log.push(e),
             PersistOp::Truncate(z) => self.log.retain(|e| e.zxid() <= z),
-            PersistOp::Snapshot { zxid, data } => {
-                self.snapshot = Some((zxid, data));
-                self.log.clear();
+            PersistOp::SnapshotPiece { zxid, first, bytes } => {
+                if first {
+                    self.receiving = Some((zxid, Vec::new()));
+                }
+                match &mut self.receiving {
+                    Some((z, buf)) if *z == zxid => buf.extend_from_slice(&bytes),
+                    _ => panic!("snapshot piece for {zxid} without its first piece"),
+                }
             }
+            PersistOp::SnapshotInstall { zxid } => match self.receiving.take() {
+                Some((z, buf)) if z == zxid => {
+                    self.snapshot = Some((zxid, Arc::new(buf)));
+                    self.log.clear();
+                }
+                _ => panic!("snapshot {zxid} installed but not received"),
+            },
             PersistOp::AcceptedEpoch(e) => self.accepted_epoch = e,
             PersistOp::CurrentEpoch(e) => self.current_epoch = e,
         }
@@ -1461,7 +1484,10 @@ fn persist_label(op: &PersistOp) -> String {
     match op {
         PersistOp::Append(e) => format!("append {} {}", e.zxid(), e.txn.name()),
         PersistOp::Truncate(z) => format!("truncate after {z}"),
-        PersistOp::Snapshot { zxid, .. } => format!("snapshot at {zxid}"),
+        PersistOp::SnapshotPiece { zxid, bytes, .. } => {
+            format!("snapshot at {zxid}: {} bytes", bytes.len())
+        }
+        PersistOp::SnapshotInstall { zxid } => format!("install snapshot at {zxid}"),
         PersistOp::AcceptedEpoch(e) => format!("acceptedEpoch = {e}"),
         PersistOp::CurrentEpoch(e) => format!("currentEpoch = {e}"),
     }

@@ -105,7 +105,10 @@ pub fn spawn(mut storage: Storage, peer: mpsc::UnboundedSender<Input>) -> DiskHa
                 // order.
                 let replaces = jobs.iter().any(|j| match j {
                     Job::Persist(b) => b.iter().any(|(_, op)| {
-                        matches!(op, PersistOp::Truncate(_) | PersistOp::Snapshot { .. })
+                        matches!(
+                            op,
+                            PersistOp::Truncate(_) | PersistOp::SnapshotInstall { .. }
+                        )
                     }),
                     _ => false,
                 });

@@ -163,6 +163,9 @@ pub struct RecoveryReport {
     pub derived_epochs: Vec<PathBuf>,
     /// Leftovers of interrupted atomic writes, removed.
     pub removed_temp_files: Vec<PathBuf>,
+    /// The snapshot holds changes up to here, beyond the end of the log (a snapshot from the
+    /// leader, and a crash before the proposals after it were logged).
+    pub fuzzy_beyond_log: Option<Zxid>,
 }
 
 /// The damaged end of the last log file, cut off at recovery.
@@ -216,6 +219,8 @@ pub struct Storage {
     log_syncs: u64,
     /// See [`Storage::history`].
     history: u64,
+    /// A snapshot from the leader being written aside, piece by piece (a SNAP).
+    receiving: Option<SnapshotFile>,
 }
 
 /// A snapshot file being written a piece at a time, to its temporary name. It is flushed to the
@@ -322,22 +327,27 @@ impl Storage {
             last_logged: Zxid::ZERO,
             log_syncs: 0,
             history: 0,
+            receiving: None,
         };
         let tree = st.load_snapshot(&mut report)?;
         let base = tree.last_processed_zxid();
         let log = st.load_log(base, &mut report)?;
         st.last_logged = log.last().map_or(base, TxnEntry::zxid).max(base);
         if tree.fuzzy_until() > st.last_logged {
-            // A snapshot taken while transactions went on holds some of them; it is exact once
-            // the log after it is replayed, so the log must reach that far.
-            return Err(StorageError::BadSnapshot {
-                zxid: base,
-                what: format!(
-                    "it holds changes up to {}, but the transaction log ends at {}",
-                    tree.fuzzy_until(),
-                    st.last_logged
-                ),
-            });
+            // A snapshot taken while transactions went on holds some of them, and is exact
+            // once the log after it is replayed. Our own snapshots are put in place only once
+            // the log reaches that far; a snapshot received from the leader (a SNAP) is put in
+            // place before the proposals that follow it are logged, so a crash in between
+            // leaves it short. What it holds beyond the log is committed (the leader had
+            // applied it); the next sync replays it, from the last zxid logged, and makes the
+            // tree exact.
+            warn!(
+                snapshot = %base,
+                holds_up_to = %tree.fuzzy_until(),
+                log_ends_at = %st.last_logged,
+                "the snapshot holds changes beyond the end of the log: the next sync with the leader replays them"
+            );
+            report.fuzzy_beyond_log = Some(tree.fuzzy_until());
         }
         report.last_logged = st.last_logged;
         let (accepted_epoch, current_epoch) = st.load_epochs(&mut report)?;
@@ -375,9 +385,12 @@ impl Storage {
                     self.sync_log(false)?;
                     self.truncate(*zxid)?;
                 }
-                PersistOp::Snapshot { zxid, data } => {
+                PersistOp::SnapshotPiece { zxid, first, bytes } => {
+                    self.receive_snapshot_piece(*zxid, *first, bytes)?;
+                }
+                PersistOp::SnapshotInstall { zxid } => {
                     self.sync_log(false)?;
-                    self.install_snapshot(*zxid, data)?;
+                    self.install_snapshot(*zxid)?;
                 }
                 PersistOp::AcceptedEpoch(e) => {
                     self.sync_log(false)?;
@@ -798,17 +811,54 @@ impl Storage {
         Ok(())
     }
 
-    /// A SNAP from the leader: the snapshot replaces the whole history. Written so that a crash
-    /// at any point leaves either the old history or the new one, never a mix: the snapshot
-    /// goes to a temporary file; the log is cut after its zxid (what the leader does not have
-    /// was never committed); the snapshot is renamed into place; then older snapshots, and
-    /// after them the logs of the old history, are removed.
-    fn install_snapshot(&mut self, zxid: Zxid, data: &[u8]) -> Result<(), StorageError> {
-        check_snapshot_zxid(zxid, data)?;
+    /// A piece of a SNAP from the leader, written aside to a temporary file (the first piece
+    /// begins it, and drops any earlier one left unfinished by a change of leader).
+    fn receive_snapshot_piece(
+        &mut self,
+        zxid: Zxid,
+        first: bool,
+        bytes: &[u8],
+    ) -> Result<(), StorageError> {
+        if first {
+            if let Some(old) = self.receiving.take() {
+                old.abort();
+            }
+            let tmp = self.snapshot_temp_path(zxid);
+            self.receiving = Some(SnapshotFile::create(zxid, tmp, bytes)?);
+            return Ok(());
+        }
+        match &mut self.receiving {
+            Some(f) if f.zxid == zxid => f.write(bytes),
+            _ => Err(StorageError::BadSnapshot {
+                zxid,
+                what: "a piece arrived without the snapshot's beginning".into(),
+            }),
+        }
+    }
+
+    /// A SNAP from the leader is complete: the snapshot replaces the whole history. Done so
+    /// that a crash at any point leaves either the old history or the new one, never a mix:
+    /// the snapshot file is fsynced under its temporary name; the log is cut after its zxid
+    /// (what the leader does not have was never committed); the snapshot is renamed into
+    /// place; then older snapshots, and after them the logs of the old history, are removed.
+    fn install_snapshot(&mut self, zxid: Zxid) -> Result<(), StorageError> {
+        let file = match self.receiving.take() {
+            Some(f) if f.zxid == zxid => f,
+            other => {
+                if let Some(f) = other {
+                    f.abort();
+                }
+                return Err(StorageError::BadSnapshot {
+                    zxid,
+                    what: "installed before it was received".into(),
+                });
+            }
+        };
+        let tmp = file.tmp.clone();
+        let bytes = file.finish()?;
         // A snapshot of the history being replaced must not land after it.
         self.history += 1;
         let path = self.snapshot_path(zxid);
-        let tmp = files::write_temp(&path, data)?;
         let newer: Vec<Zxid> = self
             .snapshots
             .range((Excluded(zxid), Unbounded))
@@ -833,7 +883,7 @@ impl Storage {
         let logs: Vec<PathBuf> = std::mem::take(&mut self.logs).into_values().collect();
         files::remove_all(&self.log_dir, &logs)?;
         self.last_logged = zxid;
-        info!(snapshot = %path.display(), "installed the leader's snapshot");
+        info!(snapshot = %path.display(), bytes, "installed the leader's snapshot");
         Ok(())
     }
 

@@ -679,12 +679,23 @@ fn a_snap_from_the_leader_replaces_the_history() {
     let mut leader = tree_at(12);
     let e = entry(Zxid(13), "leader");
     leader.apply(&e.hdr, &e.txn, &mut Vec::new());
-    let data = Arc::new(snapshot::serialize(&leader));
+    let data = snapshot::serialize(&leader);
     let after: Vec<TxnEntry> = (14..=16).map(|z| entry(Zxid(z), "leader")).collect();
-    let mut ops = vec![PersistOp::Snapshot {
-        zxid: Zxid(13),
-        data: data.clone(),
-    }];
+    // The snapshot arrives in three pieces: written aside, the history untouched until the
+    // install.
+    let cut = [0, 30, data.len() / 2, data.len()];
+    let pieces: Vec<PersistOp> = cut
+        .windows(2)
+        .enumerate()
+        .map(|(i, w)| PersistOp::SnapshotPiece {
+            zxid: Zxid(13),
+            first: i == 0,
+            bytes: Arc::new(data[w[0]..w[1]].to_vec()),
+        })
+        .collect();
+    st.apply(&pieces).unwrap();
+    assert_eq!(snap_names(&d), vec!["snapshot.0", "snapshot.5"]);
+    let mut ops = vec![PersistOp::SnapshotInstall { zxid: Zxid(13) }];
     ops.extend(
         after
             .iter()
@@ -696,18 +707,57 @@ fn a_snap_from_the_leader_replaces_the_history() {
     assert_eq!(log_names(&d), vec!["log.e"]);
     drop(st);
     let (_, r, _) = open(&d);
-    assert_eq!(snapshot::serialize(&r.tree), *data);
+    assert_eq!(snapshot::serialize(&r.tree), data);
     assert_eq!(r.log, after);
 
-    // Snapshot bytes that are not for the zxid named are refused.
+    // Snapshot bytes that are not for the zxid named are refused, and so are a piece without
+    // a beginning and an install of what was not received.
     let (mut st, _, _) = open(&d);
-    let err = st
-        .apply(&[PersistOp::Snapshot {
-            zxid: Zxid(99),
-            data,
-        }])
-        .unwrap_err();
-    assert!(matches!(err, StorageError::BadSnapshot { .. }), "{err}");
+    let refused = |st: &mut Storage, op: PersistOp| {
+        let err = st.apply(&[op]).unwrap_err();
+        assert!(matches!(err, StorageError::BadSnapshot { .. }), "{err}");
+    };
+    let piece = |zxid: u64, first: bool| PersistOp::SnapshotPiece {
+        zxid: Zxid(zxid),
+        first,
+        bytes: Arc::new(data.clone()),
+    };
+    refused(&mut st, piece(99, true));
+    refused(&mut st, piece(13, false));
+    refused(&mut st, PersistOp::SnapshotInstall { zxid: Zxid(13) });
+    drop(st);
+    let (_, r, _) = open(&d);
+    assert_eq!(r.log, after, "refused pieces change nothing");
+}
+
+#[test]
+fn a_fuzzy_snap_cut_short_by_a_crash_recovers_what_was_logged() {
+    // The leader's snapshot is labelled 5 but its walk saw changes up to 7; the crash comes
+    // after the install and before 6 and 7 were logged.
+    let d = TempDir::new().unwrap();
+    let (mut st, _, _) = open(&d);
+    let mut tree = tree_at(5);
+    let mut out = Vec::new();
+    let mut w = snapshot::SnapshotWriter::start(&tree, false, &mut out);
+    for z in 6..=7 {
+        let e = entry(Zxid(z), "late");
+        tree.apply(&e.hdr, &e.txn, &mut Vec::new());
+    }
+    assert!(w.step(&tree, &mut out, usize::MAX));
+    st.apply(&[
+        PersistOp::SnapshotPiece {
+            zxid: Zxid(5),
+            first: true,
+            bytes: Arc::new(out),
+        },
+        PersistOp::SnapshotInstall { zxid: Zxid(5) },
+    ])
+    .unwrap();
+    drop(st);
+    let (_, r, report) = open(&d);
+    assert_eq!(report.fuzzy_beyond_log, Some(Zxid(7)));
+    assert_eq!(r.tree.last_processed_zxid(), Zxid(5));
+    assert!(!r.tree.is_consistent());
 }
 
 #[test]
