@@ -15,7 +15,6 @@ use zk_core::request::{CreateRequest, Request};
 use zk_core::sim::client::{ClientEvent, ClientId, ClientState};
 use zk_core::sim::{Latency, Sim, SimConfig, Status};
 use zk_core::txn::op;
-use zk_core::ServerId;
 
 fn create(path: String, flags: i32) -> Request {
     Request::Create {
