@@ -331,11 +331,13 @@ impl Peer {
                 }
                 self.commit_point = self.commit_point.max(z);
                 self.apply_committed();
+                self.learner_serve_when_consistent();
                 self.learner_synced_check();
             }
             QuorumPacket::Commit { zxid } if stage >= LStage::Syncing => {
                 self.commit_point = self.commit_point.max(zxid);
                 self.apply_committed();
+                self.learner_serve_when_consistent();
                 self.learner_synced_check();
             }
             QuorumPacket::NewLeader { zxid } if stage == LStage::Syncing => {
@@ -349,15 +351,10 @@ impl Peer {
             QuorumPacket::UpToDate { commit } if stage >= LStage::WaitUpToDate => {
                 self.commit_point = self.commit_point.max(commit);
                 let e = self.learner().new_epoch;
-                let l = self.learner();
-                l.stage = LStage::Broadcast;
-                l.up_to_date = true;
+                self.learner().stage = LStage::Broadcast;
                 self.current_vote.peer_epoch = e;
                 self.apply_committed();
-                let leader = self.learner().leader;
-                self.event(PeerEvent::Info(format!(
-                    "synced with leader {leader} in epoch {e}: serving clients"
-                )));
+                self.learner_serve_when_consistent();
             }
             QuorumPacket::Ping { round } => {
                 let sessions: Vec<(SessionId, i32)> =
@@ -385,6 +382,24 @@ impl Peer {
     }
 
     /// Answers syncs whose preceding commits are now applied here.
+    /// Synced (UPTODATE received): serve clients — once the tree is consistent. A tree from
+    /// the leader's fuzzy snapshot may hold some changes of the transactions after its label
+    /// and not others, until those transactions are applied here too.
+    pub(super) fn learner_serve_when_consistent(&mut self) {
+        let consistent = self.server.tree.is_consistent();
+        let Some(l) = self.learner.as_mut() else {
+            return;
+        };
+        if l.stage != LStage::Broadcast || l.up_to_date || !consistent {
+            return;
+        }
+        l.up_to_date = true;
+        let (leader, e) = (l.leader, l.new_epoch);
+        self.event(PeerEvent::Info(format!(
+            "synced with leader {leader} in epoch {e}: serving clients"
+        )));
+    }
+
     pub(super) fn learner_synced_check(&mut self) {
         let applied = self.server.tree.last_processed_zxid();
         let now = self.now;
@@ -447,6 +462,7 @@ impl Peer {
         let leader = l.leader;
         self.send(leader, PeerMsg::Quorum(QuorumPacket::Ack { zxid: durable }));
         self.apply_committed();
+        self.learner_serve_when_consistent();
         self.learner_synced_check();
     }
 }

@@ -742,6 +742,7 @@ impl Peer {
         }
         self.apply_committed();
         if self.learner.is_some() {
+            self.learner_serve_when_consistent();
             self.learner_synced_check();
         }
         if self.leader.is_some() {

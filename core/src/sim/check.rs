@@ -213,7 +213,25 @@ impl Checker {
     }
 
     /// Cheap checks after every step (most are made as events arrive).
-    pub fn check_step(&mut self, _nodes: &BTreeMap<ServerId, Node>) -> Result<(), String> {
+    pub fn check_step(&mut self, nodes: &BTreeMap<ServerId, Node>) -> Result<(), String> {
+        // A server serves only a consistent tree: never one from a fuzzy snapshot that has not
+        // replayed far enough.
+        for n in nodes.values() {
+            if n.status == Status::Down {
+                continue;
+            }
+            if let Some(p) = &n.peer {
+                let t = &p.server.tree;
+                if p.is_serving() && !t.is_consistent() {
+                    return Err(format!(
+                        "server {} serves a tree at {} that holds changes up to {}",
+                        n.id,
+                        t.last_processed_zxid(),
+                        t.fuzzy_until()
+                    ));
+                }
+            }
+        }
         Ok(())
     }
 
