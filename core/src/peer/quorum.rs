@@ -63,15 +63,16 @@ impl QuorumVerifier {
         }
     }
 
-    /// `containsQuorum`.
+    /// `containsQuorum` of a set of distinct servers (the keys of a map or a set). Called on
+    /// every ACK, so a majority is counted without building anything.
     pub fn is_quorum<'a>(&self, set: impl IntoIterator<Item = &'a ServerId>) -> bool {
-        let set: BTreeSet<ServerId> = set.into_iter().copied().collect();
         match self {
             QuorumVerifier::Majority { voters } => {
-                let n = set.iter().filter(|s| voters.contains(s)).count();
+                let n = set.into_iter().filter(|s| voters.contains(s)).count();
                 n * 2 > voters.len()
             }
             QuorumVerifier::Hierarchical { groups, weights } => {
+                let set: BTreeSet<ServerId> = set.into_iter().copied().collect();
                 let w = |s: &ServerId| weights.get(s).copied().unwrap_or(1);
                 let mut majorities = 0;
                 let mut counted = 0;
