@@ -101,7 +101,7 @@ fn run_seed(seed: u64) -> Result<u64, String> {
     cfg.commit_log_count = rng.gen_range(5..50);
     cfg.snap_count = rng.gen_range(20..200);
     // Small pieces, so that a SNAP streams over many round trips while faults strike.
-    cfg.snap_piece = rng.gen_range(16..2048);
+    cfg.snap_piece = rng.gen_range(512..4096);
     cfg.trace = std::env::var("DST_TRACE").is_ok();
     let mut sim = Sim::new(cfg);
     let r = run_sim(&mut sim, &mut rng);

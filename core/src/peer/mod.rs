@@ -375,6 +375,12 @@ pub struct Peer {
     pub trace: bool,
     /// Notifications to ourselves (FastLeaderElection sends its vote to every voter, itself too).
     self_inbox: VecDeque<Notification>,
+    /// LOOKING notifications that came while we were not looking, with when: the first votes of
+    /// an election we are about to join (see [`Peer::enter_looking`]).
+    early_votes: BTreeMap<ServerId, (Notification, Millis)>,
+    /// FOLLOWERINFO and OBSERVERINFO that came while we were looking: held until the election
+    /// ends, for the learner may have decided a moment before we did.
+    held_infos: Vec<(ServerId, QuorumPacket)>,
     pub rng: ChaCha8Rng,
     now: Millis,
     /// When this server last started looking for a leader.
@@ -436,6 +442,8 @@ impl Peer {
             events: Vec::new(),
             trace: true,
             self_inbox: VecDeque::new(),
+            early_votes: BTreeMap::new(),
+            held_infos: Vec::new(),
             rng: ChaCha8Rng::seed_from_u64(seed),
             now,
             looking_since: now,
@@ -825,9 +833,18 @@ impl Peer {
                     p,
                     QuorumPacket::FollowerInfo { .. } | QuorumPacket::ObserverInfo { .. }
                 ) {
-                    // Only a leader listens on the quorum port: a learner that picked us while
-                    // we are not leading is refused, as its connect would be.
-                    self.out.push_back(Output::Disconnect { peer: from });
+                    if self.state == ServerState::Looking {
+                        // The learner decided a moment before we did (its finalize wait began
+                        // at its last vote, ours at ours). ZooKeeper refuses the connect and the
+                        // learner tries again 100 ms later; we hold its FOLLOWERINFO until our
+                        // own election ends instead.
+                        self.held_infos.retain(|(sid, _)| *sid != from);
+                        self.held_infos.push((from, p));
+                    } else {
+                        // Only a leader listens on the quorum port: a learner that picked us
+                        // while we follow someone is refused, as its connect would be.
+                        self.out.push_back(Output::Disconnect { peer: from });
+                    }
                 } else if self.learner.is_some() {
                     self.learner_packet(from, p);
                 }
@@ -887,6 +904,9 @@ impl Peer {
                 .receive(self.now, n, &me, &self.cfg.quorum, &mut out);
             self.election_outputs(out);
         } else if n.state == ServerState::Looking && from != self.cfg.id {
+            if voter {
+                self.early_votes.insert(from, (n, self.now));
+            }
             // Not looking: answer a LOOKING server with the vote we stand by.
             let state = if self.state == ServerState::Standalone {
                 ServerState::Leading
@@ -934,6 +954,15 @@ impl Peer {
                             self.become_learner(vote.leader, state)
                         }
                         _ => {}
+                    }
+                    // The learners that came while we looked: ours now if we lead, refused if
+                    // we do not.
+                    for (from, p) in std::mem::take(&mut self.held_infos) {
+                        if self.leader.is_some() {
+                            self.leader_packet(from, p);
+                        } else {
+                            self.out.push_back(Output::Disconnect { peer: from });
+                        }
                     }
                 }
             }
@@ -1002,6 +1031,17 @@ impl Peer {
         let mut out = Vec::new();
         self.election.start(self.now, &me, &mut out);
         self.election_outputs(out);
+        // Votes of this round that reached us while we still followed (a follower that saw the
+        // leader go a moment before us): ZooKeeper drops them after answering, and the round
+        // then waits for a timeout (200 ms, then 400) to hear them again. We count them now.
+        // Only recent ones of this round or a later one: anything older is stale.
+        let recent = self.cfg.tick_time as Millis;
+        let clock = self.election.logicalclock;
+        for (from, (n, at)) in std::mem::take(&mut self.early_votes) {
+            if n.election_epoch >= clock && self.now.saturating_sub(at) <= recent {
+                self.notification(from, n);
+            }
+        }
     }
 
     // ---- clients -----------------------------------------------------------------------
