@@ -46,6 +46,29 @@ struct ChangeRecord {
     acl: Arc<[Acl]>,
     /// The record this one shadowed for the same path, so a failed multi can be rolled back.
     prev: Option<u64>,
+    /// The CRC of path and data ([`crate::digest::head`]): what a change of stat keeps.
+    head: u32,
+    /// The node's digest as this record leaves it (0 when deleted), and the tree's digest once
+    /// this record's change is applied (`precalculatedDigest`).
+    digest: u64,
+    tree_digest: u64,
+}
+
+impl ChangeRecord {
+    /// A record of a node that no longer exists.
+    fn deleted(zxid: Zxid, path: String) -> ChangeRecord {
+        ChangeRecord {
+            zxid,
+            path,
+            stat: None,
+            child_count: 0,
+            acl: Arc::from(Vec::new()),
+            prev: None,
+            head: 0,
+            digest: 0,
+            tree_digest: 0,
+        }
+    }
 }
 
 /// Settings the prepare step needs.
@@ -55,6 +78,8 @@ pub struct PrepConfig {
     pub skip_acl: bool,
     /// `zookeeper.extendedTypesEnabled`: TTL nodes allowed.
     pub extended_types: bool,
+    /// `digest.enabled`: each transaction carries the tree's digest after it.
+    pub digest: bool,
 }
 
 /// The pending changes and the logic that checks requests against them.
@@ -145,17 +170,53 @@ impl Prep {
             };
         }
         let n = tree.get(path).ok_or(ErrorCode::NoNode)?;
+        let stat = n.stat();
+        let (head, digest) = if self.config.digest {
+            let head = crate::digest::head(path, n.bytes());
+            (head, crate::digest::finish(head, path, &stat))
+        } else {
+            (0, 0)
+        };
         Ok(ChangeRecord {
             zxid: Zxid::ZERO,
             path: path.to_string(),
-            stat: Some(n.stat()),
+            stat: Some(stat),
             child_count: n.child_count() as i32,
             acl: tree.acl_of(n).into(),
             prev: None,
+            head,
+            digest,
+            tree_digest: 0,
         })
     }
 
-    fn add_record(&mut self, mut r: ChangeRecord) {
+    /// The tree's digest once every prepared change is applied (`getCurrentTreeDigest`).
+    fn tree_digest(&self, tree: &DataTree) -> u64 {
+        self.outstanding
+            .back()
+            .map_or(tree.digest(), |r| r.tree_digest)
+    }
+
+    /// What a transaction prepared just now carries: the tree's digest after it (`None` when
+    /// digests are off).
+    pub fn txn_digest(&self, tree: &DataTree) -> Option<crate::digest::TxnDigest> {
+        self.config
+            .digest
+            .then(|| crate::digest::TxnDigest::new(self.tree_digest(tree)))
+    }
+
+    /// Adds a pending change; `old` is the node's digest before it (0 if it did not exist).
+    fn add_record(&mut self, tree: &DataTree, mut r: ChangeRecord, old: u64) {
+        if self.config.digest {
+            r.digest = match &r.stat {
+                Some(s) => crate::digest::finish(r.head, &r.path, s),
+                None => 0,
+            };
+            r.tree_digest = self
+                .tree_digest(tree)
+                .wrapping_sub(old)
+                .wrapping_add(r.digest);
+        }
         let seq = self.first_seq + self.outstanding.len() as u64;
         r.prev = self.by_path.insert(r.path.clone(), seq);
         self.outstanding.push_back(r);
@@ -285,7 +346,7 @@ impl Prep {
                 if node.child_count > 0 {
                     return Err(ErrorCode::NotEmpty);
                 }
-                self.record_delete(parent_rec, path, zxid);
+                self.record_delete(tree, parent_rec, node, zxid);
                 Ok(Txn::Delete {
                     path: path.clone(),
                     container: false,
@@ -307,7 +368,11 @@ impl Prep {
                 stat.mzxid = zxid;
                 node.stat = Some(stat);
                 node.zxid = zxid;
-                self.add_record(node);
+                let old = node.digest;
+                if self.config.digest {
+                    node.head = crate::digest::head(path, data.as_deref().unwrap_or(&[]));
+                }
+                self.add_record(tree, node, old);
                 Ok(Txn::SetData {
                     path: path.clone(),
                     data: data.clone(),
@@ -326,7 +391,8 @@ impl Prep {
                 node.stat = Some(stat);
                 node.zxid = zxid;
                 node.acl = new_acl.clone().into();
-                self.add_record(node);
+                let old = node.digest;
+                self.add_record(tree, node, old);
                 Ok(Txn::SetAcl {
                     path: path.clone(),
                     acl: new_acl,
@@ -348,21 +414,22 @@ impl Prep {
         }
     }
 
-    fn record_delete(&mut self, mut parent: ChangeRecord, path: &str, zxid: Zxid) {
+    /// A pending delete of `node`: its parent's child count and pzxid move, and it is gone.
+    fn record_delete(
+        &mut self,
+        tree: &DataTree,
+        mut parent: ChangeRecord,
+        node: ChangeRecord,
+        zxid: Zxid,
+    ) {
         parent.zxid = zxid;
         parent.child_count -= 1;
         if let Some(s) = parent.stat.as_mut() {
             s.pzxid = zxid;
         }
-        self.add_record(parent);
-        self.add_record(ChangeRecord {
-            zxid,
-            path: path.to_string(),
-            stat: None,
-            child_count: 0,
-            acl: Arc::from(Vec::new()),
-            prev: None,
-        });
+        let old = parent.digest;
+        self.add_record(tree, parent, old);
+        self.add_record(tree, ChangeRecord::deleted(zxid, node.path), node.digest);
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -455,15 +522,28 @@ impl Prep {
         parent_rec.stat = Some(pstat);
         parent_rec.child_count += 1;
         parent_rec.zxid = zxid;
-        self.add_record(parent_rec);
-        self.add_record(ChangeRecord {
-            zxid,
-            path,
-            stat: Some(StatPersisted::new(zxid, time, owner)),
-            child_count: 0,
-            acl: acl.into(),
-            prev: None,
-        });
+        let old = parent_rec.digest;
+        self.add_record(tree, parent_rec, old);
+        let head = if self.config.digest {
+            crate::digest::head(&path, req.data.as_deref().unwrap_or(&[]))
+        } else {
+            0
+        };
+        self.add_record(
+            tree,
+            ChangeRecord {
+                zxid,
+                path,
+                stat: Some(StatPersisted::new(zxid, time, owner)),
+                child_count: 0,
+                acl: acl.into(),
+                prev: None,
+                head,
+                digest: 0,
+                tree_digest: 0,
+            },
+            0,
+        );
         Ok(txn)
     }
 
@@ -494,14 +574,18 @@ impl Prep {
             }
         }
         for p in &es {
-            self.add_record(ChangeRecord {
-                zxid,
-                path: p.clone(),
-                stat: None,
-                child_count: 0,
-                acl: Arc::from(Vec::new()),
-                prev: None,
-            });
+            // Each delete moves its parent's pzxid (and child count) too.
+            let node = self.get_record(tree, p);
+            let parent = parent_path(p)
+                .ok()
+                .and_then(|pp| self.get_record(tree, parent_key(pp)).ok());
+            match (node, parent) {
+                (Ok(node), Some(parent)) => self.record_delete(tree, parent, node, zxid),
+                (node, _) => {
+                    let old = node.map_or(0, |n| n.digest);
+                    self.add_record(tree, ChangeRecord::deleted(zxid, p.clone()), old);
+                }
+            }
         }
         sessions.set_closing(session);
         Txn::CloseSession {
@@ -528,7 +612,7 @@ impl Prep {
                 return Err(ErrorCode::BadVersion);
             }
             let parent_rec = self.get_record(tree, parent_key(parent))?;
-            self.record_delete(parent_rec, path, zxid);
+            self.record_delete(tree, parent_rec, node, zxid);
             Ok(Txn::Delete {
                 path: path.to_string(),
                 container: true,
@@ -550,8 +634,8 @@ mod tests {
         zxid: u64,
         session: SessionId,
         auth: Vec<Id>,
-        /// Prepared but not yet applied.
-        pending: Vec<(TxnHeader, Txn)>,
+        /// Prepared but not yet applied, with the digest predicted for the tree after each.
+        pending: Vec<(TxnHeader, Txn, u64)>,
     }
 
     impl Fixture {
@@ -564,6 +648,7 @@ mod tests {
                 prep: Prep::new(PrepConfig {
                     skip_acl: false,
                     extended_types: true,
+                    digest: true,
                 }),
                 zxid: 0,
                 session,
@@ -584,6 +669,7 @@ mod tests {
             let t = self
                 .prep
                 .prepare(&self.tree, &mut self.sessions, &ctx, &req, z, 1000);
+            let d = self.prep.txn_digest(&self.tree).expect("digests are on");
             self.pending.push((
                 TxnHeader {
                     session: self.session,
@@ -592,13 +678,17 @@ mod tests {
                     time: 1000,
                 },
                 t.clone(),
+                d.tree_digest as u64,
             ));
             t
         }
         fn apply_all(&mut self) {
-            for (h, t) in std::mem::take(&mut self.pending) {
+            for (h, t, d) in std::mem::take(&mut self.pending) {
                 self.tree.apply(&h, &t, &mut Vec::new());
                 self.prep.applied(h.zxid);
+                // The digest the prepare step predicted is the tree's.
+                assert_eq!(d, self.tree.digest(), "digest after {t:?}");
+                assert_eq!(d, self.tree.compute_digest(), "digest after {t:?}");
             }
         }
         /// Prepares and applies.

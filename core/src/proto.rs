@@ -487,6 +487,20 @@ fn read_multi(r: &mut Reader<'_>, container: i32) -> Result<Vec<Request>, ProtoE
     }
 }
 
+/// The body of a request without its header, as a learner forwards it in a REQUEST packet.
+pub fn encode_request_body(req: &Request) -> Vec<u8> {
+    let mut w = Writer::with_capacity(64);
+    write_request_body(&mut w, req);
+    w.into_inner()
+}
+
+/// Reads the body of a request whose opcode came separately (a REQUEST packet from a learner).
+/// Bytes after the record are ignored, as ZooKeeper's leader ignores them.
+pub fn decode_request_body(body: &[u8], code: i32, limit: usize) -> Result<Request, ProtoError> {
+    let mut r = Reader::new(body, limit);
+    read_request_body(&mut r, code)
+}
+
 /// Writes a request: `RequestHeader{xid, opcode}` and its body. Nothing is checked: an op that
 /// may not be in a multi is written all the same (and the server refuses it), SetWatches (v1)
 /// leaves out the persistent lists, and [`Request::Unsupported`] has no body.

@@ -960,7 +960,7 @@ impl Server {
         now: Millis,
     ) -> TxnResult {
         let mut events = std::mem::take(&mut self.scratch_events);
-        let rc = self.tree.apply(&entry.hdr, &entry.txn, &mut events);
+        let rc = self.tree.apply_entry(entry, &mut events);
         self.committed += 1;
         let mut notes = std::mem::take(&mut self.scratch_notes);
         for ev in events.drain(..) {

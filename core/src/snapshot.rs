@@ -1,39 +1,62 @@
-//! Snapshots: the whole replicated state (tree and session table) as bytes, and back — taken
-//! a piece at a time while the tree keeps changing, as ZooKeeper takes its fuzzy snapshots.
+//! Snapshots in Apache ZooKeeper's format — the session table and the tree as bytes, and back —
+//! taken a piece at a time while the tree keeps changing, as ZooKeeper takes its fuzzy snapshots.
+//!
+//! ## The two forms
+//!
+//! The body is what `SerializeUtils.serializeSnapshot` writes (jute primitives, big-endian):
+//!
+//! ```text
+//!   sessions   count: int, then count × (id: long, timeout: int)
+//!   ACL cache  count: int, then count × (key: long, acls: vector<ACL>)      (ReferenceCountedACLCache)
+//!   nodes      path: ustring, then DataNode { data: buffer, acl: long, stat: StatPersisted },
+//!              parents before their children, the root's path being "";
+//!   end        the path "/"
+//! ```
+//!
+//! A node's `acl` is a key of the ACL cache, or -1 for `world:anyone` with every permission
+//! (ZooKeeper's built-in nodes). A **SNAP** to a learner is the body alone, followed on the
+//! connection by the string `"BenWasHere"` ([`SIGNATURE`]). A **file** (`FileSnap`) is
+//!
+//! ```text
+//!   FileHeader { magic: int "ZKSN", version: int 2, dbid: long -1 }
+//!   body
+//!   seal       Adler-32 of every byte before it: long, then the string "/"
+//!   ZxidDigest { zxid: long, digestVersion: int, digest: long }      (when digest.enabled)
+//!   seal       Adler-32 of every byte before it, the first seal included
+//! ```
+//!
+//! The label — the zxid the tree had applied when the snapshot began — is not in the bytes:
+//! a file carries it in its name (`snapshot.<zxid in hex>`), a SNAP in its packet.
 //!
 //! ## Fuzzy snapshots
 //!
-//! A [`SnapshotWriter`] starts with the session table and the zxid the tree has applied — the
-//! snapshot's label — and then walks the tree depth first, a budget of bytes per
-//! [`SnapshotWriter::step`], while transactions go on being applied between steps. A node is
-//! written as it is when the walk reaches it. So the snapshot may miss nodes created after
-//! the label and hold changes made after it; what it never misses is a node that existed at
-//! the label and still exists at the end. Replaying every transaction after the label makes
-//! it exact, because [`DataTree::apply`] is idempotent in the way ZooKeeper's `processTxn` is
-//! (see [`crate::tree`]). The end of the snapshot records the last zxid applied when the walk
-//! finished: a restored tree holds no change beyond it, and is consistent once it has
-//! applied that far ([`DataTree::is_consistent`]).
+//! A [`SnapshotWriter`] writes the session table and the ACL cache as they are at the label,
+//! and then walks the tree depth first, a budget of bytes per [`SnapshotWriter::step`], while
+//! transactions go on being applied between steps. A node is written as it is when the walk
+//! reaches it. So the snapshot may miss nodes created after the label and hold changes made
+//! after it; what it never misses is a node that existed at the label and still exists at the
+//! end. Replaying every transaction after the label makes it exact, because
+//! [`DataTree::apply`] is idempotent in the way ZooKeeper's `processTxn` is (see
+//! [`crate::tree`]). A file records the tree's digest at the last transaction applied when the
+//! walk finished (`ZxidDigest`), as ZooKeeper does: a restored tree is consistent once it has
+//! applied that far ([`DataTree::is_consistent`]), and its digest must then match. Where a
+//! snapshot says nothing of that (a SNAP, or digests off), the newest zxid found in its nodes
+//! stands for it.
 //!
 //! The walk copies each directory's child ids when it enters it. A child is written only if
 //! its slot still holds a node of that parent created at or before the label: a node created
-//! later (possibly in a reused slot) is left to the replay, so no node is written twice.
+//! later (possibly in a reused slot) is left to the replay, so no node is written twice. A node
+//! whose ACL list appeared after the ACL cache was written names a key the snapshot does not
+//! hold, as in ZooKeeper; it is restored with an empty list until the replay's setACL or create
+//! gives it its own ([`SnapshotReader::unknown_acls`] counts them).
 //!
-//! Taken all at once ([`serialize`]) with children sorted, the encoding is canonical: two trees
-//! that hold the same state give the same bytes, whatever happened to them before, so snapshot
-//! equality is state equality (the simulator checks replicas with it). A CRC-32 of everything
-//! before it ends the snapshot, so a torn or corrupt file is detected, never half-loaded.
+//! Taken all at once with [`serialize`], children are written in name order and ACL keys
+//! numbered in the order of their lists, so two trees that hold the same state give the same
+//! bytes, whatever happened to them before: the simulator checks replicas with it.
 //!
-//! ## Layout (jute primitives), version 2
-//!
-//! Magic `ZKSN`, version, the label zxid, the extended-types flag, sessions (count, then id and
-//! timeout each), then records, each a tag byte: `1` an ACL list (numbered in order of
-//! appearance, written before the first node that uses it), `2` a node (path, data, ACL list
-//! number, `StatPersisted`), `0` the end: node count, the last zxid applied when the walk
-//! finished, and the CRC-32. Parents come before their children. Version 1 (ACL lists, then a
-//! counted sequence of nodes, then the CRC) is still read.
-//!
-//! [`SnapshotReader`] reads a snapshot in pieces as they come (a SNAP from the leader, a file
-//! read in chunks), building the tree as it goes, so the bytes are never all in memory.
+//! [`SnapshotReader`] reads either form in pieces of any size as they come (a SNAP from the
+//! leader, a file read in chunks), building the tree as it goes, so the bytes are never all in
+//! memory. Every length is checked against a limit before anything is allocated for it.
 
 use crate::acl::Acl;
 use crate::jute::{JuteError, Reader, Writer};
@@ -43,30 +66,102 @@ use crate::types::{SessionId, Zxid};
 use rustc_hash::FxHashMap;
 use std::collections::BTreeMap;
 
-const MAGIC: &[u8; 4] = b"ZKSN";
-const VERSION: i32 = 2;
-/// The largest single item (a node's data, a path) a snapshot may hold.
-const ITEM_LIMIT: usize = 256 << 20;
-
-const TAG_END: u8 = 0;
-const TAG_ACL: u8 = 1;
-const TAG_NODE: u8 = 2;
+/// `FileSnap.SNAP_MAGIC`: "ZKSN".
+pub const FILE_MAGIC: i32 = 0x5a4b_534e;
+/// `FileSnap.VERSION`.
+pub const FILE_VERSION: i32 = 2;
+/// `FileSnap`'s dbid.
+pub const FILE_DBID: i64 = -1;
+/// The file header's length.
+pub const FILE_HEADER_LEN: usize = 16;
+/// What a leader writes after the snapshot of a SNAP (`LearnerHandler`).
+pub const SIGNATURE: &str = "BenWasHere";
+/// The ACL key of `world:anyone` with every permission (`OPEN_UNSAFE_ACL_ID`).
+pub const OPEN_UNSAFE_ACL_KEY: i64 = -1;
+/// The largest single item (a node's data, a path, a vector) a snapshot may hold: ZooKeeper
+/// reads snapshots with `jute.maxbuffer`'s limit, and nothing larger can have been written.
+pub const ITEM_LIMIT: usize = 64 << 20;
 
 /// Why a snapshot could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum SnapshotError {
-    #[error("not a snapshot (bad magic)")]
-    BadMagic,
-    #[error("snapshot version {0} is not supported (this server writes version {VERSION})")]
+    #[error("not a snapshot file (magic {0:#010x}, not ZKSN)")]
+    BadMagic(i32),
+    #[error(
+        "snapshot file version {0} is not supported (ZooKeeper writes version {FILE_VERSION})"
+    )]
     BadVersion(i32),
     #[error("snapshot checksum mismatch: stored {stored:#010x}, computed {computed:#010x}")]
-    Checksum { stored: u32, computed: u32 },
+    Checksum { stored: u64, computed: u64 },
     #[error("snapshot is malformed: {0}")]
     Malformed(#[from] JuteError),
     #[error("snapshot is inconsistent: {0}")]
     Inconsistent(String),
     #[error("snapshot ends early: {0}")]
     Truncated(String),
+}
+
+/// Which form of the bytes (see the module docs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Form {
+    /// A `snapshot.<zxid>` file: header, body, seal, digest, seal.
+    File,
+    /// The body alone, as a SNAP carries it.
+    Stream,
+}
+
+/// The ZooKeeper file header of a snapshot file.
+pub fn file_header() -> [u8; FILE_HEADER_LEN] {
+    let mut h = [0u8; FILE_HEADER_LEN];
+    h[..4].copy_from_slice(&FILE_MAGIC.to_be_bytes());
+    h[4..8].copy_from_slice(&FILE_VERSION.to_be_bytes());
+    h[8..].copy_from_slice(&FILE_DBID.to_be_bytes());
+    h
+}
+
+/// Frames a body into a snapshot file as its pieces go by: the header first, an Adler-32 over
+/// everything, and at the end the seal, the digest and the second seal (`FileSnap.serialize`).
+#[derive(Clone, Copy, Debug)]
+pub struct FileFramer {
+    adler: adler2::Adler32,
+}
+
+impl FileFramer {
+    /// Starts a file: appends the header to `out`.
+    pub fn start(out: &mut Vec<u8>) -> FileFramer {
+        let h = file_header();
+        let mut adler = adler2::Adler32::new();
+        adler.write_slice(&h);
+        out.extend_from_slice(&h);
+        FileFramer { adler }
+    }
+
+    /// Bytes of the body, as they are written.
+    pub fn body(&mut self, bytes: &[u8]) {
+        self.adler.write_slice(bytes);
+    }
+
+    /// The end of the file, appended to `out`: the seal, and when digests are on, the tree's
+    /// digest at the last transaction it had applied (zxid 0 when it is not known) and a
+    /// second seal.
+    pub fn finish(mut self, digest: Option<(Zxid, u64)>, digests_on: bool, out: &mut Vec<u8>) {
+        self.seal(out);
+        if digests_on {
+            let (z, d) = digest.unwrap_or((Zxid::ZERO, 0));
+            let mut w = Writer::with_capacity(20);
+            w.zxid(z).i32(crate::digest::DIGEST_VERSION).i64(d as i64);
+            self.adler.write_slice(&w.buf);
+            out.extend_from_slice(&w.buf);
+            self.seal(out);
+        }
+    }
+
+    fn seal(&mut self, out: &mut Vec<u8>) {
+        let mut w = Writer::with_capacity(13);
+        w.i64(self.adler.checksum() as i64).string("/");
+        self.adler.write_slice(&w.buf);
+        out.extend_from_slice(&w.buf);
+    }
 }
 
 /// A directory the walk is in: the node, its path and the children still to visit.
@@ -79,50 +174,53 @@ struct Frame {
     next: usize,
 }
 
-/// Writes a snapshot of a tree in steps, while the tree keeps changing between them (see the
-/// module docs). Every step appends whole records, so each step's bytes can travel on their
-/// own.
+/// Writes the body of a snapshot of a tree in steps, while the tree keeps changing between
+/// them (see the module docs). Every step appends whole records, so each step's bytes can
+/// travel on their own.
 #[derive(Clone, Debug)]
 pub struct SnapshotWriter {
     zxid: Zxid,
     sorted: bool,
     root_written: bool,
     stack: Vec<Frame>,
-    /// The tree's ACL ids → numbers in this snapshot.
-    acls: FxHashMap<AclId, i32>,
-    nodes: i64,
-    crc: crc32fast::Hasher,
+    /// The tree's ACL ids → the keys this snapshot gives them.
+    acl_keys: FxHashMap<AclId, i64>,
+    nodes: u64,
     done: bool,
 }
 
 impl SnapshotWriter {
-    /// Starts a snapshot of `tree` at the zxid it has applied, writing the header and the
-    /// session table into `out`. `sorted` walks children in name order (the canonical
-    /// encoding), at the cost of sorting every child list.
+    /// Starts a snapshot of `tree` at the zxid it has applied, writing the session table and
+    /// the ACL cache into `out`. `sorted` walks children in name order and numbers ACL lists
+    /// in their own order (the canonical encoding), at the cost of sorting every child list.
     pub fn start(tree: &DataTree, sorted: bool, out: &mut Vec<u8>) -> SnapshotWriter {
-        let at = out.len();
         let mut w = Writer {
             buf: std::mem::take(out),
         };
-        w.buf.extend_from_slice(MAGIC);
-        w.i32(VERSION)
-            .zxid(tree.last_processed_zxid())
-            .bool(tree.extended_types());
         w.i32(tree.sessions().len() as i32);
         for (id, timeout) in tree.sessions() {
             w.i64(id.0).i32(*timeout);
         }
+        let lists: Vec<(AclId, &[Acl])> = if sorted {
+            tree.acl_cache().sorted().collect()
+        } else {
+            tree.acl_cache().iter().collect()
+        };
+        let mut acl_keys = FxHashMap::default();
+        w.i32(lists.len() as i32);
+        for (i, (id, list)) in lists.into_iter().enumerate() {
+            let key = if sorted { i as i64 + 1 } else { id as i64 + 1 };
+            acl_keys.insert(id, key);
+            w.i64(key).acls(list);
+        }
         *out = w.into_inner();
-        let mut crc = crc32fast::Hasher::new();
-        crc.update(&out[at..]);
         SnapshotWriter {
             zxid: tree.last_processed_zxid(),
             sorted,
             root_written: false,
             stack: Vec::new(),
-            acls: FxHashMap::default(),
+            acl_keys,
             nodes: 0,
-            crc,
             done: false,
         }
     }
@@ -138,12 +236,12 @@ impl SnapshotWriter {
 
     /// Nodes written so far.
     pub fn nodes(&self) -> u64 {
-        self.nodes as u64
+        self.nodes
     }
 
     /// Appends records to `out` until it has grown by about `budget` bytes or the snapshot is
-    /// complete (the end record and the checksum written). Returns whether it is complete.
-    /// `tree` must be the tree the snapshot started on.
+    /// complete (the end path written). Returns whether it is complete. `tree` must be the
+    /// tree the snapshot started on.
     pub fn step(&mut self, tree: &DataTree, out: &mut Vec<u8>, budget: usize) -> bool {
         if self.done {
             return true;
@@ -155,19 +253,13 @@ impl SnapshotWriter {
         if !self.root_written {
             self.root_written = true;
             if let Some(root) = tree.node(ROOT) {
-                self.write_node(tree, &mut w, ROOT, "/");
-                self.enter(tree, ROOT, root.czxid(), "/".to_string());
+                self.write_node(tree, &mut w, ROOT, "");
+                self.enter(tree, ROOT, root.czxid(), String::new());
             }
         }
         while w.buf.len() - at < budget {
             let Some(f) = self.stack.last_mut() else {
-                // The end: node count, how far the tree had got, then the checksum.
-                w.u8(TAG_END)
-                    .i64(self.nodes)
-                    .zxid(tree.last_processed_zxid().max(tree.fuzzy_until()));
-                self.crc.update(&w.buf[at..]);
-                let crc = std::mem::replace(&mut self.crc, crc32fast::Hasher::new()).finalize();
-                w.i32(crc as i32);
+                w.string("/");
                 self.done = true;
                 *out = w.into_inner();
                 return true;
@@ -190,9 +282,7 @@ impl SnapshotWriter {
             }
             let parent_path = &self.stack.last().expect("frame").path;
             let mut path = String::with_capacity(parent_path.len() + 1 + n.name().len());
-            if parent_path != "/" {
-                path.push_str(parent_path);
-            }
+            path.push_str(parent_path);
             path.push('/');
             path.push_str(n.name());
             self.write_node(tree, &mut w, kid, &path);
@@ -201,7 +291,6 @@ impl SnapshotWriter {
                 self.enter(tree, kid, czxid, path);
             }
         }
-        self.crc.update(&w.buf[at..]);
         *out = w.into_inner();
         false
     }
@@ -224,21 +313,22 @@ impl SnapshotWriter {
 
     fn write_node(&mut self, tree: &DataTree, w: &mut Writer, id: NodeId, path: &str) {
         let Some(n) = tree.node(id) else { return };
-        let next = self.acls.len() as i32;
-        let acl = *self.acls.entry(n.acl_id()).or_insert_with(|| {
-            w.u8(TAG_ACL).acls(tree.acl_of(n));
-            next
-        });
-        w.u8(TAG_NODE)
-            .string(path)
+        // A list interned after the cache was written: a key the reader will not know, as in
+        // ZooKeeper (see the module docs).
+        let key = self
+            .acl_keys
+            .get(&n.acl_id())
+            .copied()
+            .unwrap_or(n.acl_id() as i64 + 1);
+        w.string(path)
             .opt_buffer(n.data())
-            .i32(acl)
+            .i64(key)
             .stat_persisted(&n.stat());
         self.nodes += 1;
     }
 }
 
-/// Serializes the whole tree at once, canonically (children in name order).
+/// The canonical body of a snapshot of the whole tree at once (children in name order).
 pub fn serialize(tree: &DataTree) -> Vec<u8> {
     let mut out = Vec::with_capacity(64 + tree.node_count() * 96);
     let mut w = SnapshotWriter::start(tree, true, &mut out);
@@ -246,133 +336,190 @@ pub fn serialize(tree: &DataTree) -> Vec<u8> {
     out
 }
 
-/// The zxid a snapshot was taken at (its label), read from its header alone.
-pub fn snapshot_zxid(bytes: &[u8]) -> Result<Zxid, SnapshotError> {
-    let mut r = Reader::new(bytes, ITEM_LIMIT);
-    check_header(&mut r)?;
-    Ok(r.zxid("snapshot zxid")?)
+/// A whole snapshot file of the tree at once, as `FileSnap` writes one (with the digest the
+/// tree has at the last transaction it applied, when digests are on).
+pub fn file_bytes(tree: &DataTree) -> Vec<u8> {
+    let mut out = Vec::with_capacity(96 + tree.node_count() * 96);
+    let mut framer = FileFramer::start(&mut out);
+    let at = out.len();
+    let mut w = SnapshotWriter::start(tree, true, &mut out);
+    w.step(tree, &mut out, usize::MAX);
+    framer.body(&out[at..]);
+    framer.finish(tree.last_digest(), tree.digest_enabled(), &mut out);
+    out
 }
 
-/// Reads magic and version; returns the version.
-fn check_header(r: &mut Reader) -> Result<i32, SnapshotError> {
-    let magic = [
-        r.u8("magic")?,
-        r.u8("magic")?,
-        r.u8("magic")?,
-        r.u8("magic")?,
-    ];
-    if &magic != MAGIC {
-        return Err(SnapshotError::BadMagic);
-    }
-    let v = r.i32("version")?;
-    if v != VERSION && v != 1 {
-        return Err(SnapshotError::BadVersion(v));
-    }
-    Ok(v)
-}
-
-/// Restores a tree from a whole snapshot, checking its checksum.
-pub fn deserialize(bytes: &[u8]) -> Result<DataTree, SnapshotError> {
-    let mut r = SnapshotReader::new();
+/// Restores a tree from a whole snapshot body labelled `zxid`.
+pub fn deserialize(bytes: &[u8], zxid: Zxid, opts: LoadOptions) -> Result<DataTree, SnapshotError> {
+    let mut r = SnapshotReader::new(Form::Stream, zxid, opts);
     r.feed(bytes)?;
     r.finish()
 }
 
+/// Restores a tree from a whole snapshot file labelled `zxid`.
+pub fn deserialize_file(
+    bytes: &[u8],
+    zxid: Zxid,
+    opts: LoadOptions,
+) -> Result<DataTree, SnapshotError> {
+    let mut r = SnapshotReader::new(Form::File, zxid, opts);
+    r.feed(bytes)?;
+    r.finish()
+}
+
+/// How a restored tree is set up: what the server's configuration says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LoadOptions {
+    /// `zookeeper.extendedTypesEnabled`: how ephemeral owners are read (TTL nodes).
+    pub extended_types: bool,
+    /// `digest.enabled`.
+    pub digest: bool,
+    /// Only check the structure and find the end; build no tree (what a connection does to
+    /// find where a SNAP's snapshot ends).
+    pub skim: bool,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        LoadOptions {
+            extended_types: false,
+            digest: true,
+            skim: false,
+        }
+    }
+}
+
 /// Where a [`SnapshotReader`] is.
-#[derive(Clone, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum ReadState {
-    Header,
-    /// Version 2: tagged records.
-    Records,
-    /// Version 1: the ACL table, the node count, then that many nodes.
-    V1Acls,
-    V1Nodes {
-        left: i64,
+    FileHeader,
+    SessionCount,
+    Sessions {
+        left: u32,
     },
-    V1Crc,
+    AclCount,
+    Acls {
+        left: u32,
+    },
+    Nodes,
+    /// File: the first seal.
+    Seal,
+    /// File: the end, or a digest and a second seal.
+    DigestOrEnd,
+    SecondSeal,
     Done,
 }
 
 /// Reads a snapshot in pieces of any size, building the tree as nodes arrive.
 #[derive(Clone, Debug)]
 pub struct SnapshotReader {
+    form: Form,
+    opts: LoadOptions,
     state: ReadState,
-    /// Bytes of a record that has not arrived whole yet.
+    /// Bytes of an item that has not arrived whole yet.
     pending: Vec<u8>,
-    crc: crc32fast::Hasher,
+    adler: adler2::Adler32,
+    sessions: BTreeMap<SessionId, i32>,
     tree: Option<DataTree>,
-    /// ACL list numbers in the snapshot → the tree's ids.
-    acls: Vec<AclId>,
-    nodes: i64,
+    /// ACL keys in the snapshot → the tree's ids.
+    acls: FxHashMap<i64, AclId>,
+    nodes: u64,
     zxid: Zxid,
-    fuzzy_until: Zxid,
+    /// The newest zxid any node names.
+    newest: Zxid,
+    digest: Option<(Zxid, u64)>,
+    unknown_acls: u64,
+    /// Bytes consumed, for error messages and for the connection that skims a SNAP.
+    offset: u64,
 }
 
-impl Default for SnapshotReader {
-    fn default() -> Self {
-        SnapshotReader::new()
-    }
-}
-
-/// A record could not be read whole from the bytes at hand.
+/// An item could not be read whole from the bytes at hand.
 fn incomplete(e: &SnapshotError) -> bool {
     matches!(e, SnapshotError::Malformed(JuteError::Truncated { .. }))
 }
 
 impl SnapshotReader {
-    pub fn new() -> SnapshotReader {
+    /// A reader of a snapshot labelled `zxid` in the given form.
+    pub fn new(form: Form, zxid: Zxid, opts: LoadOptions) -> SnapshotReader {
         SnapshotReader {
-            state: ReadState::Header,
+            form,
+            opts,
+            state: match form {
+                Form::File => ReadState::FileHeader,
+                Form::Stream => ReadState::SessionCount,
+            },
             pending: Vec::new(),
-            crc: crc32fast::Hasher::new(),
+            adler: adler2::Adler32::new(),
+            sessions: BTreeMap::new(),
             tree: None,
-            acls: Vec::new(),
+            acls: FxHashMap::default(),
             nodes: 0,
-            zxid: Zxid::ZERO,
-            fuzzy_until: Zxid::ZERO,
+            zxid,
+            newest: Zxid::ZERO,
+            digest: None,
+            unknown_acls: 0,
+            offset: 0,
         }
     }
 
-    /// The label, once the header is read.
+    /// The label.
     pub fn zxid(&self) -> Zxid {
         self.zxid
     }
 
-    /// The whole snapshot has been read (and its checksum matched).
-    pub fn is_done(&self) -> bool {
-        matches!(self.state, ReadState::Done)
+    /// Nodes read so far.
+    pub fn nodes(&self) -> u64 {
+        self.nodes
     }
 
-    /// Reads the next piece. An error means the snapshot is unusable.
-    pub fn feed(&mut self, bytes: &[u8]) -> Result<(), SnapshotError> {
+    /// Nodes that named an ACL key the snapshot's cache did not hold (see the module docs).
+    pub fn unknown_acls(&self) -> u64 {
+        self.unknown_acls
+    }
+
+    /// The whole snapshot has been read (for a file, its seal checked; a file without a digest
+    /// is only known to be whole at [`SnapshotReader::finish`]).
+    pub fn is_done(&self) -> bool {
+        self.state == ReadState::Done
+    }
+
+    /// Reads the next piece; returns how many of its bytes belong to the snapshot (all of
+    /// them, unless its end is in this piece). An error means the snapshot is unusable.
+    pub fn feed(&mut self, bytes: &[u8]) -> Result<usize, SnapshotError> {
         if self.is_done() {
-            if bytes.is_empty() {
-                return Ok(());
-            }
-            return Err(SnapshotError::Inconsistent(format!(
-                "{} bytes after the end",
-                bytes.len()
-            )));
+            return Ok(0);
         }
         if self.pending.is_empty() {
             let used = self.consume(bytes)?;
-            self.pending.extend_from_slice(&bytes[used..]);
+            if !self.is_done() {
+                self.pending.extend_from_slice(&bytes[used..]);
+                return Ok(bytes.len());
+            }
+            Ok(used)
         } else {
+            let held = self.pending.len();
             let mut buf = std::mem::take(&mut self.pending);
             buf.extend_from_slice(bytes);
             let used = self.consume(&buf)?;
-            buf.drain(..used);
-            self.pending = buf;
+            if !self.is_done() {
+                buf.drain(..used);
+                self.pending = buf;
+                return Ok(bytes.len());
+            }
+            Ok(used.saturating_sub(held))
         }
-        Ok(())
     }
 
     /// The tree, once everything has been read.
     pub fn finish(mut self) -> Result<DataTree, SnapshotError> {
+        if self.state == ReadState::DigestOrEnd && self.pending.is_empty() {
+            // A file written with digests off ends at its first seal.
+            self.state = ReadState::Done;
+        }
         if !self.is_done() {
             return Err(SnapshotError::Truncated(format!(
-                "{} nodes read, no end record",
-                self.nodes
+                "{} nodes read, {} bytes in, no end",
+                self.nodes, self.offset
             )));
         }
         if !self.pending.is_empty() {
@@ -381,33 +528,52 @@ impl SnapshotReader {
                 self.pending.len()
             )));
         }
-        let mut tree = self
-            .tree
-            .take()
-            .ok_or_else(|| SnapshotError::Inconsistent("no header".into()))?;
+        let mut tree = match self.tree.take() {
+            Some(t) => t,
+            None => DataTree::for_loading(
+                self.opts.extended_types,
+                self.zxid,
+                std::mem::take(&mut self.sessions),
+            ),
+        };
         // Each list was interned with a reference of its own; the nodes hold theirs.
-        for id in &self.acls {
+        for id in self.acls.values() {
             tree.acl_cache_mut().release(*id);
         }
-        tree.set_fuzzy_until(self.fuzzy_until);
+        let mut until = self.newest.max(self.zxid);
+        match self.digest {
+            Some((z, d)) if z > self.zxid && self.opts.digest => {
+                until = until.max(z);
+                tree.set_snapshot_digest(Some((z, d)));
+            }
+            Some((z, d)) if z == self.zxid && self.opts.digest && z != Zxid::ZERO => {
+                // Not fuzzy: the digest holds now.
+                if tree.digest() != d {
+                    tree.note_mismatch(z, d);
+                }
+            }
+            _ => {}
+        }
+        tree.set_fuzzy_until(until);
         Ok(tree)
     }
 
-    /// Reads as many whole records from `buf` as it holds; returns how many bytes they took.
+    /// Reads as many whole items from `buf` as it holds; returns how many bytes they took.
     fn consume(&mut self, buf: &[u8]) -> Result<usize, SnapshotError> {
         let mut pos = 0;
         loop {
-            if matches!(self.state, ReadState::Done) {
+            if self.is_done() {
                 return Ok(pos);
             }
             let mut r = Reader::new(&buf[pos..], ITEM_LIMIT);
-            match self.record(&mut r) {
+            match self.item(&mut r) {
                 Ok(()) => {
                     let n = r.position();
-                    if !matches!(self.state, ReadState::Done) {
-                        self.crc.update(&buf[pos..pos + n]);
-                    }
+                    // A seal's checksum covers what came before it, itself excluded (`item`
+                    // compared it), and the first seal is covered by the second.
+                    self.adler.write_slice(&buf[pos..pos + n]);
                     pos += n;
+                    self.offset += n as u64;
                 }
                 Err(e) if incomplete(&e) => return Ok(pos),
                 Err(e) => return Err(e),
@@ -416,129 +582,172 @@ impl SnapshotReader {
     }
 
     fn tree(&mut self) -> &mut DataTree {
-        self.tree.as_mut().expect("header read first")
+        if self.tree.is_none() {
+            self.tree = Some(DataTree::for_loading(
+                self.opts.extended_types,
+                self.zxid,
+                std::mem::take(&mut self.sessions),
+            ));
+            let digest = self.opts.digest;
+            if let Some(t) = self.tree.as_mut() {
+                t.set_digest_enabled(digest);
+            }
+        }
+        self.tree.as_mut().expect("just made")
     }
 
-    /// One record. The checksum record checks what came before it (the crc so far).
-    fn record(&mut self, r: &mut Reader) -> Result<(), SnapshotError> {
+    /// One item, in the state's grammar.
+    fn item(&mut self, r: &mut Reader) -> Result<(), SnapshotError> {
         match self.state {
-            ReadState::Header => {
-                let version = check_header(r)?;
-                self.zxid = r.zxid("snapshot zxid")?;
-                let extended = r.bool("extended types")?;
-                let n = r.count("sessions", 12)?;
-                let mut sessions = BTreeMap::new();
-                for _ in 0..n {
-                    let id = SessionId(r.i64("session id")?);
-                    sessions.insert(id, r.i32("session timeout")?);
+            ReadState::FileHeader => {
+                let magic = r.i32("FileHeader.magic")?;
+                let version = r.i32("FileHeader.version")?;
+                let _dbid = r.i64("FileHeader.dbid")?;
+                if magic != FILE_MAGIC {
+                    return Err(SnapshotError::BadMagic(magic));
                 }
-                self.tree = Some(DataTree::for_loading(extended, self.zxid, sessions));
-                self.state = if version == 1 {
-                    ReadState::V1Acls
+                if version != FILE_VERSION {
+                    return Err(SnapshotError::BadVersion(version));
+                }
+                self.state = ReadState::SessionCount;
+            }
+            ReadState::SessionCount => {
+                let n = r.i32("session count")?;
+                let left = u32::try_from(n).map_err(|_| {
+                    SnapshotError::Inconsistent(format!("session count {n} is negative"))
+                })?;
+                self.state = if left > 0 {
+                    ReadState::Sessions { left }
                 } else {
-                    ReadState::Records
+                    ReadState::AclCount
                 };
             }
-            ReadState::Records => match r.u8("record tag")? {
-                TAG_ACL => {
-                    let list = r.acls()?;
+            ReadState::Sessions { left } => {
+                let id = SessionId(r.i64("session id")?);
+                let timeout = r.i32("session timeout")?;
+                if !self.opts.skim {
+                    self.sessions.insert(id, timeout);
+                }
+                self.state = if left > 1 {
+                    ReadState::Sessions { left: left - 1 }
+                } else {
+                    ReadState::AclCount
+                };
+            }
+            ReadState::AclCount => {
+                let n = r.i32("ACL cache size")?;
+                let left = u32::try_from(n).map_err(|_| {
+                    SnapshotError::Inconsistent(format!("ACL cache size {n} is negative"))
+                })?;
+                self.state = if left > 0 {
+                    ReadState::Acls { left }
+                } else {
+                    ReadState::Nodes
+                };
+            }
+            ReadState::Acls { left } => {
+                let key = r.i64("ACL key")?;
+                let list = r.acls()?;
+                if !self.opts.skim {
                     let id = self.tree().acl_cache_mut().intern(&list);
-                    self.acls.push(id);
+                    if let Some(old) = self.acls.insert(key, id) {
+                        self.tree().acl_cache_mut().release(old);
+                    }
                 }
-                TAG_NODE => self.node(r)?,
-                TAG_END => {
-                    let count = r.i64("node count")?;
-                    self.fuzzy_until = r.zxid("last applied")?;
-                    let at = r.position();
-                    let stored = r.i32("checksum")? as u32;
-                    self.check_end(count, stored, r, at)?;
+                self.state = if left > 1 {
+                    ReadState::Acls { left: left - 1 }
+                } else {
+                    ReadState::Nodes
+                };
+            }
+            ReadState::Nodes => {
+                let path = r.str_ref("node path")?;
+                if path == "/" {
+                    self.state = match self.form {
+                        Form::File => ReadState::Seal,
+                        Form::Stream => ReadState::Done,
+                    };
+                    return Ok(());
                 }
-                t => {
+                let data = r.opt_buffer_ref("node data")?;
+                let key = r.i64("node acl")?;
+                let stat: StatPersisted = r.stat_persisted()?;
+                self.newest = self.newest.max(stat.czxid).max(stat.mzxid).max(stat.pzxid);
+                let first = self.nodes == 0;
+                if first != path.is_empty() {
+                    return Err(SnapshotError::Inconsistent(if first {
+                        format!("the first node is {path}, not the root")
+                    } else {
+                        "the root appears twice".into()
+                    }));
+                }
+                self.nodes += 1;
+                if self.opts.skim {
+                    return Ok(());
+                }
+                let acl = match key {
+                    OPEN_UNSAFE_ACL_KEY => self.acl_for(key, || Acl::open_unsafe()),
+                    k => match self.acls.get(&k) {
+                        Some(id) => *id,
+                        None => {
+                            self.unknown_acls += 1;
+                            self.acl_for(k, Vec::new)
+                        }
+                    },
+                };
+                let path = if path.is_empty() { "/" } else { path };
+                self.tree()
+                    .load_node(path, data, acl, &stat, first)
+                    .map_err(SnapshotError::Inconsistent)?;
+            }
+            ReadState::Seal | ReadState::SecondSeal => {
+                let computed = self.adler.checksum() as u64;
+                let stored = r.i64("seal checksum")? as u64;
+                let slash = r.str_ref("seal path")?;
+                if stored != computed {
+                    return Err(SnapshotError::Checksum { stored, computed });
+                }
+                if slash != "/" {
                     return Err(SnapshotError::Inconsistent(format!(
-                        "unknown record tag {t}"
-                    )))
-                }
-            },
-            ReadState::V1Acls => {
-                let n = r.count("ACL lists", 4)?;
-                let mut lists: Vec<Vec<Acl>> = Vec::with_capacity(n);
-                for _ in 0..n {
-                    lists.push(r.acls()?);
-                }
-                let count = r.i64("node count")?;
-                if count < 1 {
-                    return Err(SnapshotError::Inconsistent(format!(
-                        "node count {count} does not fit the snapshot"
+                        "the seal ends with {slash:?}, not \"/\""
                     )));
                 }
-                for l in lists {
-                    let id = self.tree().acl_cache_mut().intern(&l);
-                    self.acls.push(id);
-                }
-                self.state = ReadState::V1Nodes { left: count };
-            }
-            ReadState::V1Nodes { left } => {
-                self.node(r)?;
-                self.state = if left > 1 {
-                    ReadState::V1Nodes { left: left - 1 }
+                self.state = if self.state == ReadState::Seal {
+                    ReadState::DigestOrEnd
                 } else {
-                    ReadState::V1Crc
+                    ReadState::Done
                 };
             }
-            ReadState::V1Crc => {
-                let stored = r.i32("checksum")? as u32;
-                let count = self.nodes;
-                self.check_end(count, stored, r, 0)?;
+            ReadState::DigestOrEnd => {
+                let zxid = r.zxid("ZxidDigest.zxid")?;
+                let version = r.i32("ZxidDigest.digestVersion")?;
+                let digest = if version < 2 {
+                    let hex = r.str_ref("ZxidDigest.digest")?;
+                    u64::from_str_radix(hex, 16).map_err(|_| {
+                        SnapshotError::Inconsistent(format!("digest {hex:?} is not hexadecimal"))
+                    })?
+                } else {
+                    r.i64("ZxidDigest.digest")? as u64
+                };
+                if zxid != Zxid::ZERO && version == crate::digest::DIGEST_VERSION {
+                    self.digest = Some((zxid, digest));
+                }
+                self.state = ReadState::SecondSeal;
             }
             ReadState::Done => {}
         }
         Ok(())
     }
 
-    /// The end: everything up to the checksum (the crc so far plus `r`'s first `at` bytes)
-    /// must match it, and the node count the nodes read.
-    fn check_end(
-        &mut self,
-        count: i64,
-        stored: u32,
-        r: &Reader,
-        at: usize,
-    ) -> Result<(), SnapshotError> {
-        let mut crc = std::mem::replace(&mut self.crc, crc32fast::Hasher::new());
-        crc.update(&r.consumed()[..at]);
-        let computed = crc.finalize();
-        if stored != computed {
-            return Err(SnapshotError::Checksum { stored, computed });
+    /// The tree's id for a list keyed `key` that the cache did not hold, interned once.
+    fn acl_for(&mut self, key: i64, list: impl FnOnce() -> Vec<Acl>) -> AclId {
+        if let Some(id) = self.acls.get(&key) {
+            return *id;
         }
-        if count != self.nodes {
-            return Err(SnapshotError::Inconsistent(format!(
-                "the end says {count} nodes, {} were read",
-                self.nodes
-            )));
-        }
-        self.state = ReadState::Done;
-        Ok(())
-    }
-
-    fn node(&mut self, r: &mut Reader) -> Result<(), SnapshotError> {
-        let path = r.str_ref("node path")?;
-        let data = r.opt_buffer_ref("node data")?;
-        let ai = r.i32("node acl")?;
-        let stat: StatPersisted = r.stat_persisted()?;
-        let acl = usize::try_from(ai)
-            .ok()
-            .and_then(|i| self.acls.get(i).copied())
-            .ok_or_else(|| {
-                SnapshotError::Inconsistent(format!(
-                    "node {path} names ACL list {ai}, which does not exist"
-                ))
-            })?;
-        let first = self.nodes == 0;
-        self.tree()
-            .load_node(path, data, acl, &stat, first)
-            .map_err(SnapshotError::Inconsistent)?;
-        self.nodes += 1;
-        Ok(())
+        let l = list();
+        let id = self.tree().acl_cache_mut().intern(&l);
+        self.acls.insert(key, id);
+        id
     }
 }
 
@@ -606,12 +815,25 @@ mod tests {
         t
     }
 
+    fn opts() -> LoadOptions {
+        LoadOptions {
+            extended_types: true,
+            ..LoadOptions::default()
+        }
+    }
+
     #[test]
     fn round_trip_is_identical() {
         let t = sample();
         let bytes = serialize(&t);
-        let r = deserialize(&bytes).unwrap();
+        let r = deserialize(&bytes, t.last_processed_zxid(), opts()).unwrap();
         assert_eq!(serialize(&r), bytes);
+        assert_eq!(r.digest(), t.digest());
+        assert_eq!(r.digest(), r.compute_digest());
+        let f = file_bytes(&t);
+        let rf = deserialize_file(&f, t.last_processed_zxid(), opts()).unwrap();
+        assert_eq!(serialize(&rf), bytes);
+        assert_eq!(rf.digest_mismatches(), 0);
         assert_eq!(r.get("/a").unwrap().bytes(), b"bye");
         assert_eq!(r.ephemerals(SessionId(5)), vec!["/e"]);
         assert_eq!(r.containers().len(), 1);
@@ -619,22 +841,31 @@ mod tests {
         assert_eq!(r.sessions().get(&SessionId(5)), Some(&6000));
         assert_eq!(r.last_processed_zxid(), Zxid(7));
         assert_eq!(r.stat("/a"), t.stat("/a"));
-        assert_eq!(snapshot_zxid(&bytes).unwrap(), Zxid(7));
     }
 
     #[test]
     fn corruption_is_detected() {
-        let bytes = serialize(&sample());
-        for i in [0, 5, 20, bytes.len() / 2, bytes.len() - 1] {
+        let t = sample();
+        let z = t.last_processed_zxid();
+        let bytes = file_bytes(&t);
+        for i in [0, 5, 20, bytes.len() / 2, bytes.len() - 30, bytes.len() - 1] {
             let mut b = bytes.clone();
             b[i] ^= 0x40;
-            assert!(deserialize(&b).is_err(), "flipped byte {i}");
+            assert!(deserialize_file(&b, z, opts()).is_err(), "flipped byte {i}");
         }
-        assert!(
-            deserialize(&bytes[..bytes.len() - 10]).is_err(),
-            "torn tail"
-        );
-        assert!(deserialize(b"").is_err());
+        for cut in [10, bytes.len() / 2, bytes.len() - 10] {
+            assert!(
+                deserialize_file(&bytes[..cut], z, opts()).is_err(),
+                "cut at {cut}"
+            );
+        }
+        assert!(deserialize_file(b"", z, opts()).is_err());
+        // Without the digest part (a file written with digests off) it is whole.
+        let mut off = t.clone();
+        off.set_digest_enabled(false);
+        let plain = file_bytes(&off);
+        assert_eq!(plain.len() + 33, bytes.len());
+        assert!(deserialize_file(&plain, z, opts()).is_ok());
     }
 
     /// Random valid transactions over a small name space, so that nodes are often deleted and
@@ -804,29 +1035,48 @@ mod tests {
                 g.step(&mut t);
             }
             let budget = 1 + g.below(300) as usize;
+            let file = seed % 3 != 0;
             let mut bytes = Vec::new();
+            let mut framer = file.then(|| FileFramer::start(&mut bytes));
             let mut w = SnapshotWriter::start(&t, seed % 2 == 0, &mut bytes);
             let label = w.zxid();
-            while !w.step(&t, &mut bytes, budget) {
+            let mut seen = if file { FILE_HEADER_LEN } else { 0 };
+            loop {
+                let done = w.step(&t, &mut bytes, budget);
+                if let Some(f) = framer.as_mut() {
+                    f.body(&bytes[seen..]);
+                }
+                seen = bytes.len();
+                if done {
+                    break;
+                }
                 for _ in 0..g.below(4) {
                     g.step(&mut t);
                 }
+            }
+            if let Some(f) = framer {
+                f.finish(t.last_digest(), true, &mut bytes);
             }
             let end = t.last_processed_zxid();
             for _ in 0..g.below(10) {
                 g.step(&mut t);
             }
             // Read it back in pieces of any size.
-            let mut r = SnapshotReader::new();
+            let form = if file { Form::File } else { Form::Stream };
+            let mut r = SnapshotReader::new(form, label, LoadOptions::default());
             let mut rest = &bytes[..];
             while !rest.is_empty() {
                 let n = (1 + g.below(200) as usize).min(rest.len());
-                r.feed(&rest[..n]).unwrap();
+                assert_eq!(r.feed(&rest[..n]).unwrap(), n);
                 rest = &rest[n..];
             }
             let mut restored = r.finish().unwrap_or_else(|e| panic!("seed {seed}: {e}"));
             assert_eq!(restored.last_processed_zxid(), label);
-            assert_eq!(restored.fuzzy_until(), end.max(label));
+            if file {
+                assert_eq!(restored.fuzzy_until(), end.max(label), "seed {seed}");
+            } else {
+                assert!(restored.fuzzy_until() <= end.max(label), "seed {seed}");
+            }
             for (h, txn) in g.log.iter().filter(|(h, _)| h.zxid > label) {
                 assert!(h.zxid <= end || restored.is_consistent());
                 let mut ev = Vec::new();
@@ -837,6 +1087,8 @@ mod tests {
                 serialize(&restored) == serialize(&t),
                 "seed {seed}: the replay over the fuzzy snapshot differs from the tree"
             );
+            assert_eq!(restored.digest(), t.digest(), "seed {seed}");
+            assert_eq!(restored.digest_mismatches(), 0, "seed {seed}");
             assert_eq!(restored.approximate_data_size(), t.approximate_data_size());
             assert_eq!(
                 restored.acl_cache().len(),
@@ -844,46 +1096,5 @@ mod tests {
                 "seed {seed}"
             );
         }
-    }
-
-    #[test]
-    fn version_1_is_still_read() {
-        let t = sample();
-        let paths = t.paths_preorder();
-        let mut w = Writer::new();
-        w.buf.extend_from_slice(MAGIC);
-        w.i32(1).zxid(t.last_processed_zxid()).bool(true);
-        w.i32(t.sessions().len() as i32);
-        for (id, timeout) in t.sessions() {
-            w.i64(id.0).i32(*timeout);
-        }
-        let mut lists: Vec<Vec<Acl>> = Vec::new();
-        for p in &paths {
-            let l = t.acl_of(t.get(p).unwrap()).to_vec();
-            if !lists.contains(&l) {
-                lists.push(l);
-            }
-        }
-        w.i32(lists.len() as i32);
-        for l in &lists {
-            w.acls(l);
-        }
-        w.i64(paths.len() as i64);
-        for p in &paths {
-            let n = t.get(p).unwrap();
-            let l = t.acl_of(n).to_vec();
-            w.string(p)
-                .opt_buffer(n.data())
-                .i32(lists.iter().position(|x| *x == l).unwrap() as i32)
-                .stat_persisted(&n.stat());
-        }
-        let crc = crc32fast::hash(&w.buf);
-        w.i32(crc as i32);
-        let v1 = w.into_inner();
-        let r = deserialize(&v1).unwrap();
-        assert_eq!(serialize(&r), serialize(&t));
-        let mut bad = v1.clone();
-        bad[30] ^= 1;
-        assert!(deserialize(&bad).is_err());
     }
 }

@@ -34,7 +34,7 @@ use crate::error::{ErrorCode, ZkResult};
 use crate::path::{self, split_parent};
 use crate::request::EventType;
 use crate::stat::{EphemeralType, Stat, StatPersisted};
-use crate::txn::{op, Txn, TxnHeader};
+use crate::txn::{op, Txn, TxnEntry, TxnHeader};
 use crate::types::{SessionId, Zxid};
 use hashbrown::HashTable;
 use serde::{Deserialize, Serialize};
@@ -109,6 +109,17 @@ impl AclCache {
 
     pub fn len(&self) -> usize {
         self.lists.len()
+    }
+
+    /// Every list with its id, in id order.
+    pub fn iter(&self) -> impl Iterator<Item = (AclId, &[Acl])> {
+        self.lists.iter().map(|(id, (l, _))| (*id, l.as_slice()))
+    }
+
+    /// Every list with its id, in the lists' own order (the same for two caches holding the
+    /// same lists, whatever their ids).
+    pub fn sorted(&self) -> impl Iterator<Item = (AclId, &[Acl])> {
+        self.index.iter().map(|(l, id)| (*id, l.as_slice()))
     }
 
     pub fn is_empty(&self) -> bool {
@@ -339,6 +350,28 @@ pub struct DataTree {
     /// Whether TTL nodes are enabled (`zookeeper.extendedTypesEnabled`): it decides how an
     /// ephemeral owner field is read.
     extended_types: bool,
+    /// The sum of every node's digest ([`crate::digest`]), kept up to date as nodes change.
+    digest: u64,
+    /// `digest.enabled`: when off, every node's digest is 0, as in ZooKeeper.
+    digest_enabled: bool,
+    /// The tree's digest after the last transaction applied while consistent
+    /// (`lastProcessedZxidDigest`): what a snapshot records after its seal.
+    last_digest: Option<(Zxid, u64)>,
+    /// Restored from a snapshot that recorded the digest at the end of its walk: checked when
+    /// the replay reaches that zxid (`digestFromLoadedSnapshot`).
+    snapshot_digest: Option<(Zxid, u64)>,
+    /// Transactions after which the tree's digest was not the one the transaction (or the
+    /// snapshot) carried (`digest_mismatches_count`), and the first of them.
+    digest_mismatches: u64,
+    first_mismatch: Option<DigestMismatch>,
+}
+
+/// A transaction after which the tree's digest differed from the one recorded for it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DigestMismatch {
+    pub zxid: Zxid,
+    pub expected: u64,
+    pub actual: u64,
 }
 
 impl Default for DataTree {
@@ -363,12 +396,19 @@ impl DataTree {
             fuzzy_until: Zxid::ZERO,
             approx_size: 1,
             extended_types,
+            digest: 0,
+            digest_enabled: true,
+            last_digest: None,
+            snapshot_digest: None,
+            digest_mismatches: 0,
+            first_mismatch: None,
         };
         let h = hash_path("/");
         t.slots
             .push(Node::new("", None, 0, &StatPersisted::default(), ROOT, h));
         t.index
             .insert_unique(table_hash(h), ROOT, |_| table_hash(h));
+        t.digest = t.digest_of(ROOT, "/");
         t
     }
 
@@ -426,6 +466,99 @@ impl DataTree {
     /// [`DataTree::fuzzy_until`]): what a server may serve.
     pub fn is_consistent(&self) -> bool {
         self.last_processed_zxid >= self.fuzzy_until
+    }
+
+    /// The tree's digest: the sum of its nodes' digests (0 when `digest.enabled` is off).
+    pub fn digest(&self) -> u64 {
+        self.digest
+    }
+
+    pub fn digest_enabled(&self) -> bool {
+        self.digest_enabled
+    }
+
+    /// Turns digests on or off (`digest.enabled`), recomputing the tree's.
+    pub fn set_digest_enabled(&mut self, on: bool) {
+        if self.digest_enabled == on {
+            return;
+        }
+        self.digest_enabled = on;
+        self.digest = self.compute_digest();
+        self.last_digest = None;
+        self.snapshot_digest = None;
+    }
+
+    /// The digest recomputed from every node (tests check the kept one against it).
+    pub fn compute_digest(&self) -> u64 {
+        let mut sum = 0u64;
+        let mut stack = vec![(ROOT, "/".to_string())];
+        while let Some((id, p)) = stack.pop() {
+            sum = sum.wrapping_add(self.digest_of(id, &p));
+            let n = &self.slots[id as usize];
+            for &c in n.kids() {
+                stack.push((c, path::join(&p, self.slots[c as usize].name())));
+            }
+        }
+        sum
+    }
+
+    /// The digest after the last transaction applied while consistent, with its zxid
+    /// (ZooKeeper's `lastProcessedZxidDigest`).
+    pub fn last_digest(&self) -> Option<(Zxid, u64)> {
+        self.last_digest
+    }
+
+    /// The digest a loaded snapshot recorded at the end of its walk, not reached yet.
+    pub fn snapshot_digest(&self) -> Option<(Zxid, u64)> {
+        self.snapshot_digest
+    }
+
+    pub(crate) fn set_snapshot_digest(&mut self, d: Option<(Zxid, u64)>) {
+        self.snapshot_digest = d;
+    }
+
+    /// How many transactions left the tree with another digest than the one recorded for them.
+    pub fn digest_mismatches(&self) -> u64 {
+        self.digest_mismatches
+    }
+
+    /// The first such transaction.
+    pub fn first_digest_mismatch(&self) -> Option<&DigestMismatch> {
+        self.first_mismatch.as_ref()
+    }
+
+    /// A snapshot's digest did not hold at its zxid.
+    pub(crate) fn note_mismatch(&mut self, zxid: Zxid, expected: u64) {
+        self.mismatch(zxid, expected);
+    }
+
+    fn mismatch(&mut self, zxid: Zxid, expected: u64) {
+        self.digest_mismatches += 1;
+        if self.first_mismatch.is_none() {
+            self.first_mismatch = Some(DigestMismatch {
+                zxid,
+                expected,
+                actual: self.digest,
+            });
+        }
+    }
+
+    /// One node's digest, `path` being its path.
+    fn digest_of(&self, id: NodeId, path: &str) -> u64 {
+        if !self.digest_enabled {
+            return 0;
+        }
+        let n = &self.slots[id as usize];
+        crate::digest::node_digest(path, n.bytes(), &n.stat())
+    }
+
+    /// Changes node `id` (at `path`) with `f`, keeping the tree's digest.
+    fn change<R>(&mut self, id: NodeId, path: &str, f: impl FnOnce(&mut Node) -> R) -> R {
+        let old = self.digest_of(id, path);
+        let r = f(&mut self.slots[id as usize]);
+        let new = self.digest_of(id, path);
+        self.digest = self.digest.wrapping_sub(old).wrapping_add(new);
+        r
     }
 
     /// Number of znodes, the root included (what `mntr`'s `zk_znode_count` reports).
@@ -586,6 +719,43 @@ impl DataTree {
         let rc = self.apply_one(hdr, txn, events);
         if hdr.zxid > self.last_processed_zxid {
             self.last_processed_zxid = hdr.zxid;
+        }
+        match self.snapshot_digest {
+            // Restored from a fuzzy snapshot: its digest holds once the replay reaches the end
+            // of its walk (`compareSnapshotDigests`).
+            Some((z, expected)) if self.digest_enabled => {
+                if hdr.zxid == z {
+                    if expected != self.digest {
+                        self.mismatch(z, expected);
+                    }
+                    self.snapshot_digest = None;
+                } else if hdr.zxid > z {
+                    self.snapshot_digest = None;
+                }
+            }
+            _ => {
+                self.snapshot_digest = None;
+                if self.digest_enabled {
+                    self.last_digest = Some((hdr.zxid, self.digest));
+                }
+            }
+        }
+        rc
+    }
+
+    /// Applies a log entry and checks the digest it carries, if any, against the tree's
+    /// (`DataTree.compareDigest`; not while the tree may still hold later changes of a fuzzy
+    /// snapshot).
+    pub fn apply_entry(&mut self, entry: &TxnEntry, events: &mut Vec<TreeEvent>) -> TxnResult {
+        let checking = self.snapshot_digest.is_none() && self.is_consistent();
+        let rc = self.apply(&entry.hdr, &entry.txn, events);
+        if let Some(d) = entry.digest {
+            if checking && self.digest_enabled && d.version == crate::digest::DIGEST_VERSION {
+                let expected = d.tree_digest as u64;
+                if expected != self.digest {
+                    self.mismatch(entry.hdr.zxid, expected);
+                }
+            }
         }
         rc
     }
@@ -748,6 +918,7 @@ impl DataTree {
         let slots = &self.slots;
         self.index
             .insert_unique(table_hash(h), id, |&x| table_hash(slots[x as usize].hash));
+        self.digest = self.digest.wrapping_add(self.digest_of(id, path));
         self.approx_size += (path.len() + data.map_or(0, |d| d.len())) as u64;
         match EphemeralType::of(stat.ephemeral_owner, self.extended_types) {
             EphemeralType::Container => {
@@ -769,6 +940,7 @@ impl DataTree {
 
     /// Takes a childless node out of every structure and frees its slot.
     fn remove_node(&mut self, id: NodeId, path: &str) {
+        self.digest = self.digest.wrapping_sub(self.digest_of(id, path));
         let h = self.slots[id as usize].hash;
         if let Ok(e) = self.index.find_entry(table_hash(h), |&x| x == id) {
             e.remove();
@@ -811,16 +983,24 @@ impl DataTree {
     }
 
     /// `DataTree.setCversionPzxid`, as a create does it to the parent.
-    fn set_cversion_pzxid(&mut self, parent: NodeId, parent_cversion: i32, zxid: Zxid) {
-        let p = &mut self.slots[parent as usize];
+    fn set_cversion_pzxid(
+        &mut self,
+        parent: NodeId,
+        parent_path: &str,
+        parent_cversion: i32,
+        zxid: Zxid,
+    ) {
+        let p = &self.slots[parent as usize];
         let new_cversion = if parent_cversion == -1 {
             p.cversion + 1
         } else {
             parent_cversion
         };
         if new_cversion > p.cversion {
-            p.cversion = new_cversion;
-            p.pzxid = zxid;
+            self.change(parent, parent_path, |p| {
+                p.cversion = new_cversion;
+                p.pzxid = zxid;
+            });
         }
     }
 
@@ -846,7 +1026,7 @@ impl DataTree {
         let exists = self.find(path).is_some();
         // On NodeExists too, as ZooKeeper's processTxn does: replaying a create over a fuzzy
         // snapshot that already holds the node must still leave the parent as the create did.
-        self.set_cversion_pzxid(parent, parent_cversion, zxid);
+        self.set_cversion_pzxid(parent, parent_key, parent_cversion, zxid);
         if exists {
             return Err(ErrorCode::NodeExists);
         }
@@ -869,9 +1049,8 @@ impl DataTree {
         let parent = self.find(parent_key).ok_or(ErrorCode::NoNode)?;
         // Moved even when the node is already gone (a replay over a fuzzy snapshot), as
         // ZooKeeper's deleteNode does; only forward, so that a later create's pzxid stays.
-        let p = &mut self.slots[parent as usize];
-        if zxid > p.pzxid {
-            p.pzxid = zxid;
+        if zxid > self.slots[parent as usize].pzxid {
+            self.change(parent, parent_key, |p| p.pzxid = zxid);
         }
         let id = self.find(path).ok_or(ErrorCode::NoNode)?;
         if self.slots[id as usize].child_count() > 0 {
@@ -894,17 +1073,18 @@ impl DataTree {
         events: &mut Vec<TreeEvent>,
     ) -> ZkResult<Stat> {
         let id = self.find(path).ok_or(ErrorCode::NoNode)?;
-        let n = &mut self.slots[id as usize];
-        let old_len = n.data_len() as u64;
-        let name = n.buf[..n.name_end()].to_vec();
-        n.set_name_and_data(&name, data.as_deref());
-        n.mtime = time;
-        n.mzxid = zxid;
-        n.version = version;
-        let stat = n
-            .stat()
-            .to_stat(n.data_len(), n.child_count(), self.extended_types);
-        self.approx_size = (self.approx_size + n.data_len() as u64).saturating_sub(old_len);
+        let extended = self.extended_types;
+        let (old_len, new_len, stat) = self.change(id, path, |n| {
+            let old_len = n.data_len() as u64;
+            let name = n.buf[..n.name_end()].to_vec();
+            n.set_name_and_data(&name, data.as_deref());
+            n.mtime = time;
+            n.mzxid = zxid;
+            n.version = version;
+            let stat = n.stat().to_stat(n.data_len(), n.child_count(), extended);
+            (old_len, n.data_len() as u64, stat)
+        });
+        self.approx_size = (self.approx_size + new_len).saturating_sub(old_len);
         events.push(TreeEvent::DataChanged(path.to_string()));
         Ok(stat)
     }
@@ -914,11 +1094,12 @@ impl DataTree {
         let old = self.slots[id as usize].acl;
         let new = self.acls.intern(acl);
         self.acls.release(old);
-        let n = &mut self.slots[id as usize];
-        n.acl = new;
-        n.aversion = version;
-        Ok(n.stat()
-            .to_stat(n.data_len(), n.child_count(), self.extended_types))
+        let extended = self.extended_types;
+        Ok(self.change(id, path, |n| {
+            n.acl = new;
+            n.aversion = version;
+            n.stat().to_stat(n.data_len(), n.child_count(), extended)
+        }))
     }
 
     /// `DataTree.killSession`: deletes the ephemerals the closeSession txn lists, then any the
@@ -987,11 +1168,12 @@ impl DataTree {
             if !first {
                 return Err("the root appears twice".into());
             }
-            let root = &mut self.slots[ROOT as usize];
-            let kids = root.kids.take();
-            let hash = root.hash;
-            *root = Node::new("", data, acl, stat, ROOT, hash);
-            root.kids = kids;
+            self.change(ROOT, "/", |root| {
+                let kids = root.kids.take();
+                let hash = root.hash;
+                *root = Node::new("", data, acl, stat, ROOT, hash);
+                root.kids = kids;
+            });
             self.approx_size += data.map_or(0, |d| d.len()) as u64;
             self.acls.retain(acl);
             return Ok(());

@@ -4,6 +4,7 @@
 //! ([`crate::tree::DataTree::apply`]). The tree is a pure function of this sequence.
 
 use crate::acl::Acl;
+use crate::digest::TxnDigest;
 use crate::error::ErrorCode;
 use crate::types::{SessionId, Zxid};
 use serde::{Deserialize, Serialize};
@@ -180,9 +181,21 @@ impl Txn {
 pub struct TxnEntry {
     pub hdr: TxnHeader,
     pub txn: Txn,
+    /// The tree's digest after this transaction, as the server that ordered it computed it
+    /// (`TxnDigest`; none when `digest.enabled` is off there).
+    pub digest: Option<TxnDigest>,
 }
 
 impl TxnEntry {
+    /// An entry without a digest.
+    pub fn new(hdr: TxnHeader, txn: Txn) -> TxnEntry {
+        TxnEntry {
+            hdr,
+            txn,
+            digest: None,
+        }
+    }
+
     pub fn zxid(&self) -> Zxid {
         self.hdr.zxid
     }

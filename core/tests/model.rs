@@ -373,14 +373,21 @@ proptest! {
             }
         }
         // replay(log) == tree
+        // Every transaction carries the digest the tree has once it is applied: the prepare
+        // step's prediction, which ZooKeeper's followers check.
         let mut replayed = DataTree::new(false);
         for e in &h.log {
             replayed.apply(&e.hdr, &e.txn, &mut Vec::new());
+            let d = e.digest.expect("digest");
+            prop_assert_eq!(d.tree_digest as u64, replayed.digest(), "digest after {:?}", e);
         }
+        prop_assert_eq!(replayed.digest(), replayed.compute_digest());
         let snap = snapshot::serialize(&h.s.server.tree);
         prop_assert!(snapshot::serialize(&replayed) == snap, "replay differs from the tree");
-        let restored = snapshot::deserialize(&snap).expect("restore");
+        let z = h.s.server.tree.last_processed_zxid();
+        let restored = snapshot::deserialize(&snap, z, Default::default()).expect("restore");
         prop_assert!(snapshot::serialize(&restored) == snap, "restore differs");
+        prop_assert_eq!(restored.digest(), replayed.digest());
         // The model's tree and the server's agree node by node.
         for (p, n) in &model.nodes {
             let node = h.s.server.tree.get(p);

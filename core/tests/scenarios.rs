@@ -435,7 +435,7 @@ fn s8_a_big_snap_streams_in_pieces_under_writes() {
                     in_flight += 1;
                     most = most.max(in_flight);
                 }
-                zk_core::peer::messages::PeerMsg::Quorum(QuorumPacket::SnapAck)
+                zk_core::peer::messages::PeerMsg::Quorum(QuorumPacket::SnapAck { .. })
                     if *from == sid(1) =>
                 {
                     in_flight -= 1

@@ -881,7 +881,8 @@ fn replay_of_the_log_equals_the_tree_and_snapshots_restore() {
     let snap = snapshot::serialize(&h.s.server.tree);
     assert_eq!(snapshot::serialize(&replayed), snap, "replay(log) == tree");
     // Restore and carry on: zxids continue, the session and its ephemeral survive.
-    let restored = snapshot::deserialize(&snap).unwrap();
+    let z = h.s.server.tree.last_processed_zxid();
+    let restored = snapshot::deserialize(&snap, z, Default::default()).unwrap();
     let last = restored.last_processed_zxid();
     let mut h2 = Harness::from_tree(ServerConfig::with_tick(2000), restored);
     let (c, _) = h2.connect();

@@ -1,45 +1,44 @@
-//! Connections between servers: the election port (3888 in the docs) and the quorum port (2888).
+//! Connections between servers, in Apache ZooKeeper's own protocol ([`zk_core::wire`]), so that
+//! this server and ZooKeeper 3.8 can make one ensemble: the election port (3888 in the docs)
+//! and the quorum port (2888). This module only moves bytes; what they mean is the core's.
 //!
-//! **Election connections** follow ZooKeeper's `QuorumCnxManager`: one connection per pair of
-//! servers, and the server with the larger id keeps the connection it initiated — when a smaller
-//! id connects, the larger closes that connection and connects back. Each peer has its own send
-//! queue holding only the latest notification (ZooKeeper's capacity of one: a newer vote makes an
-//! older one pointless), so a slow or dead peer never blocks the peer loop. Connecting honours
-//! `cnxTimeout`, and a peer that cannot be reached is retried with a growing back-off.
+//! **Election connections** follow ZooKeeper's `QuorumCnxManager`: the connecting server opens
+//! with its initial message (protocol version, id, election address), then both ends send
+//! length-prefixed notifications. There is one connection per pair of servers, and the server
+//! with the larger id keeps the connection it initiated — when a smaller id connects, the larger
+//! closes that connection and connects back. Each peer has its own send queue holding only the
+//! latest notification (ZooKeeper's capacity of one: a newer vote makes an older one pointless),
+//! so a slow or dead peer never blocks the peer loop. Connecting honours `cnxTimeout`, and a
+//! peer that cannot be reached is retried with a growing back-off.
 //!
-//! **Quorum connections** are opened by learners to their leader's quorum port. The leader
-//! answers on the connection the learner opened. When a quorum connection ends, the peer loop
-//! hears `LinkDown` after every message that came over it, and a newer connection from the same
-//! server supersedes an older one: the older one is reported down first, and anything it still
-//! delivers is dropped.
+//! **Quorum connections** are opened by learners to their leader's quorum port; the leader
+//! answers on the connection the learner opened. There is no handshake: the first packet, the
+//! learner's FOLLOWERINFO or OBSERVERINFO, says who it is, as ZooKeeper's `LearnerHandler`
+//! reads it. Packets are jute records back to back, and a SNAP's snapshot follows its packet
+//! unframed; [`zk_core::wire::QuorumDecoder`] follows all that. When a quorum connection ends,
+//! the peer loop hears `LinkDown` after every packet that came over it, and a newer connection
+//! from the same server supersedes an older one: the older one is reported down first, and
+//! anything it still delivers is dropped. The writer reports the snapshot bytes it has written
+//! ([`Input::SnapWritten`]): that paces a SNAP to a learner that does not acknowledge pieces.
 //!
-//! Every message is a 4-byte length and an encoding from `zk_core::codec`; each connection
-//! starts with a handshake naming the sender's id.
+//! Servers not in the configuration, and initial messages or packets that cannot be read, are
+//! refused with a log line naming the problem; nothing a peer claims is allocated before its
+//! length is checked.
 
-use crate::server::{write_frame, Input};
+use crate::server::Input;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
-use zk_core::codec::{decode_peer_msg, encode_peer_msg};
 use zk_core::config::Config;
-use zk_core::peer::messages::PeerMsg;
+use zk_core::peer::messages::{PeerMsg, QuorumPacket};
+use zk_core::wire::{self, QuorumDecoder};
 use zk_core::ServerId;
-
-const MAGIC: &[u8; 4] = b"ZKRS";
-const PROTOCOL: u32 = 1;
-/// Largest message between servers (a SNAP carries the whole tree).
-const MAX_MESSAGE: usize = 2 << 30;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Chan {
-    Election = 1,
-    Quorum = 2,
-}
 
 /// A connection's identity, so that messages of a superseded connection can be told apart.
 static NEXT_LINK: AtomicU64 = AtomicU64::new(1);
@@ -50,6 +49,8 @@ struct Peers {
     me: ServerId,
     election: HashMap<ServerId, String>,
     quorum: HashMap<ServerId, String>,
+    /// Our election address as the initial message names it.
+    my_election: String,
 }
 
 fn addr(host: &str, port: u16) -> String {
@@ -60,10 +61,9 @@ fn addr(host: &str, port: u16) -> String {
     }
 }
 
-/// Sends to one peer over one channel: a queue, a writer task, reconnection.
-struct Outbox {
-    tx: mpsc::UnboundedSender<Vec<u8>>,
-}
+/// What a writer task is given: bytes, and how many of them are snapshot (to report once
+/// written).
+type Chunk = (Vec<u8>, u64);
 
 /// The peer loop's handle on the network.
 #[derive(Clone)]
@@ -76,6 +76,12 @@ struct Inner {
     input: mpsc::UnboundedSender<Input>,
     cnx_timeout: Duration,
     init_timeout: Duration,
+    /// The initial message's protocol version (ZooKeeper's V1 unless `multiAddress.enabled`).
+    hello_version: i64,
+    /// `jute.maxbuffer`.
+    max_buffer: usize,
+    /// What notifications carry: the ensemble as ZooKeeper prints it.
+    config_text: Arc<str>,
     /// Election: the latest notification waiting for each peer, and the writer feeding it.
     election: Mutex<HashMap<ServerId, ElectionLink>>,
     /// Quorum: the live connection to each peer (inbound or outbound).
@@ -88,7 +94,7 @@ struct ElectionLink {
     /// The latest notification not sent yet.
     pending: Option<Vec<u8>>,
     /// The connection's writer, if connected.
-    writer: Option<mpsc::UnboundedSender<Vec<u8>>>,
+    writer: Option<mpsc::UnboundedSender<Chunk>>,
     link: u64,
     connecting: bool,
     backoff: Duration,
@@ -97,7 +103,7 @@ struct ElectionLink {
 
 struct QuorumLink {
     link: u64,
-    out: Outbox,
+    tx: mpsc::UnboundedSender<Chunk>,
 }
 
 /// Starts listening on this server's election and quorum ports.
@@ -107,12 +113,24 @@ impl QuorumNet {
     pub async fn start(
         cfg: &Config,
         me: ServerId,
+        config_text: Arc<str>,
         input: mpsc::UnboundedSender<Input>,
     ) -> Result<QuorumHandle, String> {
+        let mine = cfg
+            .servers
+            .get(&me)
+            .ok_or_else(|| format!("server.{me} is not in the configuration"))?;
+        let (host, qport, eport) = mine.addresses.first().cloned().ok_or("no address")?;
         let mut peers = Peers {
             me,
             election: HashMap::new(),
             quorum: HashMap::new(),
+            my_election: mine
+                .addresses
+                .iter()
+                .map(|(h, _, e)| addr(h, *e))
+                .collect::<Vec<_>>()
+                .join("|"),
         };
         for s in cfg.servers.values() {
             if let Some((host, qport, eport)) = s.addresses.first() {
@@ -120,11 +138,6 @@ impl QuorumNet {
                 peers.quorum.insert(s.id, addr(host, *qport));
             }
         }
-        let mine = cfg
-            .servers
-            .get(&me)
-            .ok_or_else(|| format!("server.{me} is not in the configuration"))?;
-        let (host, qport, eport) = mine.addresses.first().cloned().ok_or("no address")?;
         let bind_host = if cfg.quorum_listen_on_all_ips {
             "0.0.0.0".to_string()
         } else {
@@ -138,6 +151,13 @@ impl QuorumNet {
             init_timeout: Duration::from_millis(
                 cfg.tick_time as u64 * cfg.init_limit.max(1) as u64,
             ),
+            hello_version: if cfg.multi_address_enabled {
+                wire::PROTOCOL_VERSION_V2
+            } else {
+                wire::PROTOCOL_VERSION_V1
+            },
+            max_buffer: cfg.jute_max_buffer as usize,
+            config_text,
             election: Mutex::new(HashMap::new()),
             quorum: Mutex::new(HashMap::new()),
             shutdown: sd_tx,
@@ -149,13 +169,8 @@ impl QuorumNet {
             .await
             .map_err(|e| format!("cannot listen on the quorum port {ql}: {e}"))?;
         info!("election port {el}, quorum port {ql}");
-        tokio::spawn(accept(
-            election,
-            Chan::Election,
-            inner.clone(),
-            sd_rx.clone(),
-        ));
-        tokio::spawn(accept(quorum, Chan::Quorum, inner.clone(), sd_rx));
+        tokio::spawn(accept_election(election, inner.clone(), sd_rx.clone()));
+        tokio::spawn(accept_quorum(quorum, inner.clone(), sd_rx));
         Ok(QuorumHandle { inner })
     }
 }
@@ -177,51 +192,22 @@ async fn bind_retry(a: &str, retries: u32) -> Result<TcpListener, String> {
     }
 }
 
-fn handshake(chan: Chan, me: ServerId) -> Vec<u8> {
-    let mut v = Vec::with_capacity(17);
-    v.extend_from_slice(MAGIC);
-    v.extend_from_slice(&PROTOCOL.to_be_bytes());
-    v.push(chan as u8);
-    v.extend_from_slice(&me.0.to_be_bytes());
-    v
-}
-
-async fn read_handshake(s: &mut TcpStream) -> Result<(Chan, ServerId), String> {
-    let mut h = [0u8; 17];
-    s.read_exact(&mut h)
-        .await
-        .map_err(|e| format!("no handshake: {e}"))?;
-    if &h[..4] != MAGIC {
-        return Err("not a zk-rs server (bad handshake)".into());
-    }
-    let version = u32::from_be_bytes([h[4], h[5], h[6], h[7]]);
-    if version != PROTOCOL {
-        return Err(format!(
-            "protocol version {version}, this server speaks {PROTOCOL}"
-        ));
-    }
-    let chan = match h[8] {
-        1 => Chan::Election,
-        2 => Chan::Quorum,
-        c => return Err(format!("unknown channel {c}")),
-    };
-    let mut id = [0u8; 8];
-    id.copy_from_slice(&h[9..17]);
-    Ok((chan, ServerId(u64::from_be_bytes(id))))
-}
-
-async fn accept(
+/// Accepts on `l`, handing each connection to `handle` until shutdown.
+async fn accept_loop<F, Fut>(
     l: TcpListener,
-    chan: Chan,
-    inner: Arc<Inner>,
+    what: &'static str,
     mut sd: tokio::sync::watch::Receiver<bool>,
-) {
+    handle: F,
+) where
+    F: Fn(TcpStream, std::net::SocketAddr) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
     loop {
-        let (mut s, remote) = tokio::select! {
+        let (s, remote) = tokio::select! {
             r = l.accept() => match r {
                 Ok(x) => x,
                 Err(e) => {
-                    warn!("accept on the {chan:?} port failed: {e}");
+                    warn!("accept on the {what} port failed: {e}");
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }
@@ -229,30 +215,68 @@ async fn accept(
             _ = sd.changed() => return,
         };
         let _ = s.set_nodelay(true);
+        tokio::spawn(handle(s, remote));
+    }
+}
+
+async fn accept_election(
+    l: TcpListener,
+    inner: Arc<Inner>,
+    sd: tokio::sync::watch::Receiver<bool>,
+) {
+    accept_loop(l, "election", sd, move |s, remote| {
         let inner = inner.clone();
-        tokio::spawn(async move {
-            let hs = tokio::time::timeout(inner.cnx_timeout, read_handshake(&mut s)).await;
-            let (c, from) = match hs {
+        async move {
+            let hs = tokio::time::timeout(inner.cnx_timeout, read_hello(s)).await;
+            let (hello, s, rest) = match hs {
                 Ok(Ok(x)) => x,
                 Ok(Err(e)) => {
-                    info!(%remote, "refused a server connection: {e}");
+                    info!(%remote, "refused an election connection: {e}");
                     return;
                 }
                 Err(_) => {
-                    info!(%remote, "refused a server connection: no handshake within cnxTimeout");
+                    info!(%remote, "refused an election connection: no initial message within cnxTimeout");
                     return;
                 }
             };
-            if c != chan || !inner.peers.election.contains_key(&from) || from == inner.peers.me {
-                info!(%remote, "refused a connection from unknown server {from} on the {chan:?} port");
+            let from = hello.sid;
+            if from == inner.peers.me || !inner.peers.election.contains_key(&from) {
+                info!(%remote, "refused an election connection from server {from}: not another server of the configuration");
                 return;
             }
-            match chan {
-                Chan::Election => inner.election_inbound(from, s),
-                Chan::Quorum => inner.quorum_inbound(from, s),
-            }
-        });
+            inner.election_inbound(from, s, rest);
+        }
+    })
+    .await
+}
+
+/// Reads the initial message of an election connection; returns it with the stream and any
+/// bytes read past it.
+async fn read_hello(mut s: TcpStream) -> Result<(wire::Hello, TcpStream, Vec<u8>), String> {
+    let mut buf = Vec::with_capacity(64);
+    let mut chunk = [0u8; 256];
+    loop {
+        if let Some((h, used)) = wire::decode_hello(&buf).map_err(|e| e.to_string())? {
+            buf.drain(..used);
+            return Ok((h, s, buf));
+        }
+        let n = s
+            .read(&mut chunk)
+            .await
+            .map_err(|e| format!("no initial message: {e}"))?;
+        if n == 0 {
+            return Err("the connection closed before its initial message".into());
+        }
+        buf.extend_from_slice(&chunk[..n]);
     }
+}
+
+async fn accept_quorum(l: TcpListener, inner: Arc<Inner>, sd: tokio::sync::watch::Receiver<bool>) {
+    accept_loop(l, "quorum", sd, move |s, remote| {
+        let inner = inner.clone();
+        async move { inner.quorum_inbound(s, remote).await }
+    })
+    .await
 }
 
 impl Inner {
@@ -262,7 +286,7 @@ impl Inner {
         let mut map = self.election.lock().expect("election links");
         let l = map.entry(to).or_default();
         match &l.writer {
-            Some(w) if w.send(bytes.clone()).is_ok() => return,
+            Some(w) if w.send((bytes.clone(), 0)).is_ok() => return,
             _ => {}
         }
         l.writer = None;
@@ -317,10 +341,8 @@ impl Inner {
         };
         let Some(mut s) = stream else { return };
         let _ = s.set_nodelay(true);
-        if s.write_all(&handshake(Chan::Election, self.peers.me))
-            .await
-            .is_err()
-        {
+        let hello = wire::encode_hello(self.hello_version, self.peers.me, &self.peers.my_election);
+        if s.write_all(&hello).await.is_err() {
             return;
         }
         if to > self.peers.me {
@@ -328,10 +350,10 @@ impl Inner {
             let _ = s.shutdown().await;
             return;
         }
-        self.election_attach(to, s);
+        self.election_attach(to, s, Vec::new());
     }
 
-    fn election_inbound(self: &Arc<Self>, from: ServerId, s: TcpStream) {
+    fn election_inbound(self: &Arc<Self>, from: ServerId, s: TcpStream, rest: Vec<u8>) {
         if from < self.peers.me {
             // We have the larger id: drop theirs and use our own.
             drop(s);
@@ -351,35 +373,30 @@ impl Inner {
             }
             return;
         }
-        self.election_attach(from, s);
+        self.election_attach(from, s, rest);
     }
 
     /// Makes `s` the election connection with `peer`: a writer draining its queue and a reader
     /// feeding notifications to the peer loop.
-    fn election_attach(self: &Arc<Self>, peer: ServerId, s: TcpStream) {
+    fn election_attach(self: &Arc<Self>, peer: ServerId, s: TcpStream, rest: Vec<u8>) {
         let (mut rd, wr) = s.into_split();
-        let (tx, rx) = mpsc::unbounded_channel::<Vec<u8>>();
+        let (tx, rx) = mpsc::unbounded_channel::<Chunk>();
         let link = NEXT_LINK.fetch_add(1, Ordering::Relaxed);
         {
             let mut map = self.election.lock().expect("election links");
             let l = map.entry(peer).or_default();
             if let Some(p) = l.pending.take() {
-                let _ = tx.send(p);
+                let _ = tx.send((p, 0));
             }
             l.writer = Some(tx);
             l.link = link;
         }
-        tokio::spawn(write_frames(wr, rx));
+        tokio::spawn(write_chunks(wr, rx, None));
         let me = self.clone();
         tokio::spawn(async move {
-            let _ = read_frames(&mut rd, peer, |msg| {
-                if matches!(msg, PeerMsg::Election(_)) {
-                    me.input.send(Input::Peer { from: peer, msg }).is_ok()
-                } else {
-                    false
-                }
-            })
-            .await;
+            if let Err(e) = me.read_notifications(&mut rd, peer, rest).await {
+                info!("election connection with server {peer} dropped: {e}");
+            }
             let mut map = me.election.lock().expect("election links");
             if let Some(l) = map.get_mut(&peer) {
                 if l.link == link {
@@ -389,30 +406,60 @@ impl Inner {
         });
     }
 
+    /// Reads length-prefixed notifications until the connection ends.
+    async fn read_notifications(
+        &self,
+        rd: &mut OwnedReadHalf,
+        peer: ServerId,
+        mut buf: Vec<u8>,
+    ) -> Result<(), String> {
+        let mut chunk = vec![0u8; 16 * 1024];
+        loop {
+            while buf.len() >= 4 {
+                let len = i32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]);
+                let len = wire::election_message_len(len).map_err(|e| e.to_string())?;
+                if buf.len() < 4 + len {
+                    break;
+                }
+                match wire::decode_notification(&buf[4..4 + len], peer) {
+                    Ok(r) => {
+                        let msg = PeerMsg::Election(r.notification);
+                        if self.input.send(Input::Peer { from: peer, msg }).is_err() {
+                            return Ok(());
+                        }
+                    }
+                    // ZooKeeper skips a notification it cannot use and reads on.
+                    Err(e) => debug!("ignoring a notification from server {peer}: {e}"),
+                }
+                buf.drain(..4 + len);
+            }
+            let n = rd.read(&mut chunk).await.map_err(|e| e.to_string())?;
+            if n == 0 {
+                return Ok(());
+            }
+            buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+
     // ---- quorum ------------------------------------------------------------------------
 
-    fn quorum_send(self: &Arc<Self>, to: ServerId, bytes: Vec<u8>) {
+    fn quorum_send(self: &Arc<Self>, to: ServerId, chunk: Chunk) {
         let mut map = self.quorum.lock().expect("quorum links");
         if let Some(q) = map.get(&to) {
-            if q.out.tx.send(bytes.clone()).is_ok() {
+            if q.tx.send(chunk.clone()).is_ok() {
                 return;
             }
             map.remove(&to);
         }
-        // No connection: we are the learner, connecting to the leader.
+        // No connection: we are the learner, connecting to the leader (the packet is our
+        // FOLLOWERINFO).
         let Some(a) = self.peers.quorum.get(&to).cloned() else {
             return;
         };
-        let (tx, rx) = mpsc::unbounded_channel::<Vec<u8>>();
-        let _ = tx.send(bytes);
+        let (tx, rx) = mpsc::unbounded_channel::<Chunk>();
+        let _ = tx.send(chunk);
         let link = NEXT_LINK.fetch_add(1, Ordering::Relaxed);
-        map.insert(
-            to,
-            QuorumLink {
-                link,
-                out: Outbox { tx },
-            },
-        );
+        map.insert(to, QuorumLink { link, tx });
         drop(map);
         let me = self.clone();
         tokio::spawn(async move {
@@ -421,7 +468,7 @@ impl Inner {
                 TcpStream::connect(&a),
             )
             .await;
-            let mut s = match r {
+            let s = match r {
                 Ok(Ok(s)) => s,
                 _ => {
                     debug!("cannot connect to the quorum port of server {to} at {a}");
@@ -430,63 +477,111 @@ impl Inner {
                 }
             };
             let _ = s.set_nodelay(true);
-            if s.write_all(&handshake(Chan::Quorum, me.peers.me))
-                .await
-                .is_err()
-            {
-                me.quorum_closed(to, link);
-                return;
-            }
-            me.quorum_run(to, link, s, rx).await;
+            let (rd, wr) = s.into_split();
+            let decoder = QuorumDecoder::new(wire::From::Leader, me.max_buffer);
+            me.quorum_run(to, link, rd, wr, rx, decoder).await;
         });
     }
 
-    fn quorum_inbound(self: &Arc<Self>, from: ServerId, s: TcpStream) {
-        let (tx, rx) = mpsc::unbounded_channel::<Vec<u8>>();
+    /// A learner connected: its first packet says who it is.
+    async fn quorum_inbound(self: Arc<Self>, s: TcpStream, remote: std::net::SocketAddr) {
+        let (mut rd, wr) = s.into_split();
+        let mut decoder = QuorumDecoder::new(wire::From::Learner, self.max_buffer);
+        let mut first = Vec::new();
+        let mut chunk = vec![0u8; 4096];
+        let read_first = async {
+            while first.is_empty() {
+                let n = rd.read(&mut chunk).await.map_err(|e| e.to_string())?;
+                if n == 0 {
+                    return Err("the connection closed before FOLLOWERINFO".to_string());
+                }
+                decoder
+                    .feed(&chunk[..n], &mut first)
+                    .map_err(|e| e.to_string())?;
+            }
+            Ok::<(), String>(())
+        };
+        match tokio::time::timeout(self.init_timeout, read_first).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                info!(%remote, "refused a quorum connection: {e}");
+                return;
+            }
+            Err(_) => {
+                info!(%remote, "refused a quorum connection: no FOLLOWERINFO within initLimit");
+                return;
+            }
+        }
+        let from = match &first[0] {
+            QuorumPacket::FollowerInfo(li) | QuorumPacket::ObserverInfo(li) => li.sid,
+            p => {
+                info!(%remote, "refused a quorum connection: its first packet is {}, not FOLLOWERINFO or OBSERVERINFO", p.kind());
+                return;
+            }
+        };
+        if from == self.peers.me || !self.peers.quorum.contains_key(&from) {
+            info!(%remote, "refused a quorum connection from server {from}: not another server of the configuration");
+            return;
+        }
+        let (tx, rx) = mpsc::unbounded_channel::<Chunk>();
         let link = NEXT_LINK.fetch_add(1, Ordering::Relaxed);
         let old = {
             let mut map = self.quorum.lock().expect("quorum links");
-            map.insert(
-                from,
-                QuorumLink {
-                    link,
-                    out: Outbox { tx },
-                },
-            )
+            map.insert(from, QuorumLink { link, tx })
         };
         if old.is_some() {
             // The newer connection supersedes: the peer loop hears the old one is gone first.
             let _ = self.input.send(Input::LinkDown { peer: from });
         }
-        let me = self.clone();
-        tokio::spawn(async move { me.quorum_run(from, link, s, rx).await });
+        for p in first {
+            let msg = PeerMsg::Quorum(p);
+            if self.input.send(Input::Peer { from, msg }).is_err() {
+                return;
+            }
+        }
+        self.quorum_run(from, link, rd, wr, rx, decoder).await;
     }
 
     async fn quorum_run(
         self: Arc<Self>,
         peer: ServerId,
         link: u64,
-        s: TcpStream,
-        rx: mpsc::UnboundedReceiver<Vec<u8>>,
+        mut rd: OwnedReadHalf,
+        wr: OwnedWriteHalf,
+        rx: mpsc::UnboundedReceiver<Chunk>,
+        mut decoder: QuorumDecoder,
     ) {
-        let (mut rd, wr) = s.into_split();
-        let writer = tokio::spawn(write_frames(wr, rx));
-        let me = self.clone();
-        let r = read_frames(&mut rd, peer, |msg| {
-            // Only the current connection speaks for the peer.
-            let current = me
-                .quorum
-                .lock()
-                .expect("quorum links")
-                .get(&peer)
-                .is_some_and(|q| q.link == link);
-            current
-                && matches!(msg, PeerMsg::Quorum(_))
-                && me.input.send(Input::Peer { from: peer, msg }).is_ok()
-        })
+        let written = Some((self.input.clone(), peer));
+        let writer = tokio::spawn(write_chunks(wr, rx, written));
+        let mut chunk = vec![0u8; 256 * 1024];
+        let mut packets = Vec::new();
+        let r: Result<(), String> = async {
+            loop {
+                let n = rd.read(&mut chunk).await.map_err(|e| e.to_string())?;
+                if n == 0 {
+                    return Ok(());
+                }
+                decoder
+                    .feed(&chunk[..n], &mut packets)
+                    .map_err(|e| format!("unreadable packet from server {peer}: {e}"))?;
+                for p in packets.drain(..) {
+                    // Only the current connection speaks for the peer.
+                    let current = self
+                        .quorum
+                        .lock()
+                        .expect("quorum links")
+                        .get(&peer)
+                        .is_some_and(|q| q.link == link);
+                    let msg = PeerMsg::Quorum(p);
+                    if !current || self.input.send(Input::Peer { from: peer, msg }).is_err() {
+                        return Ok(());
+                    }
+                }
+            }
+        }
         .await;
         if let Err(e) = r {
-            debug!("quorum connection with server {peer} ended: {e}");
+            info!("quorum connection with server {peer} dropped: {e}");
         }
         writer.abort();
         self.quorum_closed(peer, link);
@@ -508,63 +603,59 @@ impl Inner {
     }
 }
 
-/// Writes frames from a channel, batching whatever is queued into one write.
-async fn write_frames(
-    wr: tokio::net::tcp::OwnedWriteHalf,
-    mut rx: mpsc::UnboundedReceiver<Vec<u8>>,
+/// Writes chunks from a channel, batching whatever is queued into one write; reports written
+/// snapshot bytes to the peer loop when `report` says where.
+async fn write_chunks(
+    wr: OwnedWriteHalf,
+    mut rx: mpsc::UnboundedReceiver<Chunk>,
+    report: Option<(mpsc::UnboundedSender<Input>, ServerId)>,
 ) {
     let mut w = BufWriter::with_capacity(64 * 1024, wr);
-    while let Some(b) = rx.recv().await {
-        if write_frame(&mut w, &b).await.is_err() {
+    while let Some((b, snap)) = rx.recv().await {
+        let mut snap_bytes = snap;
+        if w.write_all(&b).await.is_err() {
             return;
         }
-        while let Ok(b) = rx.try_recv() {
-            if write_frame(&mut w, &b).await.is_err() {
+        while let Ok((b, snap)) = rx.try_recv() {
+            snap_bytes += snap;
+            if w.write_all(&b).await.is_err() {
                 return;
             }
         }
         if w.flush().await.is_err() {
             return;
         }
+        if snap_bytes > 0 {
+            if let Some((input, peer)) = &report {
+                let _ = input.send(Input::SnapWritten {
+                    peer: *peer,
+                    bytes: snap_bytes,
+                });
+            }
+        }
     }
     let _ = w.shutdown().await;
 }
 
-/// Reads frames until the connection ends or `deliver` says stop.
-async fn read_frames(
-    rd: &mut tokio::net::tcp::OwnedReadHalf,
-    peer: ServerId,
-    mut deliver: impl FnMut(PeerMsg) -> bool,
-) -> Result<(), String> {
-    let mut len = [0u8; 4];
-    loop {
-        if rd.read_exact(&mut len).await.is_err() {
-            return Ok(());
-        }
-        let n = u32::from_be_bytes(len) as usize;
-        if n > MAX_MESSAGE {
-            return Err(format!(
-                "server {peer} sent a {n}-byte message, over the limit"
-            ));
-        }
-        let mut buf = vec![0u8; n];
-        rd.read_exact(&mut buf)
-            .await
-            .map_err(|e| format!("truncated message: {e}"))?;
-        let msg = decode_peer_msg(&buf, MAX_MESSAGE)
-            .map_err(|e| format!("unreadable message from server {peer}: {e}"))?;
-        if !deliver(msg) {
-            return Ok(());
-        }
-    }
-}
-
 impl QuorumHandle {
     pub fn send(&self, to: ServerId, msg: PeerMsg) {
-        let bytes = encode_peer_msg(&msg);
         match msg {
-            PeerMsg::Election(_) => self.inner.election_send(to, bytes),
-            PeerMsg::Quorum(_) => self.inner.quorum_send(to, bytes),
+            PeerMsg::Election(n) => {
+                let body = wire::encode_notification(&n, &self.inner.config_text);
+                let mut b = Vec::with_capacity(4 + body.len());
+                b.extend_from_slice(&(body.len() as u32).to_be_bytes());
+                b.extend_from_slice(&body);
+                self.inner.election_send(to, b);
+            }
+            PeerMsg::Quorum(p) => {
+                let mut b = Vec::new();
+                wire::encode_packet(&p, &mut b);
+                let snap = match &p {
+                    QuorumPacket::SnapPiece { data, .. } => data.len() as u64,
+                    _ => 0,
+                };
+                self.inner.quorum_send(to, (b, snap));
+            }
         }
     }
 

@@ -3,7 +3,9 @@
 //! UPTODATE) and broadcast (PROPOSAL, ACK, COMMIT, INFORM), with pings that keep learners and
 //! the leader honest, and syncs answered only after a quorum has confirmed the leadership.
 
-use super::messages::{Forwarded, PeerMsg, QuorumPacket, ServerState};
+use super::messages::{
+    ext, Forwarded, LearnerInfo, PeerMsg, QuorumPacket, ServerState, ZAB_PROTOCOL,
+};
 use super::Durable;
 use super::{Output, Peer, PeerEvent, PersistOp};
 use crate::acl::Id;
@@ -41,25 +43,31 @@ pub(super) struct Handler {
     pub uptodate_sent: bool,
     /// A snapshot on its way to this learner (a SNAP in progress).
     pub snap: Option<SnapOut>,
+    /// The extensions this learner and we both speak ([`ext`]): none for Apache ZooKeeper.
+    pub ext: i32,
 }
 
-/// Pieces of a snapshot that go out to a learner at most [`SNAP_WINDOW`] at a time: the next
-/// one is taken from the tree only when the learner has put an earlier one on its disk, so
-/// neither side holds the whole snapshot as bytes. The snapshot is fuzzy — the tree goes on
-/// changing between pieces — and exact once the learner has replayed every proposal after its
-/// label, which is why everything else for this learner waits in `held` until the last piece
-/// is out (as ZooKeeper queues a syncing learner's packets behind its snapshot).
+/// Pieces of a snapshot that go out to a learner at most [`SNAP_WINDOW`] pieces' worth at a
+/// time: the next one is taken from the tree only when the learner has put earlier ones on its
+/// disk (SNAPACK, between servers that both speak it) or, with Apache ZooKeeper, when the
+/// connection has taken them ([`crate::peer::Peer::snap_written`]), so that this side never
+/// holds the whole snapshot as bytes. The snapshot is fuzzy — the tree goes on changing between
+/// pieces — and exact once the learner has replayed every proposal after its label, which is
+/// why everything else for this learner waits in `held` until the last piece is out (as
+/// ZooKeeper queues a syncing learner's packets behind its snapshot).
 #[derive(Clone, Debug)]
 pub(super) struct SnapOut {
     writer: crate::snapshot::SnapshotWriter,
-    /// The header, sent with the first piece.
+    /// The session table and ACL cache, sent with the first piece.
     header: Vec<u8>,
-    in_flight: u32,
+    /// Bytes sent, and bytes the learner has on disk (or the connection took).
+    sent: u64,
+    acked: u64,
     held: Vec<QuorumPacket>,
 }
 
-/// Snapshot pieces sent but not yet on the learner's disk.
-const SNAP_WINDOW: u32 = 4;
+/// How many pieces' worth of snapshot may be unacknowledged.
+const SNAP_WINDOW: u64 = 4;
 
 impl Handler {
     /// A follower past its sync's start: it gets every PROPOSAL and COMMIT.
@@ -76,15 +84,8 @@ impl Handler {
 /// Who asked for a sync.
 #[derive(Clone, Debug)]
 pub(super) enum SyncFrom {
-    Local {
-        conn: ConnId,
-        cxid: i32,
-    },
-    Learner {
-        sid: ServerId,
-        session: SessionId,
-        cxid: i32,
-    },
+    Local { conn: ConnId, cxid: i32 },
+    Learner { sid: ServerId },
 }
 
 /// A sync waits until a quorum has answered a ping sent after it arrived (so this server is
@@ -214,16 +215,16 @@ impl Peer {
                 return;
             };
             let Some(s) = h.snap.as_mut() else { return };
-            if s.in_flight >= SNAP_WINDOW {
+            if s.sent.saturating_sub(s.acked) >= SNAP_WINDOW * budget as u64 {
                 return;
             }
             let mut piece = std::mem::take(&mut s.header);
             let done = s.writer.step(tree, &mut piece, budget);
-            s.in_flight += 1;
+            s.sent += piece.len() as u64;
             let data = Arc::new(piece);
             self.out.push_back(Output::Send {
                 to: sid,
-                msg: PeerMsg::Quorum(QuorumPacket::SnapPiece { data }),
+                msg: PeerMsg::Quorum(QuorumPacket::SnapPiece { data, last: done }),
             });
             if done {
                 let held = h.snap.take().map(|s| s.held).unwrap_or_default();
@@ -256,6 +257,7 @@ impl Peer {
             prep: Prep::new(PrepConfig {
                 skip_acl: cfg.skip_acl,
                 extended_types: cfg.extended_types,
+                digest: self.cfg.digest_enabled,
             }),
             sessions,
             last_proposed: Zxid::new(epoch, 0),
@@ -318,10 +320,15 @@ impl Peer {
         if participant {
             l.epoch_acks.insert(id);
         }
-        self.send_learners(
-            |h| h.stage == Stage::Info,
-            QuorumPacket::LeaderInfo { new_epoch: e },
-        );
+        let waiting: Vec<(ServerId, i32)> = l
+            .learners
+            .iter()
+            .filter(|(_, h)| h.stage == Stage::Info)
+            .map(|(s, h)| (*s, h.ext))
+            .collect();
+        for (sid, ext) in waiting {
+            self.send_leader_info(sid, e, ext);
+        }
         self.maybe_epoch_acks_done();
     }
 
@@ -380,11 +387,41 @@ impl Peer {
     }
 
     fn send_uptodate(&mut self, sid: ServerId) {
-        let commit = self.commit_point;
         if let Some(h) = self.leader().learners.get_mut(&sid) {
             h.uptodate_sent = true;
         }
-        self.send_learner(sid, QuorumPacket::UpToDate { commit });
+        self.send_learner(sid, QuorumPacket::UpToDate);
+    }
+
+    /// LEADERINFO: the epoch, and our protocol version with the extensions both ends speak.
+    fn send_leader_info(&mut self, sid: ServerId, epoch: u32, ext: i32) {
+        let protocol = if ext != 0 {
+            ZAB_PROTOCOL | ext
+        } else {
+            ZAB_PROTOCOL
+        };
+        self.send_q(
+            sid,
+            QuorumPacket::LeaderInfo {
+                new_epoch: epoch,
+                protocol,
+            },
+        );
+    }
+
+    /// The driver wrote `bytes` of snapshot to learner `sid`'s connection: for a learner that
+    /// does not acknowledge pieces itself, that is what makes room for the next ones.
+    pub(super) fn leader_snap_written(&mut self, sid: ServerId, bytes: u64) {
+        let Some(h) = self.leader.as_mut().and_then(|l| l.learners.get_mut(&sid)) else {
+            return;
+        };
+        if h.ext & ext::SNAP_ACK != 0 {
+            return;
+        }
+        if let Some(s) = h.snap.as_mut() {
+            s.acked += bytes;
+        }
+        self.pump_snapshot(sid);
     }
 
     /// The learner's history and ours: choose DIFF, TRUNC or SNAP, send the stream, then
@@ -398,7 +435,10 @@ impl Peer {
         else {
             return;
         };
-        let epoch = self.leader().epoch;
+        let (epoch, established) = {
+            let l = self.leader();
+            (l.epoch, l.established)
+        };
         let peer = h.peer_last;
         // Our history: the committed window, then the tail. Observers get the tail too: what of
         // it is not committed yet they learn with an INFORM when it is (and before our epoch is
@@ -409,7 +449,10 @@ impl Peer {
         // A DIFF can start from any entry of the window, or from just before it.
         let base = self.log_base;
         let can_diff_from = |z: Zxid| z == base || history.iter().any(|e| e.zxid() == z);
-        let commit = self.commit_point;
+        // What the stream hands over as committed. A leader whose epoch is not established
+        // yet counts its whole history, as ZooKeeper's does: it will be committed once a
+        // quorum has it, and learners apply nothing of it before UPTODATE.
+        let committed = if established { self.commit_point } else { last };
         enum Mode {
             Diff(Zxid),
             Trunc(Zxid),
@@ -432,17 +475,13 @@ impl Peer {
         };
         let (label, from) = match mode {
             Mode::Diff(z) => {
-                self.send_q(
-                    sid,
-                    QuorumPacket::Diff {
-                        last_zxid: last,
-                        commit,
-                    },
-                );
+                // ZooKeeper sends its last committed zxid: what of its log the learner has up
+                // to there is committed.
+                self.send_q(sid, QuorumPacket::Diff { zxid: committed });
                 ("DIFF", z)
             }
             Mode::Trunc(z) => {
-                self.send_q(sid, QuorumPacket::Trunc { zxid: z, commit });
+                self.send_q(sid, QuorumPacket::Trunc { zxid: z });
                 ("TRUNC", z)
             }
             Mode::Snap => {
@@ -455,7 +494,8 @@ impl Peer {
                     h.snap = Some(SnapOut {
                         writer,
                         header,
-                        in_flight: 0,
+                        sent: 0,
+                        acked: 0,
                         held: Vec::new(),
                     });
                 }
@@ -468,7 +508,10 @@ impl Peer {
             from,
             to: last,
         });
-        // Every entry of our history after the learner's starting point.
+        // Every entry of our history after the learner's starting point, as ZooKeeper's
+        // `queueCommittedProposals` and `startForwarding` send them: a committed one with its
+        // COMMIT; one still waiting for a quorum to followers only, its COMMIT to come with the
+        // broadcast (observers hear of it by INFORM then).
         let mut stream: Vec<Arc<TxnEntry>> = self
             .committed_log
             .iter()
@@ -477,12 +520,20 @@ impl Peer {
             .collect();
         stream.extend(self.tail.iter().filter(|e| e.zxid() > from).cloned());
         for e in stream {
-            self.send_learner(sid, QuorumPacket::Proposal(e));
+            let z = e.zxid();
+            if z <= committed {
+                self.send_learner(sid, QuorumPacket::Proposal(e));
+                self.send_learner(sid, QuorumPacket::Commit { zxid: z });
+            } else if !h.observer {
+                self.send_learner(sid, QuorumPacket::Proposal(e));
+            }
         }
+        let config = self.cfg.config_text.clone();
         self.send_learner(
             sid,
             QuorumPacket::NewLeader {
                 zxid: Zxid::new(epoch, 0),
+                config,
             },
         );
         if let Some(h) = self.leader().learners.get_mut(&sid) {
@@ -498,10 +549,12 @@ impl Peer {
             h.last_heard = now;
         }
         match p {
-            QuorumPacket::FollowerInfo { accepted_epoch, .. }
-            | QuorumPacket::ObserverInfo { accepted_epoch, .. } => {
-                let observer =
-                    self.cfg.observers.contains(&from) || !self.cfg.quorum.is_voter(from);
+            QuorumPacket::FollowerInfo(info) | QuorumPacket::ObserverInfo(info) => {
+                let LearnerInfo { accepted_epoch, .. } = info;
+                let ext = info.extensions() & ext::ALL;
+                let observer = matches!(p, QuorumPacket::ObserverInfo(_))
+                    || self.cfg.observers.contains(&from)
+                    || !self.cfg.quorum.is_voter(from);
                 if self.cfg.standalone {
                     return;
                 }
@@ -534,6 +587,7 @@ impl Peer {
                                 peer_last: Zxid(0),
                                 uptodate_sent: false,
                                 snap: None,
+                                ext,
                             },
                         );
                     }
@@ -549,7 +603,7 @@ impl Peer {
                     self.maybe_decide_epoch();
                 } else if l.epoch_ready {
                     let e = l.epoch;
-                    self.send_q(from, QuorumPacket::LeaderInfo { new_epoch: e });
+                    self.send_leader_info(from, e, ext);
                 }
             }
             QuorumPacket::AckEpoch {
@@ -588,14 +642,14 @@ impl Peer {
                     self.maybe_epoch_acks_done();
                 }
             }
-            QuorumPacket::SnapAck => {
+            QuorumPacket::SnapAck { bytes } => {
                 if let Some(s) = self
                     .leader()
                     .learners
                     .get_mut(&from)
                     .and_then(|h| h.snap.as_mut())
                 {
-                    s.in_flight = s.in_flight.saturating_sub(1);
+                    s.acked = s.acked.max(bytes);
                 }
                 self.pump_snapshot(from);
             }
@@ -617,7 +671,10 @@ impl Peer {
                     }
                     return;
                 }
-                if h.stage != Stage::Synced || h.observer {
+                // A follower ACKs each proposal it logs. ZooKeeper's may ACK the proposals of
+                // its sync stream before its ACK of NEWLEADER has come: those count too. ACKs
+                // of zxids before our epoch (NEWLEADER's, UPTODATE's) mean nothing more.
+                if h.stage < Stage::Syncing || h.observer || zxid.epoch() != epoch {
                     return;
                 }
                 if zxid > h.acked {
@@ -630,11 +687,11 @@ impl Peer {
                 }
                 self.try_commit();
             }
-            QuorumPacket::PingReply { round, sessions } => {
+            QuorumPacket::PingReply { zxid, sessions } => {
                 let Some(h) = self.leader().learners.get_mut(&from) else {
                     return;
                 };
-                h.ping_round = h.ping_round.max(round);
+                h.ping_round = h.ping_round.max(zxid.0);
                 let l = self.leader();
                 for (s, t) in sessions {
                     l.sessions.touch(s, t, now);
@@ -730,11 +787,7 @@ impl Peer {
             Forwarded::Sync { .. } => {
                 let from = match conn {
                     Some(conn) => SyncFrom::Local { conn, cxid },
-                    None => SyncFrom::Learner {
-                        sid: owner,
-                        session,
-                        cxid,
-                    },
+                    None => SyncFrom::Learner { sid: owner },
                 };
                 let l = self.leader();
                 let round = l.ping_round + 1;
@@ -762,7 +815,12 @@ impl Peer {
 
     /// Logs and broadcasts a proposal.
     fn propose(&mut self, hdr: TxnHeader, txn: Txn) {
-        let entry = Arc::new(TxnEntry { hdr, txn });
+        // The tree's digest after this transaction, as the pending changes say it will be.
+        let digest = self
+            .leader
+            .as_ref()
+            .and_then(|l| l.prep.txn_digest(&self.server.tree));
+        let entry = Arc::new(TxnEntry { hdr, txn, digest });
         let zxid = entry.zxid();
         self.leader().last_proposed = zxid;
         self.leader().outstanding.insert(zxid, BTreeSet::new());
@@ -798,7 +856,7 @@ impl Peer {
 
     /// Commits, in zxid order, every proposal a quorum has acknowledged.
     fn try_commit(&mut self) {
-        let mut newest = None;
+        let mut any = false;
         loop {
             let l = self.leader.as_ref().expect("leader");
             let Some((&z, acks)) = l.outstanding.iter().next() else {
@@ -809,16 +867,18 @@ impl Peer {
             }
             self.leader().outstanding.remove(&z);
             self.commit_point = z;
-            newest = Some(z);
+            any = true;
             self.event(PeerEvent::Committed { zxid: z });
+            // One COMMIT per proposal, in order: a ZooKeeper follower insists on it.
+            self.send_learners(Handler::gets_proposals, QuorumPacket::Commit { zxid: z });
             if self.leader().learners.values().any(Handler::gets_informs) {
-                if let Some(e) = self.tail.iter().find(|e| e.zxid() == z).cloned() {
+                let at = self.tail.partition_point(|e| e.zxid() < z);
+                if let Some(e) = self.tail.get(at).filter(|e| e.zxid() == z).cloned() {
                     self.send_learners(Handler::gets_informs, QuorumPacket::Inform(e));
                 }
             }
         }
-        if let Some(z) = newest {
-            self.send_learners(Handler::gets_proposals, QuorumPacket::Commit { zxid: z });
+        if any {
             self.apply_committed();
             self.check_syncs();
         }
@@ -828,7 +888,10 @@ impl Peer {
         let l = self.leader();
         l.ping_round += 1;
         let round = l.ping_round;
-        self.send_learners(|h| h.stage >= Stage::Syncing, QuorumPacket::Ping { round });
+        self.send_learners(
+            |h| h.stage >= Stage::Syncing,
+            QuorumPacket::Ping { zxid: Zxid(round) },
+        );
     }
 
     /// Answers the syncs whose quorum round is complete and whose writes are applied.
@@ -869,9 +932,8 @@ impl Peer {
                 SyncFrom::Local { conn, cxid } => {
                     self.server.sync_done(&mut self.scratch, conn, cxid, now)
                 }
-                SyncFrom::Learner { sid, session, cxid } => {
-                    self.send_learner(sid, QuorumPacket::Sync { session, cxid })
-                }
+                // A learner matches SYNCs with its syncs in order.
+                SyncFrom::Learner { sid } => self.send_learner(sid, QuorumPacket::Sync),
             }
         }
     }

@@ -3,12 +3,16 @@
 //! history is durable, acknowledge NEWLEADER, and from UPTODATE on follow the broadcast —
 //! persisting each proposal before acknowledging it and applying each commit only once it is
 //! persisted here too.
+//!
+//! The leader may be this server or Apache ZooKeeper: what it sends is the same. COMMITs that
+//! come with the sync stream are held until UPTODATE (as ZooKeeper's DIFF case holds them), so
+//! nothing of a leader's history is applied before a quorum has it.
 
-use super::messages::{PeerMsg, QuorumPacket, ServerState};
+use super::messages::{ext, LearnerInfo, PeerMsg, QuorumPacket, ServerState, ZAB_PROTOCOL};
 use super::{Durable, Peer, PeerConfig, PeerEvent, PersistOp};
 use crate::snapshot;
 use crate::types::{ConnId, Millis, ServerId, SessionId, Zxid};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 
 /// How far this learner has come with its leader.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -38,16 +42,20 @@ pub(super) struct LearnerState {
     pub next_info: Millis,
     pub up_to_date: bool,
     pub newleader_zxid: Zxid,
-    /// The last cumulative ACK sent.
+    /// The last proposal acknowledged.
     pub acked: Zxid,
-    /// Syncs forwarded to the leader, with the waiting connection.
-    pub syncs: BTreeMap<(SessionId, i32), ConnId>,
+    /// Syncs forwarded to the leader, in order (the leader answers them in order).
+    pub syncs: VecDeque<(SessionId, i32, ConnId)>,
     /// Syncs the leader answered, waiting for the commits before them to be applied here.
     pub synced: VecDeque<(Zxid, ConnId, i32)>,
     /// Connection attempts the leader refused (it was not leading yet, or not at all).
     pub refused: u32,
     /// A SNAP being received: its label, and the tree being built from its pieces.
     pub snap_in: Option<SnapIn>,
+    /// The extensions the leader and we both speak (from LEADERINFO).
+    pub ext: i32,
+    /// COMMITs (and INFORMs) that came before UPTODATE: applied from UPTODATE on.
+    pub held_commit: Zxid,
 }
 
 /// A snapshot arriving from the leader, a piece at a time. Each piece goes into the tree being
@@ -57,14 +65,16 @@ pub(super) struct SnapIn {
     pub zxid: Zxid,
     pub reader: snapshot::SnapshotReader,
     pub pieces: u64,
+    /// Bytes written aside so far (what a SNAPACK reports).
+    pub bytes: u64,
 }
 
-/// ZooKeeper retries connecting to the leader every second.
-const INFO_RETRY: Millis = 1000;
 /// A refused connection is tried again after `leaderConnectDelayDuringRetryMs`, five tries in
 /// all (`Learner.connectToLeader`).
 const REFUSED_RETRY: Millis = 100;
 const CONNECT_TRIES: u32 = 5;
+/// No retry due.
+const NEVER: Millis = Millis::MAX;
 
 impl LearnerState {
     pub fn deadline(&self, cfg: &PeerConfig) -> Millis {
@@ -75,7 +85,7 @@ impl LearnerState {
         } as Millis
             * cfg.tick_time as Millis;
         let lost = self.last_heard + limit + 1;
-        if self.stage == LStage::Connecting {
+        if self.stage == LStage::Connecting && self.next_info != NEVER {
             lost.min(self.next_info)
         } else {
             lost
@@ -100,14 +110,16 @@ impl Peer {
             stage: LStage::Connecting,
             new_epoch: 0,
             last_heard: now,
-            next_info: now + INFO_RETRY,
+            next_info: NEVER,
             up_to_date: false,
             newleader_zxid: Zxid(0),
             acked: Zxid(0),
-            syncs: BTreeMap::new(),
+            syncs: VecDeque::new(),
             synced: VecDeque::new(),
             refused: 0,
             snap_in: None,
+            ext: 0,
+            held_commit: Zxid(0),
         });
         self.send_info();
     }
@@ -130,28 +142,48 @@ impl Peer {
     /// A piece of the leader's snapshot: read it into the tree being built, write it aside on
     /// disk (the ACK goes back once it is there), and once the last piece is in, put the tree
     /// and the snapshot in place of our whole history.
-    fn snap_piece(&mut self, from: ServerId, data: std::sync::Arc<Vec<u8>>) {
+    fn snap_piece(&mut self, from: ServerId, data: std::sync::Arc<Vec<u8>>, last: bool) {
         let Some(mut s) = self.learner().snap_in.take() else {
             self.enter_looking(&format!("leader {from} sent snapshot bytes without a SNAP"));
             return;
         };
-        if let Err(e) = s.reader.feed(&data) {
-            self.enter_looking(&format!("snapshot from leader {from} is unreadable: {e}"));
-            return;
+        match s.reader.feed(&data) {
+            Ok(n) if n == data.len() => {}
+            Ok(n) => {
+                self.enter_looking(&format!(
+                    "snapshot from leader {from} has {} bytes after its end",
+                    data.len() - n
+                ));
+                return;
+            }
+            Err(e) => {
+                self.enter_looking(&format!("snapshot from leader {from} is unreadable: {e}"));
+                return;
+            }
         }
         let zxid = s.zxid;
-        let first = s.pieces == 0;
-        s.pieces += 1;
-        self.persist(
-            PersistOp::SnapshotPiece {
-                zxid,
-                first,
-                bytes: data,
-            },
-            Durable::SnapPiece(from),
-        );
-        if !s.reader.is_done() {
+        if !data.is_empty() {
+            let first = s.pieces == 0;
+            s.pieces += 1;
+            s.bytes += data.len() as u64;
+            self.persist(
+                PersistOp::SnapshotPiece {
+                    zxid,
+                    first,
+                    bytes: data,
+                },
+                Durable::SnapPiece(from, s.bytes),
+            );
+        }
+        if !last {
             self.learner().snap_in = Some(s);
+            return;
+        }
+        if !s.reader.is_done() {
+            self.enter_looking(&format!(
+                "snapshot from leader {from} ended before its last node ({} read)",
+                s.reader.nodes()
+            ));
             return;
         }
         let tree = match s.reader.finish() {
@@ -181,32 +213,31 @@ impl Peer {
         self.event(PeerEvent::SnapshotInstalled { zxid });
     }
 
-    /// A snapshot piece is on our disk: ask the leader for the next.
-    pub(super) fn learner_snap_piece_durable(&mut self, leader: ServerId) {
-        if self
-            .learner
-            .as_ref()
-            .is_some_and(|l| l.leader == leader && l.stage == LStage::Syncing)
-        {
-            self.send_q(leader, QuorumPacket::SnapAck);
+    /// Snapshot bytes are on our disk: tell a leader that wants to know (SNAPACK).
+    pub(super) fn learner_snap_piece_durable(&mut self, leader: ServerId, bytes: u64) {
+        if self.learner.as_ref().is_some_and(|l| {
+            l.leader == leader && l.stage == LStage::Syncing && l.ext & ext::SNAP_ACK != 0
+        }) {
+            self.send_q(leader, QuorumPacket::SnapAck { bytes });
         }
     }
 
+    /// FOLLOWERINFO or OBSERVERINFO: the first packet on a connection to the leader (the
+    /// connection is made by sending it). It is sent once per connection.
     fn send_info(&mut self) {
-        let l = self.learner.as_ref().expect("learner");
+        let l = self.learner.as_mut().expect("learner");
+        l.next_info = NEVER;
         let (leader, observer) = (l.leader, l.observer);
-        let sid = self.cfg.id;
-        let accepted_epoch = self.accepted_epoch;
+        let info = LearnerInfo {
+            sid: self.cfg.id,
+            accepted_epoch: self.accepted_epoch,
+            protocol: ZAB_PROTOCOL | ext::ALL,
+            config_version: 0,
+        };
         let p = if observer {
-            QuorumPacket::ObserverInfo {
-                sid,
-                accepted_epoch,
-            }
+            QuorumPacket::ObserverInfo(info)
         } else {
-            QuorumPacket::FollowerInfo {
-                sid,
-                accepted_epoch,
-            }
+            QuorumPacket::FollowerInfo(info)
         };
         self.send_q(leader, p);
     }
@@ -228,7 +259,6 @@ impl Peer {
             return;
         }
         if stage == LStage::Connecting && now >= self.learner().next_info {
-            self.learner().next_info = now + INFO_RETRY;
             self.send_info();
         }
     }
@@ -242,12 +272,12 @@ impl Peer {
         // let our timeout send us back to the election.
         let from_a_leader = !matches!(
             p,
-            QuorumPacket::FollowerInfo { .. }
-                | QuorumPacket::ObserverInfo { .. }
+            QuorumPacket::FollowerInfo(_)
+                | QuorumPacket::ObserverInfo(_)
                 | QuorumPacket::AckEpoch { .. }
                 | QuorumPacket::Ack { .. }
                 | QuorumPacket::PingReply { .. }
-                | QuorumPacket::SnapAck
+                | QuorumPacket::SnapAck { .. }
                 | QuorumPacket::Request { .. }
                 | QuorumPacket::Revalidate { .. }
         );
@@ -257,8 +287,16 @@ impl Peer {
         l.last_heard = now;
         let stage = l.stage;
         match p {
-            QuorumPacket::LeaderInfo { new_epoch } if stage == LStage::Connecting => {
+            QuorumPacket::LeaderInfo {
+                new_epoch,
+                protocol,
+            } if stage == LStage::Connecting => {
                 self.learner().new_epoch = new_epoch;
+                self.learner().ext = if protocol > ZAB_PROTOCOL {
+                    protocol & ext::ALL
+                } else {
+                    0
+                };
                 if new_epoch > self.accepted_epoch {
                     self.learner().stage = LStage::AcceptingEpoch;
                     self.persist(
@@ -283,10 +321,10 @@ impl Peer {
                     ));
                 }
             }
-            QuorumPacket::Diff { commit, .. } if stage == LStage::Syncing => {
-                self.commit_point = self.commit_point.max(commit);
-            }
-            QuorumPacket::Trunc { zxid, commit } if stage == LStage::Syncing => {
+            // The leader's last committed zxid (ZooKeeper's own learners, which apply their
+            // whole log at start, have no use for it): what we have up to there is committed.
+            QuorumPacket::Diff { zxid } if stage == LStage::Syncing => self.learner_commit(zxid),
+            QuorumPacket::Trunc { zxid } if stage == LStage::Syncing => {
                 if zxid < self.server.tree.last_processed_zxid() {
                     // The leader would take back something we applied as committed: this must
                     // never happen, and the simulator's invariants would flag it.
@@ -307,17 +345,24 @@ impl Peer {
                 self.durable = self.durable.min(zxid);
                 self.persist(PersistOp::Truncate(zxid), Durable::Truncated(zxid));
                 self.event(PeerEvent::Truncated { zxid });
-                self.commit_point = self.commit_point.max(commit);
+                // A leader truncates to a committed zxid.
+                self.learner_commit(zxid);
             }
             QuorumPacket::Snap { zxid } if stage == LStage::Syncing => {
+                let opts = snapshot::LoadOptions {
+                    extended_types: self.cfg.server.extended_types,
+                    digest: self.cfg.digest_enabled,
+                    skim: false,
+                };
                 self.learner().snap_in = Some(SnapIn {
                     zxid,
-                    reader: snapshot::SnapshotReader::new(),
+                    reader: snapshot::SnapshotReader::new(snapshot::Form::Stream, zxid, opts),
                     pieces: 0,
+                    bytes: 0,
                 });
             }
-            QuorumPacket::SnapPiece { data } if stage == LStage::Syncing => {
-                self.snap_piece(from, data);
+            QuorumPacket::SnapPiece { data, last } if stage == LStage::Syncing => {
+                self.snap_piece(from, data, last);
             }
             QuorumPacket::Proposal(entry)
                 if stage >= LStage::Syncing && entry.zxid() > self.last_logged =>
@@ -329,18 +374,12 @@ impl Peer {
                 if z > self.last_logged {
                     self.log_txn(entry);
                 }
-                self.commit_point = self.commit_point.max(z);
-                self.apply_committed();
-                self.learner_serve_when_consistent();
-                self.learner_synced_check();
+                self.learner_commit(z);
             }
             QuorumPacket::Commit { zxid } if stage >= LStage::Syncing => {
-                self.commit_point = self.commit_point.max(zxid);
-                self.apply_committed();
-                self.learner_serve_when_consistent();
-                self.learner_synced_check();
+                self.learner_commit(zxid);
             }
-            QuorumPacket::NewLeader { zxid } if stage == LStage::Syncing => {
+            QuorumPacket::NewLeader { zxid, .. } if stage == LStage::Syncing => {
                 // Our history first (already queued to the disk), then the epoch that vouches for it.
                 let e = self.learner().new_epoch;
                 let l = self.learner();
@@ -348,18 +387,19 @@ impl Peer {
                 l.stage = LStage::PersistingEpoch;
                 self.persist(PersistOp::CurrentEpoch(e), Durable::CurrentEpoch(e));
             }
-            QuorumPacket::UpToDate { commit } if stage >= LStage::WaitUpToDate => {
-                self.commit_point = self.commit_point.max(commit);
+            QuorumPacket::UpToDate if stage >= LStage::WaitUpToDate => {
+                let held = self.learner().held_commit;
+                self.commit_point = self.commit_point.max(held);
                 let e = self.learner().new_epoch;
                 self.learner().stage = LStage::Broadcast;
                 self.current_vote.peer_epoch = e;
                 self.apply_committed();
                 self.learner_serve_when_consistent();
             }
-            QuorumPacket::Ping { round } => {
+            QuorumPacket::Ping { zxid } => {
                 let sessions: Vec<(SessionId, i32)> =
                     std::mem::take(&mut self.touched).into_iter().collect();
-                self.send_q(from, QuorumPacket::PingReply { round, sessions });
+                self.send_q(from, QuorumPacket::PingReply { zxid, sessions });
             }
             QuorumPacket::RevalidateReply { session, valid } => {
                 if let Some(conn) = self.revalidating.remove(&session) {
@@ -370,8 +410,9 @@ impl Peer {
                     }
                 }
             }
-            QuorumPacket::Sync { session, cxid } => {
-                if let Some(conn) = self.learner().syncs.remove(&(session, cxid)) {
+            QuorumPacket::Sync => {
+                // The oldest sync we forwarded (`FollowerZooKeeperServer.sync`).
+                if let Some((_, cxid, conn)) = self.learner().syncs.pop_front() {
                     let need = self.commit_point;
                     self.learner().synced.push_back((need, conn, cxid));
                     self.learner_synced_check();
@@ -449,18 +490,44 @@ impl Peer {
     /// committed part.
     pub(super) fn learner_durable(&mut self) {
         let durable = self.durable;
-        let l = self.learner();
+        let l = self.learner.as_ref().expect("learner");
         if l.observer || l.stage < LStage::WaitUpToDate || durable <= l.acked {
             return;
         }
-        // Only acknowledge proposals of the current epoch: everything before it is acknowledged
-        // by the ACK of NEWLEADER.
-        if durable.epoch() != l.new_epoch {
+        // One ACK per proposal, as ZooKeeper's followers send them (its leader counts an ACK
+        // for that proposal alone), and only for proposals of the current epoch: everything
+        // before it is acknowledged by the ACK of NEWLEADER.
+        let (leader, epoch, acked) = (l.leader, l.new_epoch, l.acked);
+        let from = self.tail.partition_point(|e| e.zxid() <= acked);
+        let mut last = acked;
+        for e in self.tail.range(from..) {
+            let z = e.zxid();
+            if z > durable {
+                break;
+            }
+            last = z;
+            if z.epoch() == epoch {
+                self.out.push_back(super::Output::Send {
+                    to: leader,
+                    msg: PeerMsg::Quorum(QuorumPacket::Ack { zxid: z }),
+                });
+            }
+        }
+        self.learner().acked = last;
+        self.apply_committed();
+        self.learner_serve_when_consistent();
+        self.learner_synced_check();
+    }
+
+    /// A COMMIT (or INFORM) of `zxid`: applied once durable here — from UPTODATE on; before
+    /// it, held (see the module docs).
+    fn learner_commit(&mut self, zxid: Zxid) {
+        let l = self.learner();
+        if l.stage < LStage::Broadcast {
+            l.held_commit = l.held_commit.max(zxid);
             return;
         }
-        l.acked = durable;
-        let leader = l.leader;
-        self.send(leader, PeerMsg::Quorum(QuorumPacket::Ack { zxid: durable }));
+        self.commit_point = self.commit_point.max(zxid);
         self.apply_committed();
         self.learner_serve_when_consistent();
         self.learner_synced_check();

@@ -124,6 +124,42 @@ impl Notification {
 /// its PING replies).
 pub type SessionTouches = Vec<(SessionId, i32)>;
 
+/// `0x10000`: the Zab 1.0 protocol version ZooKeeper 3.4–3.9 announce in `LearnerInfo` and
+/// LEADERINFO.
+pub const ZAB_PROTOCOL: i32 = 0x10000;
+/// Extensions only this server announces, in the low bits of the protocol version (ZooKeeper
+/// only checks that the version is at least [`ZAB_PROTOCOL`]). A leader answers with the
+/// extensions both ends have; against Apache ZooKeeper, none is used.
+pub mod ext {
+    /// SNAPACK: a learner tells the leader how much of a SNAP's snapshot it has on disk, and
+    /// the leader keeps only a few pieces unacknowledged.
+    pub const SNAP_ACK: i32 = 0x0001;
+    /// Every extension this server speaks.
+    pub const ALL: i32 = SNAP_ACK;
+}
+
+/// What FOLLOWERINFO and OBSERVERINFO carry: the learner's id, its protocol version and the
+/// version of its configuration (`LearnerInfo`), and in the packet's zxid the last epoch it
+/// accepted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LearnerInfo {
+    pub sid: ServerId,
+    pub accepted_epoch: u32,
+    pub protocol: i32,
+    pub config_version: i64,
+}
+
+impl LearnerInfo {
+    /// The extensions this learner announced.
+    pub fn extensions(&self) -> i32 {
+        if self.protocol > ZAB_PROTOCOL {
+            self.protocol & 0xffff
+        } else {
+            0
+        }
+    }
+}
+
 /// A write request a learner forwards to the leader (`REQUEST`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Forwarded {
@@ -138,21 +174,18 @@ pub enum Forwarded {
     },
 }
 
-/// Zab's quorum packets (`Leader.java`'s packet types).
+/// Zab's quorum packets, as ZooKeeper 3.8's `Leader`, `LearnerHandler` and `Learner` send them
+/// (see [`crate::wire`] for their bytes).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum QuorumPacket {
-    /// Learner → leader, first thing after connecting: its id and the last epoch it accepted.
-    FollowerInfo {
-        sid: ServerId,
-        accepted_epoch: u32,
-    },
-    ObserverInfo {
-        sid: ServerId,
-        accepted_epoch: u32,
-    },
-    /// Leader → learner: the epoch it proposes.
+    /// Learner → leader, first thing on a connection: who it is and the last epoch it accepted.
+    FollowerInfo(LearnerInfo),
+    ObserverInfo(LearnerInfo),
+    /// Leader → learner: the epoch it proposes, and its protocol version (with the extensions
+    /// both ends have).
     LeaderInfo {
         new_epoch: u32,
+        protocol: i32,
     },
     /// Learner → leader: the epoch was accepted; here is my current epoch and last zxid.
     /// `None` when the learner had already accepted this epoch (ZooKeeper sends -1).
@@ -160,56 +193,61 @@ pub enum QuorumPacket {
         current_epoch: Option<u32>,
         last_zxid: Zxid,
     },
-    /// Sync: the learner's log is a prefix of the leader's; proposals follow. `commit` is the
-    /// leader's commit point: what the learner will hold up to it is committed.
+    /// Sync: the learner's log is a prefix of the leader's; proposals follow, each committed
+    /// one with its COMMIT. `zxid` is the leader's last committed zxid.
     Diff {
-        last_zxid: Zxid,
-        commit: Zxid,
+        zxid: Zxid,
     },
     /// Sync: drop everything after `zxid`, then proposals follow.
     Trunc {
         zxid: Zxid,
-        commit: Zxid,
     },
-    /// Sync: replace everything with the snapshot labelled `zxid`, which follows in
-    /// [`QuorumPacket::SnapPiece`]s (ZooKeeper streams it on the same connection).
+    /// Sync: replace everything with the snapshot labelled `zxid`, whose bytes follow in
+    /// [`QuorumPacket::SnapPiece`]s, then proposals.
     Snap {
         zxid: Zxid,
     },
-    /// Leader → learner: the next bytes of the snapshot a SNAP announced, whole records each.
+    /// Leader → learner: the next bytes of the snapshot a SNAP announced. On the wire they
+    /// follow the SNAP unframed, and the last is followed by the signature "BenWasHere".
     SnapPiece {
         data: Arc<Vec<u8>>,
+        last: bool,
     },
-    /// Learner → leader: a piece is on its disk; send another (flow control, so that neither
-    /// side holds more than a few pieces).
-    SnapAck,
+    /// Learner → leader ([`ext::SNAP_ACK`]): this many bytes of the snapshot are on its disk.
+    SnapAck {
+        bytes: u64,
+    },
     /// Shared: one copy for the log and every learner.
     Proposal(Arc<TxnEntry>),
-    /// Cumulative: the sender has persisted every proposal up to `zxid`.
+    /// The sender has logged the proposal `zxid` (and, since it logs in order, every one
+    /// before it); also the answer to NEWLEADER and UPTODATE.
     Ack {
         zxid: Zxid,
     },
-    /// Cumulative: every proposal up to `zxid` is committed.
+    /// The proposal `zxid` is committed (and, since the leader commits in order, every one
+    /// before it).
     Commit {
         zxid: Zxid,
     },
     /// Leader → observer: a committed transaction.
     Inform(Arc<TxnEntry>),
-    /// End of the sync stream: the learner persists its history, then its new epoch, then ACKs.
+    /// End of the sync stream: the learner persists its history, then its new epoch, then
+    /// ACKs. `config` is the leader's configuration, as ZooKeeper's `QuorumVerifier` prints it.
     NewLeader {
         zxid: Zxid,
+        config: Arc<str>,
     },
-    /// The leader has a quorum; serve clients. `commit` as in Diff.
-    UpToDate {
-        commit: Zxid,
-    },
-    /// Leader → learner each half tick; `round` numbers the ping for sync's quorum check.
+    /// The leader has a quorum: serve clients.
+    UpToDate,
+    /// Leader → learner each half tick. ZooKeeper puts its last proposed zxid here and never
+    /// reads it back; this leader numbers its pings for sync's quorum check, and learners echo
+    /// the number.
     Ping {
-        round: u64,
+        zxid: Zxid,
     },
     /// Learner → leader, answering a ping, with the sessions it saw alive.
     PingReply {
-        round: u64,
+        zxid: Zxid,
         sessions: SessionTouches,
     },
     Request {
@@ -227,37 +265,35 @@ pub enum QuorumPacket {
         session: SessionId,
         valid: bool,
     },
-    /// Leader → learner: the sync of `session`/`cxid` is complete.
-    Sync {
-        session: SessionId,
-        cxid: i32,
-    },
+    /// Leader → learner: the oldest sync this learner forwarded is complete (syncs are
+    /// answered in the order they came, and the packet names none).
+    Sync,
 }
 
 impl QuorumPacket {
     /// ZooKeeper's name of the packet type.
     pub fn kind(&self) -> &'static str {
         match self {
-            QuorumPacket::FollowerInfo { .. } => "FOLLOWERINFO",
-            QuorumPacket::ObserverInfo { .. } => "OBSERVERINFO",
+            QuorumPacket::FollowerInfo(_) => "FOLLOWERINFO",
+            QuorumPacket::ObserverInfo(_) => "OBSERVERINFO",
             QuorumPacket::LeaderInfo { .. } => "LEADERINFO",
             QuorumPacket::AckEpoch { .. } => "ACKEPOCH",
             QuorumPacket::Diff { .. } => "DIFF",
             QuorumPacket::Trunc { .. } => "TRUNC",
             QuorumPacket::Snap { .. } => "SNAP",
             QuorumPacket::SnapPiece { .. } => "SNAPPIECE",
-            QuorumPacket::SnapAck => "SNAPACK",
+            QuorumPacket::SnapAck { .. } => "SNAPACK",
             QuorumPacket::Proposal(_) => "PROPOSAL",
             QuorumPacket::Ack { .. } => "ACK",
             QuorumPacket::Commit { .. } => "COMMIT",
             QuorumPacket::Inform(_) => "INFORM",
             QuorumPacket::NewLeader { .. } => "NEWLEADER",
-            QuorumPacket::UpToDate { .. } => "UPTODATE",
+            QuorumPacket::UpToDate => "UPTODATE",
             QuorumPacket::Ping { .. } => "PING",
             QuorumPacket::PingReply { .. } => "PING",
             QuorumPacket::Request { .. } => "REQUEST",
             QuorumPacket::Revalidate { .. } | QuorumPacket::RevalidateReply { .. } => "REVALIDATE",
-            QuorumPacket::Sync { .. } => "SYNC",
+            QuorumPacket::Sync => "SYNC",
         }
     }
 }

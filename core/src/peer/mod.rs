@@ -79,6 +79,18 @@ pub struct PeerConfig {
     /// fault search, so that it streams there too).
     #[serde(default = "default_snap_piece")]
     pub snap_piece: usize,
+    /// `digest.enabled`: transactions and snapshots carry the tree's digest, and a server
+    /// checks the ones it applies.
+    #[serde(default = "default_true")]
+    pub digest_enabled: bool,
+    /// The ensemble as ZooKeeper prints it (`QuorumVerifier.toString()`): what NEWLEADER and
+    /// notifications carry.
+    #[serde(default)]
+    pub config_text: Arc<str>,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 /// See [`PeerConfig::snap_piece`].
@@ -117,6 +129,8 @@ impl PeerConfig {
             sync_enabled: true,
             read_only_mode: false,
             snap_piece: DEFAULT_SNAP_PIECE,
+            digest_enabled: true,
+            config_text: ensemble_text(voters, observers).into(),
         }
     }
 
@@ -172,6 +186,8 @@ impl PeerConfig {
             sync_enabled: cfg.sync_enabled,
             read_only_mode: cfg.read_only_mode_enabled && !standalone,
             snap_piece: DEFAULT_SNAP_PIECE,
+            digest_enabled: cfg.digest_enabled,
+            config_text: cfg.quorum_config_text(0).into(),
         }
     }
 
@@ -186,6 +202,25 @@ impl PeerConfig {
         all.remove(&self.id);
         all.into_iter().collect()
     }
+}
+
+/// A configuration text for an ensemble without addresses (the simulator's): the server lines
+/// with made-up loopback ports, as `QuorumVerifier.toString()` would print them.
+fn ensemble_text(voters: &[ServerId], observers: &[ServerId]) -> String {
+    let mut all: Vec<(ServerId, &str)> = voters.iter().map(|v| (*v, "participant")).collect();
+    all.extend(observers.iter().map(|o| (*o, "observer")));
+    all.sort();
+    let mut out = String::new();
+    for (id, role) in all {
+        let n = id.0 % 1000;
+        out.push_str(&format!(
+            "server.{id}=127.0.0.1:{}:{}:{role}\n",
+            2880 + n,
+            3880 + n
+        ));
+    }
+    out.push_str("version=0");
+    out
 }
 
 /// What a server finds on its disk when it starts.
@@ -327,8 +362,8 @@ enum Durable {
     Zxid(Zxid),
     Truncated(Zxid),
     Snapshot(Zxid),
-    /// A snapshot piece from this leader is on disk: ask it for another.
-    SnapPiece(ServerId),
+    /// Snapshot pieces from this leader are on disk, this many bytes in all: ask for more.
+    SnapPiece(ServerId, u64),
     AcceptedEpoch(u32),
     CurrentEpoch(u32),
 }
@@ -398,6 +433,8 @@ impl Peer {
             accepted_epoch,
             current_epoch,
         } = restored;
+        let mut tree = tree;
+        tree.set_digest_enabled(cfg.digest_enabled);
         let mut server = Server::new(cfg.server.clone(), tree);
         let mut last_logged = server.tree.last_processed_zxid();
         let mut tail = VecDeque::new();
@@ -701,13 +738,13 @@ impl Peer {
             match d {
                 Durable::Zxid(z) => self.durable = self.durable.max(z),
                 Durable::Truncated(z) | Durable::Snapshot(z) => self.durable = z,
-                Durable::SnapPiece(leader) => piece_acks.push(leader),
+                Durable::SnapPiece(leader, bytes) => piece_acks.push((leader, bytes)),
                 Durable::AcceptedEpoch(e) => epochs.push((true, e)),
                 Durable::CurrentEpoch(e) => epochs.push((false, e)),
             }
         }
-        for leader in piece_acks {
-            self.learner_snap_piece_durable(leader);
+        for (leader, bytes) in piece_acks {
+            self.learner_snap_piece_durable(leader, bytes);
         }
         for (accepted, e) in epochs {
             if accepted {
@@ -831,7 +868,7 @@ impl Peer {
                     self.leader_packet(from, p);
                 } else if matches!(
                     p,
-                    QuorumPacket::FollowerInfo { .. } | QuorumPacket::ObserverInfo { .. }
+                    QuorumPacket::FollowerInfo(_) | QuorumPacket::ObserverInfo(_)
                 ) {
                     if self.state == ServerState::Looking {
                         // The learner decided a moment before we did (its finalize wait began
@@ -850,6 +887,16 @@ impl Peer {
                 }
                 // Anything else (a quorum packet while LOOKING) is stale: dropped.
             }
+        }
+        self.drain_self();
+    }
+
+    /// The connection to learner `peer` took `bytes` more of a snapshot (what paces a SNAP to a
+    /// learner that does not acknowledge pieces itself, such as Apache ZooKeeper).
+    pub fn snap_written(&mut self, peer: ServerId, bytes: u64, now: Millis) {
+        self.now = now;
+        if self.leader.is_some() {
+            self.leader_snap_written(peer, bytes);
         }
         self.drain_self();
     }
@@ -1213,7 +1260,7 @@ impl Peer {
         } else if let Some(leader) = self.learner.as_ref().map(|l| l.leader) {
             if let Forwarded::Sync { .. } = op {
                 if let Some(l) = self.learner.as_mut() {
-                    l.syncs.insert((session, cxid), conn);
+                    l.syncs.push_back((session, cxid, conn));
                 }
             }
             self.send_q(

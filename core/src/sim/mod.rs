@@ -136,6 +136,7 @@ impl SimConfig {
             sync_enabled: true,
             read_only_mode: self.read_only_mode,
             snap_piece: self.snap_piece,
+            ..PeerConfig::ensemble(id, &self.voters, &self.observers, self.server.clone())
         }
     }
 }
@@ -211,8 +212,13 @@ impl SimDisk {
     /// What a restarting server finds.
     fn restore(&self, extended_types: bool) -> Restored {
         let tree = match &self.snapshot {
-            Some((_, data)) => {
-                snapshot::deserialize(data).unwrap_or_else(|_| DataTree::new(extended_types))
+            Some((z, data)) => {
+                let opts = snapshot::LoadOptions {
+                    extended_types,
+                    ..Default::default()
+                };
+                snapshot::deserialize(data, *z, opts)
+                    .unwrap_or_else(|_| DataTree::new(extended_types))
             }
             None => DataTree::new(extended_types),
         };
@@ -1462,20 +1468,22 @@ pub fn synthetic_history(epoch: u32, count: u32, time: i64) -> Vec<TxnEntry> {
     use crate::acl::Acl;
     use crate::txn::{Txn, TxnHeader};
     (1..=count)
-        .map(|i| TxnEntry {
-            hdr: TxnHeader {
-                session: crate::SessionId(0),
-                cxid: 0,
-                zxid: Zxid::new(epoch, i),
-                time: time + i as i64,
-            },
-            txn: Txn::Create {
-                path: format!("/txn-{i}"),
-                data: Some(format!("{i}").into_bytes()),
-                acl: Acl::open_unsafe(),
-                ephemeral: false,
-                parent_cversion: i as i32,
-            },
+        .map(|i| {
+            TxnEntry::new(
+                TxnHeader {
+                    session: crate::SessionId(0),
+                    cxid: 0,
+                    zxid: Zxid::new(epoch, i),
+                    time: time + i as i64,
+                },
+                Txn::Create {
+                    path: format!("/txn-{i}"),
+                    data: Some(format!("{i}").into_bytes()),
+                    acl: Acl::open_unsafe(),
+                    ephemeral: false,
+                    parent_cversion: i as i32,
+                },
+            )
         })
         .collect()
 }

@@ -10,6 +10,7 @@
 //! zkserver print-cmd [zoo.cfg]          the command that would run
 //! zkserver ensemble 3 [--observers 1]   a local ensemble, one process per server
 //! zkserver tutorial S1 [--lang zh]      replay a tutorial on real processes, checking it
+//! zkserver convert-datadir [zoo.cfg]    rewrite an earlier release's files in ZooKeeper's format
 //! ```
 
 use clap::{Parser, Subcommand};
@@ -65,6 +66,9 @@ enum Command {
         #[arg(long, default_value_t = 2000)]
         tick_time: u32,
     },
+    /// Rewrite a data directory left by an earlier zkserver release (its own file formats) in
+    /// Apache ZooKeeper's formats; the old files are kept in version-2/legacy-format/.
+    ConvertDatadir { config: Option<PathBuf> },
     /// Replay a tutorial (tutorials/*.toml) against real zkserver processes on loopback,
     /// printing each step and its checks. `--list` shows them all.
     Tutorial {
@@ -216,6 +220,14 @@ fn main() -> ExitCode {
             lang,
             dir,
         } => tutorial(id, list, lang, dir, exe),
+        Command::ConvertDatadir { config } => {
+            using(&config);
+            let l = match load(&config) {
+                Ok(l) => l,
+                Err(c) => return c,
+            };
+            convert_datadir(&l)
+        }
         Command::PrintCmd { config } => {
             let mut line = format!("\"{}\" start-foreground", exe.display());
             if let Some(c) = config {
@@ -223,6 +235,43 @@ fn main() -> ExitCode {
             }
             println!("{line}");
             ExitCode::SUCCESS
+        }
+    }
+}
+
+fn convert_datadir(l: &cli::Loaded) -> ExitCode {
+    use zk_native::storage::convert;
+    let data = PathBuf::from(&l.config.data_dir);
+    let logs = PathBuf::from(&l.config.data_log_dir);
+    match convert::convert(&data, &logs) {
+        Ok(r) if r.nothing_to_do => {
+            println!(
+                "{} holds no files of the earlier format: nothing to convert",
+                data.display()
+            );
+            ExitCode::SUCCESS
+        }
+        Ok(r) => {
+            if let Some((z, nodes)) = r.snapshot {
+                println!("snapshot at {z}: {nodes} znodes");
+            }
+            println!("transactions after it: {}", r.transactions);
+            if let Some(t) = &r.torn_tail {
+                println!("cut a torn tail off the last log (a crash while writing it): {t}");
+            }
+            for p in &r.written {
+                println!("wrote {}", p.display());
+            }
+            println!(
+                "{} old files moved into {}",
+                r.moved.len(),
+                convert::LEGACY_DIR
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("zkserver convert-datadir: {e}");
+            ExitCode::FAILURE
         }
     }
 }

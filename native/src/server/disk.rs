@@ -34,7 +34,8 @@ enum Job {
     /// A snapshot written a piece at a time: its zxid and first bytes, then pieces, then the end.
     SnapshotBegin(Zxid, Vec<u8>),
     SnapshotPiece(Vec<u8>),
-    SnapshotEnd,
+    /// With the tree's digest at the last transaction applied when the walk ended.
+    SnapshotEnd(Option<(Zxid, u64)>),
     SnapshotAbort,
     SnapshotWritten(SnapshotWritten),
     Purge(usize),
@@ -68,8 +69,10 @@ impl DiskHandle {
     pub fn snapshot_piece(&self, bytes: Vec<u8>) {
         let _ = self.tx.send(Job::SnapshotPiece(bytes));
     }
-    pub fn snapshot_end(&self) {
-        let _ = self.tx.send(Job::SnapshotEnd);
+    /// The snapshot's body is complete; `digest` is the tree's at the last transaction it had
+    /// applied then (what the file records after its seal).
+    pub fn snapshot_end(&self, digest: Option<(Zxid, u64)>) {
+        let _ = self.tx.send(Job::SnapshotEnd(digest));
     }
     pub fn snapshot_abort(&self) {
         let _ = self.tx.send(Job::SnapshotAbort);
@@ -89,7 +92,7 @@ pub fn spawn(mut storage: Storage, peer: mpsc::UnboundedSender<Input>) -> DiskHa
     let (tx, rx) = std_mpsc::channel::<Job>();
     let stats = Arc::new(DiskStats::default());
     let s = stats.clone();
-    let snapshots = spawn_snapshot_thread(peer.clone());
+    let snapshots = spawn_snapshot_thread(peer.clone(), storage.digests_on());
     std::thread::Builder::new()
         .name("zk-disk".into())
         .spawn(move || {
@@ -187,7 +190,7 @@ enum SnapJob {
         header: Vec<u8>,
     },
     Piece(Vec<u8>),
-    End,
+    End(Option<(Zxid, u64)>),
     Abort,
 }
 
@@ -212,7 +215,7 @@ fn snapshot_job(
             header,
         }),
         Job::SnapshotPiece(bytes) => forward(SnapJob::Piece(bytes)),
-        Job::SnapshotEnd => forward(SnapJob::End),
+        Job::SnapshotEnd(digest) => forward(SnapJob::End(digest)),
         Job::SnapshotAbort => forward(SnapJob::Abort),
         Job::SnapshotWritten(SnapshotWritten {
             zxid,
@@ -250,7 +253,10 @@ fn snapshot_job(
 /// The snapshot thread: writes the pieces of one snapshot at a time to its temporary file and
 /// hands the finished file back to the disk thread. A snapshot that fails to write is dropped
 /// with a warning: the log still holds everything, and the next one may succeed.
-fn spawn_snapshot_thread(peer: mpsc::UnboundedSender<Input>) -> std_mpsc::Sender<SnapJob> {
+fn spawn_snapshot_thread(
+    peer: mpsc::UnboundedSender<Input>,
+    digests_on: bool,
+) -> std_mpsc::Sender<SnapJob> {
     let (tx, rx) = std_mpsc::channel::<SnapJob>();
     std::thread::Builder::new()
         .name("zk-snapshot".into())
@@ -268,7 +274,9 @@ fn spawn_snapshot_thread(peer: mpsc::UnboundedSender<Input>) -> std_mpsc::Sender
                         if let Some((f, ..)) = current.take() {
                             f.abort();
                         }
-                        match SnapshotFile::create(zxid, tmp, &header) {
+                        match SnapshotFile::create(zxid, tmp)
+                            .and_then(|mut f| f.write(&header).map(|_| f))
+                        {
                             Ok(f) => current = Some((f, history, Instant::now())),
                             Err(e) => warn!("snapshot at {zxid} failed: {e}"),
                         }
@@ -283,12 +291,12 @@ fn spawn_snapshot_thread(peer: mpsc::UnboundedSender<Input>) -> std_mpsc::Sender
                             }
                         }
                     }
-                    SnapJob::End => {
+                    SnapJob::End(digest) => {
                         let Some((f, history, started)) = current.take() else {
                             continue;
                         };
                         let (zxid, tmp) = (f.zxid, f.tmp.clone());
-                        match f.finish() {
+                        match f.finish(digest, digests_on) {
                             Ok(bytes) => {
                                 let done = SnapshotWritten {
                                     zxid,

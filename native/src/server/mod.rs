@@ -114,6 +114,11 @@ pub enum Input {
     LinkDown {
         peer: ServerId,
     },
+    /// The connection to learner `peer` has written `bytes` more of a snapshot.
+    SnapWritten {
+        peer: ServerId,
+        bytes: u64,
+    },
     Shutdown,
 }
 
@@ -287,6 +292,7 @@ impl Driver {
                 self.peer.message(from, msg, now)
             }
             Input::LinkDown { peer } => self.peer.link_down(peer, now),
+            Input::SnapWritten { peer, bytes } => self.peer.snap_written(peer, bytes, now),
             Input::Shutdown => return false,
         }
         true
@@ -427,7 +433,7 @@ impl Driver {
             let done = w.step(&self.peer.server.tree, &mut piece, SNAPSHOT_PIECE);
             self.disk.snapshot_piece(piece);
             if done {
-                self.disk.snapshot_end();
+                self.disk.snapshot_end(self.peer.server.tree.last_digest());
                 self.snapshot = None;
             }
         }
@@ -482,6 +488,7 @@ pub async fn run(
         pre_alloc_size_kb: cfg.pre_alloc_size_kb,
         force_sync: cfg.force_sync,
         extended_types: cfg.extended_types_enabled,
+        digest: cfg.digest_enabled,
     };
     let loading = Instant::now();
     let (storage, restored, report) = Storage::open(&data_dir, &data_log_dir, storage_opts)?;
@@ -579,7 +586,7 @@ pub async fn run(
         None
     } else {
         Some(
-            QuorumNet::start(&cfg, opts.my_id, tx.clone())
+            QuorumNet::start(&cfg, opts.my_id, pcfg.config_text.clone(), tx.clone())
                 .await
                 .map_err(ServerError::Config)?,
         )

@@ -1,12 +1,18 @@
-//! A server's durable state, in its dataDir and dataLogDir, laid out as ZooKeeper lays it out
-//! (`FileTxnSnapLog`, `FileTxnLog`, `FileSnap` and `QuorumPeer`'s epoch files):
+//! A server's durable state, in its dataDir and dataLogDir, in Apache ZooKeeper's own files
+//! (`FileTxnSnapLog`, `FileTxnLog`, `FileSnap` and `QuorumPeer`'s epoch files), so that either
+//! server starts on what the other left:
 //!
 //! ```text
-//!   dataLogDir/version-2/log.<zxid hex>        transaction logs, named for their first zxid
-//!   dataDir/version-2/snapshot.<zxid hex>      snapshots, named for the last zxid they hold
-//!   dataDir/version-2/acceptedEpoch            epochs: decimal text, replaced atomically
-//!   dataDir/version-2/currentEpoch             (ZooKeeper keeps them beside the snapshots too)
+//!   dataLogDir/version-2/log.<zxid hex>        transaction logs ([`zk_core::txnlog`]), named
+//!                                              for their first zxid
+//!   dataDir/version-2/snapshot.<zxid hex>      snapshots ([`zk_core::snapshot`]), named for the
+//!                                              zxid the tree had applied when they began
+//!   dataDir/version-2/acceptedEpoch            epochs: decimal text with no newline, replaced
+//!   dataDir/version-2/currentEpoch             atomically (a crash may leave `<name>.tmp`)
 //! ```
+//!
+//! Files of this server's earlier formats are recognised and refused, with the command that
+//! converts them: `zkserver convert-datadir` ([`convert`]).
 //!
 //! ## How data flows
 //!
@@ -44,8 +50,8 @@
 //! reached the disk out of order, leaving a hole before a complete record. Recovery refuses to
 //! start then, which is safe, and an operator can cut the log at the offset named.
 
+pub mod convert;
 mod files;
-mod txnlog;
 
 #[cfg(test)]
 mod tests;
@@ -57,11 +63,11 @@ use std::io::{self, Seek, SeekFrom, Write};
 use std::ops::Bound::{Excluded, Unbounded};
 use std::path::{Path, PathBuf};
 use tracing::{info, warn};
-use txnlog::DamageKind;
 use zk_core::peer::{PersistOp, Restored};
 use zk_core::snapshot;
 use zk_core::tree::DataTree;
 use zk_core::txn::TxnEntry;
+use zk_core::txnlog::{self, DamageKind};
 use zk_core::Zxid;
 
 /// The subdirectory both dataDir and dataLogDir keep their files in (ZooKeeper's `version-2`).
@@ -70,6 +76,8 @@ pub const LOG_PREFIX: &str = "log";
 pub const SNAPSHOT_PREFIX: &str = "snapshot";
 pub const ACCEPTED_EPOCH_FILE: &str = "acceptedEpoch";
 pub const CURRENT_EPOCH_FILE: &str = "currentEpoch";
+/// ZooKeeper 3.4's mark of an epoch being updated (3.5 and later never write it).
+pub const UPDATING_EPOCH_FILE: &str = "updatingEpoch";
 
 /// How storage behaves: what `zoo.cfg` and the system properties say.
 #[derive(Clone, Debug)]
@@ -80,8 +88,10 @@ pub struct StorageOptions {
     /// `forceSync`: fsync the log before reporting appends durable. Turning it off trades
     /// durability for speed, as in ZooKeeper.
     pub force_sync: bool,
-    /// `zookeeper.extendedTypesEnabled`, for the empty tree of a fresh dataDir.
+    /// `zookeeper.extendedTypesEnabled`: how snapshots are read (TTL nodes).
     pub extended_types: bool,
+    /// `digest.enabled`: snapshots end with the tree's digest, and the ones read are checked.
+    pub digest: bool,
 }
 
 impl Default for StorageOptions {
@@ -90,6 +100,7 @@ impl Default for StorageOptions {
             pre_alloc_size_kb: 64 * 1024,
             force_sync: true,
             extended_types: false,
+            digest: true,
         }
     }
 }
@@ -142,6 +153,13 @@ pub enum StorageError {
     TruncateBelowSnapshot { zxid: Zxid, snapshot: PathBuf },
     #[error("snapshot for {zxid} is unusable: {what}")]
     BadSnapshot { zxid: Zxid, what: String },
+    #[error(
+        "{} is in the file format of earlier zkserver releases, which this one does not read: \
+         convert the data directory first with `zkserver convert-datadir <zoo.cfg>` (it keeps \
+         the old files aside)",
+        .path.display()
+    )]
+    LegacyFormat { path: PathBuf },
 }
 
 /// What [`Storage::open`] found and did, for the caller to log.
@@ -223,15 +241,18 @@ pub struct Storage {
     receiving: Option<SnapshotFile>,
 }
 
-/// A snapshot file being written a piece at a time, to its temporary name. It is flushed to the
-/// disk every [`SnapshotFile::SYNC_EVERY`] bytes, so that no single fsync has to write a whole
-/// snapshot while the transaction log waits for the same disk.
+/// A snapshot file being written a piece at a time, to its temporary name, in ZooKeeper's
+/// file form: its header first, the body's pieces as they come, and at the end the seals and
+/// the digest ([`snapshot::FileFramer`]). It is flushed to the disk every
+/// [`SnapshotFile::SYNC_EVERY`] bytes, so that no single fsync has to write a whole snapshot
+/// while the transaction log waits for the same disk.
 #[derive(Debug)]
 pub struct SnapshotFile {
     pub zxid: Zxid,
     pub tmp: PathBuf,
     /// Unbuffered: the pieces come in hundreds of kilobytes already.
     file: File,
+    framer: snapshot::FileFramer,
     bytes: u64,
     unsynced: u64,
 }
@@ -239,30 +260,37 @@ pub struct SnapshotFile {
 impl SnapshotFile {
     pub const SYNC_EVERY: u64 = 4 << 20;
 
-    /// Creates the file and writes the snapshot's first bytes (which must name `zxid`).
-    pub fn create(zxid: Zxid, tmp: PathBuf, header: &[u8]) -> Result<SnapshotFile, StorageError> {
-        check_snapshot_zxid(zxid, header)?;
-        let file = OpenOptions::new()
+    /// Creates the file for a snapshot labelled `zxid` and writes its header.
+    pub fn create(zxid: Zxid, tmp: PathBuf) -> Result<SnapshotFile, StorageError> {
+        let mut file = OpenOptions::new()
             .write(true)
             .create(true)
             .truncate(true)
             .open(&tmp)
             .map_err(io_err("create", &tmp))?;
-        let mut f = SnapshotFile {
+        let mut head = Vec::new();
+        let framer = snapshot::FileFramer::start(&mut head);
+        if let Err(e) = file.write_all(&head) {
+            let _ = fs::remove_file(&tmp);
+            return Err(io_err("write", &tmp)(e));
+        }
+        Ok(SnapshotFile {
             zxid,
             tmp,
             file,
-            bytes: 0,
-            unsynced: 0,
-        };
-        if let Err(e) = f.write(header) {
-            f.abort();
-            return Err(e);
-        }
-        Ok(f)
+            framer,
+            bytes: head.len() as u64,
+            unsynced: head.len() as u64,
+        })
     }
 
+    /// The next bytes of the body.
     pub fn write(&mut self, bytes: &[u8]) -> Result<(), StorageError> {
+        self.framer.body(bytes);
+        self.write_raw(bytes)
+    }
+
+    fn write_raw(&mut self, bytes: &[u8]) -> Result<(), StorageError> {
         self.file
             .write_all(bytes)
             .map_err(io_err("write", &self.tmp))?;
@@ -275,8 +303,20 @@ impl SnapshotFile {
         Ok(())
     }
 
-    /// Flushes and fsyncs the file; returns its size. On an error the file is removed.
-    pub fn finish(self) -> Result<u64, StorageError> {
+    /// Writes the end — the seal, and with digests on the tree's digest at `digest` (none
+    /// known: an empty one, as ZooKeeper writes) and the second seal — then fsyncs the file;
+    /// returns its size. On an error the file is removed.
+    pub fn finish(
+        mut self,
+        digest: Option<(Zxid, u64)>,
+        digests_on: bool,
+    ) -> Result<u64, StorageError> {
+        let mut end = Vec::new();
+        self.framer.finish(digest, digests_on, &mut end);
+        if let Err(e) = self.write_raw(&end) {
+            let _ = fs::remove_file(&self.tmp);
+            return Err(e);
+        }
         let SnapshotFile {
             tmp, file, bytes, ..
         } = self;
@@ -309,6 +349,16 @@ impl Storage {
         let log_dir = data_log_dir.join(VERSION_DIR);
         files::create_dir(&snap_dir)?;
         files::create_dir(&log_dir)?;
+        if convert::in_progress(data_dir) {
+            return Err(StorageError::LegacyFormat {
+                path: snap_dir.join(convert::MARK),
+            });
+        }
+        // A currentEpoch written but not yet renamed into place when the server stopped: what
+        // ZooKeeper falls back on if the log has gone past currentEpoch (`loadDataBase`).
+        let pending_current = read_epoch(&files::tmp_path(&snap_dir.join(CURRENT_EPOCH_FILE)))
+            .ok()
+            .flatten();
         let removed = files::remove_temp_files(
             &snap_dir,
             &[SNAPSHOT_PREFIX, ACCEPTED_EPOCH_FILE, CURRENT_EPOCH_FILE],
@@ -350,7 +400,7 @@ impl Storage {
             report.fuzzy_beyond_log = Some(tree.fuzzy_until());
         }
         report.last_logged = st.last_logged;
-        let (accepted_epoch, current_epoch) = st.load_epochs(&mut report)?;
+        let (accepted_epoch, current_epoch) = st.load_epochs(pending_current, &mut report)?;
         info!(
             snapshot = %base,
             records = log.len(),
@@ -366,6 +416,11 @@ impl Storage {
             current_epoch,
         };
         Ok((st, restored, report))
+    }
+
+    /// Snapshots end with the tree's digest (`digest.enabled`).
+    pub fn digests_on(&self) -> bool {
+        self.opts.digest
     }
 
     /// The last zxid appended (or found at start, or installed by a snapshot).
@@ -405,10 +460,9 @@ impl Storage {
         self.sync_log(false)
     }
 
-    /// Writes a snapshot of the committed tree at `zxid` (`bytes` from
-    /// [`zk_core::snapshot::serialize`]) and rolls the log: the next append starts a new file.
+    /// Writes a whole snapshot file of the committed tree at `zxid` (`bytes` from
+    /// [`zk_core::snapshot::file_bytes`]) and rolls the log: the next append starts a new file.
     pub fn write_snapshot(&mut self, zxid: Zxid, bytes: &[u8]) -> Result<(), StorageError> {
-        check_snapshot_zxid(zxid, bytes)?;
         let path = self.snapshot_path(zxid);
         files::write_atomic(&path, bytes)?;
         self.snapshots.insert(zxid, true);
@@ -501,8 +555,16 @@ impl Storage {
         for (z, _) in &found {
             self.snapshots.insert(*z, true);
         }
+        let opts = snapshot::LoadOptions {
+            extended_types: self.opts.extended_types,
+            digest: self.opts.digest,
+            skim: false,
+        };
         for (zxid, path) in found.iter().rev() {
-            let why = match read_snapshot(path) {
+            if is_legacy_snapshot(path) {
+                return Err(StorageError::LegacyFormat { path: path.clone() });
+            }
+            let why = match read_snapshot(path, *zxid, opts) {
                 Ok(result) => match result {
                     Ok(tree) if tree.last_processed_zxid() == *zxid => {
                         info!(snapshot = %path.display(), "loaded snapshot");
@@ -541,9 +603,10 @@ impl Storage {
         }
         // A fresh dataDir: start from an empty snapshot, so that from now on a log never exists
         // without a snapshot before it.
-        let tree = DataTree::new(self.opts.extended_types);
+        let mut tree = DataTree::new(self.opts.extended_types);
+        tree.set_digest_enabled(self.opts.digest);
         let path = self.snapshot_path(Zxid::ZERO);
-        files::write_atomic(&path, &snapshot::serialize(&tree))?;
+        files::write_atomic(&path, &snapshot::file_bytes(&tree))?;
         info!(snapshot = %path.display(), "fresh data directory: wrote an empty snapshot");
         self.snapshots.insert(Zxid::ZERO, true);
         report.fresh = true;
@@ -572,7 +635,13 @@ impl Storage {
                 offset,
                 what,
             };
-            let scan = txnlog::scan(&buf).map_err(|(off, why)| corrupt(off, why))?;
+            let scan = txnlog::scan(&buf).map_err(|e| {
+                if e.legacy {
+                    StorageError::LegacyFormat { path: path.clone() }
+                } else {
+                    corrupt(e.offset, e.why)
+                }
+            })?;
             report.log_files.push(path.clone());
             for (k, (off, e)) in scan.records.into_iter().enumerate() {
                 let z = e.zxid();
@@ -633,8 +702,15 @@ impl Storage {
     }
 
     /// The epoch files; missing ones take the epoch of the last zxid on disk and are written, as
-    /// ZooKeeper does when it finds them absent.
-    fn load_epochs(&mut self, report: &mut RecoveryReport) -> Result<(u32, u32), StorageError> {
+    /// ZooKeeper does when it finds them absent. A currentEpoch behind the log is taken from the
+    /// `currentEpoch.tmp` an interrupted write left (`pending`), as ZooKeeper does; and an
+    /// `updatingEpoch` file (ZooKeeper 3.4's mark of a learner stopped between its sync and
+    /// its new epoch) sets currentEpoch to the log's epoch, as 3.4 did, and goes.
+    fn load_epochs(
+        &mut self,
+        pending: Option<u32>,
+        report: &mut RecoveryReport,
+    ) -> Result<(u32, u32), StorageError> {
         let derived = self.last_logged.epoch();
         let mut read = |name: &str| -> Result<u32, StorageError> {
             let path = self.snap_dir.join(name);
@@ -648,7 +724,24 @@ impl Storage {
                 }
             }
         };
-        let current = read(CURRENT_EPOCH_FILE)?;
+        let mut current = read(CURRENT_EPOCH_FILE)?;
+        let updating = self.snap_dir.join(UPDATING_EPOCH_FILE);
+        if updating.exists() {
+            info!(file = %updating.display(), epoch = derived, "updatingEpoch found: currentEpoch is the log's epoch");
+            current = derived;
+            self.write_epoch(CURRENT_EPOCH_FILE, current)?;
+            files::remove_all(&self.snap_dir, &[updating])?;
+        }
+        if derived > current {
+            if let Some(e) = pending.filter(|e| *e >= derived) {
+                info!(
+                    epoch = e,
+                    "currentEpoch behind the log: taking the value of currentEpoch.tmp"
+                );
+                current = e;
+                self.write_epoch(CURRENT_EPOCH_FILE, current)?;
+            }
+        }
         let accepted = read(ACCEPTED_EPOCH_FILE)?;
         if accepted < current {
             return Err(StorageError::EpochsOutOfOrder {
@@ -786,10 +879,10 @@ impl Storage {
         }
         if let Some(path) = self.logs.range(..=zxid).next_back().map(|(_, p)| p.clone()) {
             let buf = fs::read(&path).map_err(io_err("read", &path))?;
-            let scan = txnlog::scan(&buf).map_err(|(offset, what)| StorageError::CorruptLog {
+            let scan = txnlog::scan(&buf).map_err(|e| StorageError::CorruptLog {
                 path: path.clone(),
-                offset,
-                what,
+                offset: e.offset,
+                what: e.why,
             })?;
             if let Some(d) = scan.damage.filter(|d| d.kind != DamageKind::TrailingBytes) {
                 return Err(StorageError::CorruptLog {
@@ -824,7 +917,12 @@ impl Storage {
                 old.abort();
             }
             let tmp = self.snapshot_temp_path(zxid);
-            self.receiving = Some(SnapshotFile::create(zxid, tmp, bytes)?);
+            let mut f = SnapshotFile::create(zxid, tmp)?;
+            if let Err(e) = f.write(bytes) {
+                f.abort();
+                return Err(e);
+            }
+            self.receiving = Some(f);
             return Ok(());
         }
         match &mut self.receiving {
@@ -855,7 +953,9 @@ impl Storage {
             }
         };
         let tmp = file.tmp.clone();
-        let bytes = file.finish()?;
+        // The digest at the end of the leader's walk is not known here: an empty one, as
+        // ZooKeeper writes when it has none.
+        let bytes = file.finish(None, self.opts.digest)?;
         // A snapshot of the history being replaced must not land after it.
         self.history += 1;
         let path = self.snapshot_path(zxid);
@@ -892,37 +992,42 @@ impl Storage {
     }
 }
 
-/// Reads a snapshot file a piece at a time, building the tree as it goes (the file is never
-/// all in memory). The outer error is the file's, the inner one the snapshot's.
-fn read_snapshot(path: &Path) -> io::Result<Result<DataTree, snapshot::SnapshotError>> {
+/// Reads a snapshot file labelled `zxid` a piece at a time, building the tree as it goes (the
+/// file is never all in memory). The outer error is the file's, the inner one the snapshot's.
+fn read_snapshot(
+    path: &Path,
+    zxid: Zxid,
+    opts: snapshot::LoadOptions,
+) -> io::Result<Result<DataTree, snapshot::SnapshotError>> {
     use std::io::Read;
     let mut f = File::open(path)?;
-    let mut reader = snapshot::SnapshotReader::new();
+    let mut reader = snapshot::SnapshotReader::new(snapshot::Form::File, zxid, opts);
     let mut buf = vec![0u8; 1 << 20];
     loop {
         let n = f.read(&mut buf)?;
         if n == 0 {
             return Ok(reader.finish());
         }
-        if let Err(e) = reader.feed(&buf[..n]) {
-            return Ok(Err(e));
+        match reader.feed(&buf[..n]) {
+            Ok(used) if used < n => {
+                return Ok(Err(snapshot::SnapshotError::Inconsistent(format!(
+                    "{} bytes after its end",
+                    n - used
+                ))))
+            }
+            Ok(_) => {}
+            Err(e) => return Ok(Err(e)),
         }
     }
 }
 
-/// Refuses snapshot bytes whose header does not carry `zxid`.
-fn check_snapshot_zxid(zxid: Zxid, bytes: &[u8]) -> Result<(), StorageError> {
-    match snapshot::snapshot_zxid(bytes) {
-        Ok(z) if z == zxid => Ok(()),
-        Ok(z) => Err(StorageError::BadSnapshot {
-            zxid,
-            what: format!("its header says {z}"),
-        }),
-        Err(e) => Err(StorageError::BadSnapshot {
-            zxid,
-            what: e.to_string(),
-        }),
-    }
+/// Is this a snapshot of this server's earlier format?
+fn is_legacy_snapshot(path: &Path) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; 16];
+    File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .is_ok_and(|_| zk_core::legacy::is_legacy_snapshot(&head))
 }
 
 /// An epoch file's number; `None` when the file does not exist.

@@ -1,46 +1,50 @@
-//! The transaction log file format, and reading one file back with an account of any damage.
+//! Apache ZooKeeper's transaction log file format (`FileTxnLog`), and reading one file back with
+//! an account of any damage.
 //!
 //! ```text
 //!   file    = header record* zeros*
-//!   header  = magic "ZKLG" | version: i32 = 1 | dbid: i64 = 0            (16 bytes, big-endian)
-//!   record  = crc32(payload): u32 | length(payload): u32 | payload | 0x42 ('B')
-//!   payload = zk_core::codec::encode_txn (TxnHeader, then the txn record)
+//!   header  = FileHeader { magic: int "ZKLG", version: int 2, dbid: long 0 }       (16 bytes)
+//!   record  = checksum: long (Adler-32 of payload) | payload: buffer (int length, bytes) | 0x42 ('B')
+//!   payload = TxnHeader, the txn record, and a TxnDigest when digests are on ([`crate::codec`])
 //! ```
 //!
-//! This is the shape of ZooKeeper's `FileTxnLog` (its magic, a version, a dbid; each entry a
-//! checksum, a length, the bytes and an end marker; files padded with zeros ahead of the writer),
-//! with a CRC-32 where ZooKeeper has an Adler-32 and our own txn encoding. ZooKeeper's own files
-//! are version 2, so one found here is recognised and refused by name rather than misread.
+//! Files are named `log.<hex zxid of their first record>` and padded with zeros ahead of the
+//! writer (`preAllocSize`, 64 MB by default), so the log ends at the first record whose length
+//! is 0 — or at the end of the file.
 //!
-//! The log ends at the first record header that is all zeros (the padding) or at the end of the
-//! file. Reading distinguishes damage a crash can cause — a record cut short, a checksum that does
+//! Reading distinguishes damage a crash can cause — a record cut short, a checksum that does
 //! not match because only part of the record reached the disk, a missing end marker — from a
 //! record whose checksum matches but whose bytes make no transaction, which no crash produces.
+//! (ZooKeeper itself refuses to start on a checksum that does not match anywhere in its log; the
+//! caller here cuts a torn tail off instead, when nothing valid follows it.) Files of this
+//! server's earlier format (version 1, with CRC-32s) are recognised and named as such.
 
-use zk_core::codec::{decode_txn, encode_txn};
-use zk_core::jute::{Reader, Writer};
-use zk_core::txn::TxnEntry;
-use zk_core::Zxid;
+use crate::codec::{decode_txn, encode_txn};
+use crate::jute::{Reader, Writer};
+use crate::txn::TxnEntry;
+use crate::types::Zxid;
 
-pub(super) const MAGIC: &[u8; 4] = b"ZKLG";
-pub(super) const VERSION: i32 = 1;
-/// The version of Apache ZooKeeper's own log files.
-const ZOOKEEPER_VERSION: i32 = 2;
-pub(super) const HEADER_LEN: usize = 16;
-const RECORD_HEADER_LEN: usize = 8;
+/// `FileTxnLog.TXNLOG_MAGIC`: "ZKLG".
+pub const MAGIC: &[u8; 4] = b"ZKLG";
+/// `FileTxnLog.VERSION`.
+pub const VERSION: i32 = 2;
+/// The version this server wrote before it wrote ZooKeeper's format.
+pub const LEGACY_VERSION: i32 = 1;
+pub const HEADER_LEN: usize = 16;
+/// Checksum and length.
+const RECORD_HEADER_LEN: usize = 12;
 const END_OF_RECORD: u8 = b'B';
 
-/// A new log file's header.
-pub(super) fn header() -> [u8; HEADER_LEN] {
+/// A new log file's header (dbid 0, as ZooKeeper writes it).
+pub fn header() -> [u8; HEADER_LEN] {
     let mut h = [0u8; HEADER_LEN];
     h[..4].copy_from_slice(MAGIC);
     h[4..8].copy_from_slice(&VERSION.to_be_bytes());
-    // dbid: always 0, as in ZooKeeper.
     h
 }
 
 /// Appends one record to `out`. `None` when the payload is too long for its length field.
-pub(super) fn encode_record(entry: &TxnEntry, out: &mut Vec<u8>) -> Option<()> {
+pub fn encode_record(entry: &TxnEntry, out: &mut Vec<u8>) -> Option<()> {
     let start = out.len();
     out.extend_from_slice(&[0; RECORD_HEADER_LEN]);
     let mut w = Writer {
@@ -49,10 +53,10 @@ pub(super) fn encode_record(entry: &TxnEntry, out: &mut Vec<u8>) -> Option<()> {
     encode_txn(entry, &mut w);
     *out = w.into_inner();
     let payload = &out[start + RECORD_HEADER_LEN..];
-    let len = u32::try_from(payload.len()).ok()?;
-    let crc = crc32fast::hash(payload);
-    out[start..start + 4].copy_from_slice(&crc.to_be_bytes());
-    out[start + 4..start + 8].copy_from_slice(&len.to_be_bytes());
+    let len = i32::try_from(payload.len()).ok()?;
+    let sum = adler2::adler32_slice(payload) as i64;
+    out[start..start + 8].copy_from_slice(&sum.to_be_bytes());
+    out[start + 8..start + 12].copy_from_slice(&len.to_be_bytes());
     out.push(END_OF_RECORD);
     Some(())
 }
@@ -61,7 +65,7 @@ pub(super) fn encode_record(entry: &TxnEntry, out: &mut Vec<u8>) -> Option<()> {
 enum Next {
     /// A good record, and the offset after it.
     Record(TxnEntry, usize),
-    /// The end of the log: a zero record header, or the end of the file.
+    /// The end of the log: a zero length, or the end of the file.
     End,
     /// A record a crash may have cut short or garbled.
     Torn(String),
@@ -69,8 +73,14 @@ enum Next {
     Invalid(String),
 }
 
-fn be_u32(b: &[u8], at: usize) -> u32 {
-    u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+fn be_i32(b: &[u8], at: usize) -> i32 {
+    i32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+fn be_i64(b: &[u8], at: usize) -> i64 {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(&b[at..at + 8]);
+    i64::from_be_bytes(a)
 }
 
 fn read_record(buf: &[u8], off: usize) -> Next {
@@ -81,14 +91,19 @@ fn read_record(buf: &[u8], off: usize) -> Next {
         }
         return Next::Torn(format!("record header cut short ({left} bytes)"));
     }
-    let crc = be_u32(buf, off);
-    let len = be_u32(buf, off + 4) as usize;
+    let sum = be_i64(buf, off);
+    let len = be_i32(buf, off + 8);
     if len == 0 {
-        if crc == 0 {
+        // ZooKeeper's end of the log (the preallocated zeros).
+        if sum == 0 {
             return Next::End;
         }
-        return Next::Torn(format!("record of length 0 with checksum {crc:#010x}"));
+        return Next::Torn(format!("record of length 0 with checksum {sum:#x}"));
     }
+    if len < 0 {
+        return Next::Torn(format!("record length {len} is negative"));
+    }
+    let len = len as usize;
     let body = off + RECORD_HEADER_LEN;
     if len >= buf.len() - body {
         return Next::Torn(format!(
@@ -97,10 +112,10 @@ fn read_record(buf: &[u8], off: usize) -> Next {
         ));
     }
     let payload = &buf[body..body + len];
-    let computed = crc32fast::hash(payload);
-    if computed != crc {
+    let computed = adler2::adler32_slice(payload) as i64;
+    if computed != sum {
         return Next::Torn(format!(
-            "checksum mismatch: stored {crc:#010x}, computed {computed:#010x}"
+            "checksum mismatch: stored {sum:#x}, computed {computed:#x}"
         ));
     }
     if buf[body + len] != END_OF_RECORD {
@@ -124,7 +139,7 @@ fn read_record(buf: &[u8], off: usize) -> Next {
 
 /// What kind of damage ended the reading of a file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum DamageKind {
+pub enum DamageKind {
     /// The file header is missing or cut short (a crash while the file was being created).
     Header,
     /// A record is cut short or garbled.
@@ -134,7 +149,7 @@ pub(super) enum DamageKind {
 }
 
 #[derive(Clone, Debug)]
-pub(super) struct Damage {
+pub struct Damage {
     pub kind: DamageKind,
     /// Where the damage starts: everything before it is good.
     pub offset: u64,
@@ -146,15 +161,30 @@ pub(super) struct Damage {
 
 /// One log file, read.
 #[derive(Debug, Default)]
-pub(super) struct Scan {
+pub struct Scan {
     /// Good records, each with its offset, in file order.
     pub records: Vec<(u64, TxnEntry)>,
     pub damage: Option<Damage>,
 }
 
-/// Reads every record of a log file. `Err((offset, why))` is damage no crash explains: a header
-/// that is not ours, or a record whose checksum matches but that makes no transaction.
-pub(super) fn scan(buf: &[u8]) -> Result<Scan, (u64, String)> {
+/// Why a file cannot be read as a log at all (damage no crash explains), with the offset.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unreadable {
+    pub offset: u64,
+    pub why: String,
+    /// It is a log of this server's earlier format: convert it.
+    pub legacy: bool,
+}
+
+/// Reads every record of a log file. An error is damage no crash explains: a header that is
+/// not a log's, a log of another format, or a record whose checksum matches but that makes no
+/// transaction.
+pub fn scan(buf: &[u8]) -> Result<Scan, Unreadable> {
+    let unreadable = |offset: u64, why: String| Unreadable {
+        offset,
+        why,
+        legacy: false,
+    };
     let mut scan = Scan::default();
     let present = buf.len().min(HEADER_LEN);
     let expected = header();
@@ -162,7 +192,7 @@ pub(super) fn scan(buf: &[u8]) -> Result<Scan, (u64, String)> {
         let head = &buf[..present];
         let zeros = head.iter().all(|&b| b == 0);
         if !zeros && head != &expected[..present] {
-            return Err((
+            return Err(unreadable(
                 0,
                 "file header is neither a log header nor a cut-short one".into(),
             ));
@@ -180,21 +210,24 @@ pub(super) fn scan(buf: &[u8]) -> Result<Scan, (u64, String)> {
         return Ok(scan);
     }
     if &buf[..4] != MAGIC {
-        return Err((
+        return Err(unreadable(
             0,
             format!("not a transaction log: magic {:02x?}", &buf[..4]),
         ));
     }
-    let version = i32::from_be_bytes([buf[4], buf[5], buf[6], buf[7]]);
-    if version == ZOOKEEPER_VERSION {
-        return Err((
-            0,
-            "this is Apache ZooKeeper's own log format (version 2), which this server does not read"
-                .into(),
-        ));
+    let version = be_i32(buf, 4);
+    if version == LEGACY_VERSION {
+        return Err(Unreadable {
+            offset: 0,
+            why: "this log is in the format of earlier zkserver releases (version 1)".into(),
+            legacy: true,
+        });
     }
     if version != VERSION {
-        return Err((0, format!("log format version {version} is not supported (this server writes version {VERSION})")));
+        return Err(unreadable(
+            0,
+            format!("log format version {version} is not supported (ZooKeeper writes version {VERSION})"),
+        ));
     }
     let mut off = HEADER_LEN;
     let mut last: Option<Zxid> = None;
@@ -228,7 +261,7 @@ pub(super) fn scan(buf: &[u8]) -> Result<Scan, (u64, String)> {
                 });
                 return Ok(scan);
             }
-            Next::Invalid(why) => return Err((off as u64, why)),
+            Next::Invalid(why) => return Err(unreadable(off as u64, why)),
         }
     }
 }
@@ -248,8 +281,10 @@ fn find_valid_record(buf: &[u8], from: usize, after: Option<Zxid>) -> Option<u64
                 None => return None,
             }
         }
-        let len = be_u32(buf, p + 4) as usize;
-        let marker = (p + RECORD_HEADER_LEN).checked_add(len);
+        let len = be_i32(buf, p + 8);
+        let marker = usize::try_from(len)
+            .ok()
+            .and_then(|l| (p + RECORD_HEADER_LEN).checked_add(l));
         let plausible = len > 0 && marker.is_some_and(|m| m < buf.len() && buf[m] == END_OF_RECORD);
         if plausible {
             if let Next::Record(e, _) = read_record(buf, p) {
@@ -266,23 +301,23 @@ fn find_valid_record(buf: &[u8], from: usize, after: Option<Zxid>) -> Option<u64
 #[cfg(test)]
 mod tests {
     use super::*;
-    use zk_core::txn::{Txn, TxnHeader};
-    use zk_core::SessionId;
+    use crate::txn::{Txn, TxnHeader};
+    use crate::SessionId;
 
     fn entry(z: u64) -> TxnEntry {
-        TxnEntry {
-            hdr: TxnHeader {
+        TxnEntry::new(
+            TxnHeader {
                 session: SessionId(1),
                 cxid: z as i32,
                 zxid: Zxid(z),
                 time: 0,
             },
-            txn: Txn::SetData {
+            Txn::SetData {
                 path: "/a".into(),
                 data: Some(vec![z as u8; 20]),
                 version: -1,
             },
-        }
+        )
     }
 
     fn file(zxids: &[u64], padding: usize) -> Vec<u8> {
@@ -308,10 +343,24 @@ mod tests {
     }
 
     #[test]
+    fn a_record_is_zookeepers() {
+        let mut b = Vec::new();
+        encode_record(&entry(7), &mut b).unwrap();
+        let payload = &b[12..b.len() - 1];
+        assert_eq!(
+            &b[..8],
+            &(adler2::adler32_slice(payload) as i64).to_be_bytes()
+        );
+        assert_eq!(&b[8..12], &(payload.len() as i32).to_be_bytes());
+        assert_eq!(b[b.len() - 1], b'B');
+        assert_eq!(&header()[..8], b"ZKLG\0\0\0\x02");
+    }
+
+    #[test]
     fn a_cut_record_is_torn_and_nothing_valid_follows() {
         let full = file(&[1, 2, 3], 0);
         let two = file(&[1, 2], 0).len();
-        for cut in [two + 1, two + 5, two + 9, full.len() - 1] {
+        for cut in [two + 1, two + 5, two + 13, full.len() - 1] {
             let mut b = full[..cut].to_vec();
             b.resize(b.len() + 64, 0);
             let s = scan(&b).unwrap();
@@ -327,7 +376,7 @@ mod tests {
     fn a_bad_record_before_good_ones_is_found() {
         let mut b = file(&[1, 2, 3], 32);
         let second = scan(&b).unwrap().records[1].0 as usize;
-        b[second + 12] ^= 0xff;
+        b[second + 16] ^= 0xff;
         let s = scan(&b).unwrap();
         let d = s.damage.unwrap();
         assert_eq!(d.offset, second as u64);
@@ -336,12 +385,15 @@ mod tests {
     }
 
     #[test]
-    fn headers_that_are_not_ours_are_errors() {
+    fn headers_that_are_not_a_logs_are_errors() {
         let mut b = file(&[1], 0);
-        b[4..8].copy_from_slice(&2i32.to_be_bytes());
-        assert!(scan(&b).unwrap_err().1.contains("Apache ZooKeeper"));
+        b[4..8].copy_from_slice(&1i32.to_be_bytes());
+        let e = scan(&b).unwrap_err();
+        assert!(e.legacy && e.why.contains("earlier zkserver"), "{e:?}");
+        b[4..8].copy_from_slice(&3i32.to_be_bytes());
+        assert!(!scan(&b).unwrap_err().legacy);
         b[..4].copy_from_slice(b"XXXX");
-        assert!(scan(&b).unwrap_err().1.contains("magic"));
+        assert!(scan(&b).unwrap_err().why.contains("magic"));
         assert_eq!(
             scan(&[0; 7]).unwrap().damage.unwrap().kind,
             DamageKind::Header
@@ -357,12 +409,12 @@ mod tests {
     fn a_checksummed_record_that_is_no_txn_is_an_error() {
         let mut b = header().to_vec();
         let payload = [1u8, 2, 3];
-        b.extend_from_slice(&crc32fast::hash(&payload).to_be_bytes());
-        b.extend_from_slice(&3u32.to_be_bytes());
+        b.extend_from_slice(&(adler2::adler32_slice(&payload) as i64).to_be_bytes());
+        b.extend_from_slice(&3i32.to_be_bytes());
         b.extend_from_slice(&payload);
         b.push(b'B');
-        let (off, why) = scan(&b).unwrap_err();
-        assert_eq!(off, HEADER_LEN as u64);
-        assert!(why.contains("cannot be read"), "{why}");
+        let e = scan(&b).unwrap_err();
+        assert_eq!(e.offset, HEADER_LEN as u64);
+        assert!(e.why.contains("cannot be read"), "{}", e.why);
     }
 }
