@@ -207,7 +207,9 @@ fn read_txn_body(r: &mut Reader, kind: i32, top: bool) -> JuteResult<Txn> {
                 let bytes = r.buffer_ref("Txn.data")?;
                 let mut sub = Reader::new(bytes, r.limit);
                 txns.push(read_txn_body(&mut sub, sub_kind, false)?);
-                if !sub.is_empty() {
+                // ZooKeeper reads only an error's code: an error sub-txn may carry more (its
+                // leader can log the record of the op it replaced).
+                if !sub.is_empty() && sub_kind != op::ERROR {
                     return Err(JuteError::Invalid(format!(
                         "MultiTxn.txns[{i}] ({}) has {} bytes left over",
                         crate::request::op_name(sub_kind),

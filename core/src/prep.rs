@@ -307,11 +307,9 @@ impl Prep {
                 Err(err) => {
                     failed = true;
                     self.rollback(zxid);
-                    // The ops before the failing one report Ok, as ZooKeeper's DataTree rewrites
-                    // them when it applies a failed multi.
-                    for t in txns.iter_mut() {
-                        *t = Txn::Error { err: ErrorCode::Ok };
-                    }
+                    // The ops before the failing one stay as they were prepared, as ZooKeeper's
+                    // PrepRequestProcessor leaves them: the tree applies none of them, and
+                    // they report Ok ([`crate::tree::DataTree::apply`]).
                     txns.push(Txn::Error { err });
                 }
             }
@@ -951,9 +949,10 @@ mod tests {
         match &t {
             Txn::Multi(subs) => assert_eq!(
                 subs.iter().map(err).collect::<Vec<_>>(),
+                // As ZooKeeper writes it: the ops before the failing one as prepared.
                 vec![
-                    Some(ErrorCode::Ok),
-                    Some(ErrorCode::Ok),
+                    None,
+                    None,
                     Some(ErrorCode::NoNode),
                     Some(ErrorCode::RuntimeInconsistency)
                 ]

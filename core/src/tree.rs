@@ -860,8 +860,28 @@ impl DataTree {
             }
             Txn::Error { err } => Err(*err),
             Txn::Multi(txns) => {
+                // A multi with an error in it failed as a whole: as ZooKeeper's processTxn does,
+                // its other ops change nothing and report Ok before the first error and
+                // RuntimeInconsistency after it (ZooKeeper's leader logs the real ops before
+                // the failing one; this one logs them as errors already).
+                let failed = txns.iter().any(|t| matches!(t, Txn::Error { .. }));
+                let mut after_error = false;
                 for sub in txns {
-                    let sub_rc = self.apply_one(hdr, sub, events);
+                    let sub_rc = match sub {
+                        Txn::Error { .. } => {
+                            after_error = true;
+                            self.apply_one(hdr, sub, events)
+                        }
+                        _ if failed => {
+                            let err = if after_error {
+                                ErrorCode::RuntimeInconsistency
+                            } else {
+                                ErrorCode::Ok
+                            };
+                            self.apply_one(hdr, &Txn::Error { err }, events)
+                        }
+                        _ => self.apply_one(hdr, sub, events),
+                    };
                     if !sub_rc.err.is_ok() && rc.err.is_ok() {
                         rc.err = sub_rc.err;
                     }
@@ -1487,6 +1507,29 @@ mod tests {
         let rc = t.apply(&hdr(3), &failed, &mut ev);
         assert_eq!(rc.err, ErrorCode::NoNode);
         assert_eq!(t.last_processed_zxid(), Zxid(3));
+        // As ZooKeeper's leader writes a failed multi: the real ops around the failing one,
+        // none of them applied.
+        let digest = t.digest();
+        let failed = Txn::Multi(vec![
+            create("/x", -1),
+            Txn::Error {
+                err: ErrorCode::BadVersion,
+            },
+            create("/y", -1),
+        ]);
+        let rc = t.apply(&hdr(4), &failed, &mut ev);
+        assert_eq!(rc.err, ErrorCode::BadVersion);
+        let errs: Vec<ErrorCode> = rc.multi.iter().map(|r| r.err).collect();
+        assert_eq!(
+            errs,
+            vec![
+                ErrorCode::Ok,
+                ErrorCode::BadVersion,
+                ErrorCode::RuntimeInconsistency
+            ]
+        );
+        assert!(t.get("/x").is_none() && t.get("/y").is_none());
+        assert_eq!(t.digest(), digest);
     }
 
     #[test]

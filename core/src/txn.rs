@@ -100,8 +100,9 @@ pub enum Txn {
         path: String,
         version: i32,
     },
-    /// Sub-transactions of a multi. When the multi failed they are all `Error`: the failing op
-    /// with its code, the ones before it with `Ok`, the ones after with `RuntimeInconsistency`.
+    /// Sub-transactions of a multi. When the multi failed, the failing op is an `Error` with
+    /// its code and the ones after it `Error`s with `RuntimeInconsistency`; the ones before it
+    /// are as prepared (ZooKeeper's leader writes them so), and none of them is applied.
     Multi(Vec<Txn>),
     CreateSession {
         timeout: i32,

@@ -360,7 +360,7 @@ mod tests {
     fn a_cut_record_is_torn_and_nothing_valid_follows() {
         let full = file(&[1, 2, 3], 0);
         let two = file(&[1, 2], 0).len();
-        for cut in [two + 1, two + 5, two + 13, full.len() - 1] {
+        for cut in [two + 8, two + 10, two + 13, full.len() - 1] {
             let mut b = full[..cut].to_vec();
             b.resize(b.len() + 64, 0);
             let s = scan(&b).unwrap();

@@ -47,6 +47,7 @@
 use crate::acl::Id;
 use crate::codec::{decode_txn, encode_txn};
 use crate::jute::{JuteError, Reader, Writer};
+use crate::peer::election::NOBODY;
 use crate::peer::messages::{
     Forwarded, LearnerInfo, Notification, QuorumPacket, ServerState, SessionTouches,
 };
@@ -246,11 +247,17 @@ pub fn encode_notification(n: &Notification, config: &str) -> Vec<u8> {
         ServerState::Standalone => ServerState::Leading.code(),
         s => s.code(),
     };
+    // An observer's vote for nobody is Long.MIN_VALUE in all three, as ZooKeeper writes it.
+    let (leader, zxid, peer_epoch) = if n.leader == NOBODY {
+        (i64::MIN, i64::MIN, i64::MIN)
+    } else {
+        (n.leader.0 as i64, n.zxid.as_i64(), n.peer_epoch as i64)
+    };
     w.i32(state)
-        .i64(n.leader.0 as i64)
-        .zxid(n.zxid)
+        .i64(leader)
+        .i64(zxid)
         .i64(n.election_epoch as i64)
-        .i64(n.peer_epoch as i64)
+        .i64(peer_epoch)
         .i32(NOTIFICATION_VERSION)
         .i32(config.len() as i32);
     w.buf.extend_from_slice(config.as_bytes());
@@ -307,12 +314,17 @@ pub fn decode_notification(body: &[u8], sid: ServerId) -> Result<Received, WireE
         0..=3 => ServerState::from_code(state_code).expect("0..=3 are states"),
         s => return Err(WireError::UnknownState(s)),
     };
+    let (leader, zxid, peer_epoch) = if leader == i64::MIN {
+        (NOBODY, Zxid::ZERO, 0)
+    } else {
+        (ServerId(leader as u64), zxid, peer_epoch as u32)
+    };
     Ok(Received {
         notification: Notification {
-            leader: ServerId(leader as u64),
+            leader,
             zxid,
             election_epoch: election_epoch as u64,
-            peer_epoch: peer_epoch as u32,
+            peer_epoch,
             state,
             sid,
         },
@@ -429,7 +441,12 @@ pub fn encode_packet(p: &QuorumPacket, out: &mut Vec<u8>) {
                     d.i32(op::SYNC).string(path);
                 }
             }
-            record(REQUEST, -1, Some(&d.buf), Some(auth));
+            // ZooKeeper's learners forward a new session with no authinfo at all (null).
+            let auth = match op.as_ref() {
+                Forwarded::CreateSession { .. } => None,
+                _ => Some(auth.as_slice()),
+            };
+            record(REQUEST, -1, Some(&d.buf), auth);
         }
         QuorumPacket::Revalidate { session, timeout } => {
             let mut d = Writer::with_capacity(12);

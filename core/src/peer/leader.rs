@@ -816,10 +816,14 @@ impl Peer {
     /// Logs and broadcasts a proposal.
     fn propose(&mut self, hdr: TxnHeader, txn: Txn) {
         // The tree's digest after this transaction, as the pending changes say it will be.
-        let digest = self
-            .leader
-            .as_ref()
-            .and_then(|l| l.prep.txn_digest(&self.server.tree));
+        // ZooKeeper's error transactions carry none.
+        let digest = match txn {
+            Txn::Error { .. } => None,
+            _ => self
+                .leader
+                .as_ref()
+                .and_then(|l| l.prep.txn_digest(&self.server.tree)),
+        };
         let entry = Arc::new(TxnEntry { hdr, txn, digest });
         let zxid = entry.zxid();
         self.leader().last_proposed = zxid;

@@ -197,6 +197,8 @@ struct Driver {
     last_snapshot: Option<(zk_core::Zxid, i64)>,
     trace_mask: i64,
     fsync_threshold_exceeded: u64,
+    /// The tree's count of digest mismatches when last looked at.
+    digest_mismatches: u64,
 }
 
 impl Driver {
@@ -403,6 +405,33 @@ impl Driver {
             log_event(&e);
         }
         self.snapshot_step(replaced);
+        self.check_digests();
+    }
+
+    /// A transaction after which this server's tree had another digest than the one its leader
+    /// recorded means the replicas have diverged: counted (`digest_mismatches_count`) and
+    /// logged, as ZooKeeper does.
+    fn check_digests(&mut self) {
+        let tree = &self.peer.server.tree;
+        let n = tree.digest_mismatches();
+        if n < self.digest_mismatches {
+            // A new tree (a SNAP from the leader) counts afresh.
+            self.digest_mismatches = n;
+        }
+        if n > self.digest_mismatches {
+            self.metrics
+                .count("digest_mismatches_count", n - self.digest_mismatches);
+            if let Some(m) = tree.first_digest_mismatch() {
+                error!(
+                    zxid = %m.zxid,
+                    expected = m.expected,
+                    actual = m.actual,
+                    mismatches = n,
+                    "digests are not matching: after this transaction the tree's digest differs from the one recorded (the first such transaction; the replicas have diverged)"
+                );
+            }
+            self.digest_mismatches = n;
+        }
     }
 
     /// A snapshot of the committed tree every snapCount-or-so transactions, taken a piece per
@@ -616,6 +645,7 @@ pub async fn run(
         last_snapshot,
         trace_mask: stats::DEFAULT_TRACE_MASK,
         fsync_threshold_exceeded: 0,
+        digest_mismatches: 0,
     };
     d.flush();
 
