@@ -34,7 +34,11 @@ fn captures(prefix: &str) -> Vec<(String, Vec<u8>, Vec<u8>)> {
         .map(|n| n.trim_end_matches(".c2s.bin").to_string())
         .collect();
     names.sort();
-    assert!(!names.is_empty(), "no {prefix} captures in {}", dir.display());
+    assert!(
+        !names.is_empty(),
+        "no {prefix} captures in {}",
+        dir.display()
+    );
     names
         .into_iter()
         .map(|n| {
@@ -139,8 +143,21 @@ fn every_election_message_reads_and_writes_back() {
             c2s[..used],
             "{name}: the initial message written back"
         );
-        let from: u64 = name["election-".len()..].split("to").next().unwrap().parse().unwrap();
-        let to: u64 = name.split("to").nth(1).unwrap().split('-').next().unwrap().parse().unwrap();
+        let from: u64 = name["election-".len()..]
+            .split("to")
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let to: u64 = name
+            .split("to")
+            .nth(1)
+            .unwrap()
+            .split('-')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
         assert_eq!(hello.sid, ServerId(from), "{name}");
         for (sid, mut rest) in [(from, &c2s[used..]), (to, &s2c[..])] {
             while !rest.is_empty() {
@@ -183,7 +200,13 @@ struct DataDir {
 
 fn datadirs() -> Vec<DataDir> {
     let mut out = Vec::new();
-    for n in ["datadir-1", "datadir-2", "datadir-3", "datadir-4", "datadir-killed"] {
+    for n in [
+        "datadir-1",
+        "datadir-2",
+        "datadir-3",
+        "datadir-4",
+        "datadir-killed",
+    ] {
         let dir = data().join(n).join("version-2");
         let mut d = DataDir {
             name: n.to_string(),
@@ -229,7 +252,12 @@ fn every_log_record_reads_and_writes_back_byte_for_byte() {
         for path in d.logs.values() {
             let bytes = fs::read(path).unwrap();
             let scan = txnlog::scan(&bytes).unwrap_or_else(|e| panic!("{}: {e:?}", path.display()));
-            assert!(scan.damage.is_none(), "{}: {:?}", path.display(), scan.damage);
+            assert!(
+                scan.damage.is_none(),
+                "{}: {:?}",
+                path.display(),
+                scan.damage
+            );
             let mut again = txnlog::header().to_vec();
             for (_, e) in &scan.records {
                 txnlog::encode_record(e, &mut again).unwrap();

@@ -220,20 +220,18 @@ pub fn message_fields(lang: Lang, msg: &PeerMsg) -> Vec<(&'static str, String)> 
             ("sid", n.sid.to_string()),
         ],
         PeerMsg::Quorum(q) => match q {
-            QuorumPacket::FollowerInfo {
-                sid,
-                accepted_epoch,
-            }
-            | QuorumPacket::ObserverInfo {
-                sid,
-                accepted_epoch,
-            } => vec![
-                ("sid", sid.to_string()),
-                ("acceptedEpoch", accepted_epoch.to_string()),
+            QuorumPacket::FollowerInfo(li) | QuorumPacket::ObserverInfo(li) => vec![
+                ("sid", li.sid.to_string()),
+                ("acceptedEpoch", li.accepted_epoch.to_string()),
+                ("protocolVersion", format!("{:#x}", li.protocol)),
             ],
-            QuorumPacket::LeaderInfo { new_epoch } => {
-                vec![("newEpoch", new_epoch.to_string())]
-            }
+            QuorumPacket::LeaderInfo {
+                new_epoch,
+                protocol,
+            } => vec![
+                ("newEpoch", new_epoch.to_string()),
+                ("protocolVersion", format!("{protocol:#x}")),
+            ],
             QuorumPacket::AckEpoch {
                 current_epoch,
                 last_zxid,
@@ -244,21 +242,20 @@ pub fn message_fields(lang: Lang, msg: &PeerMsg) -> Vec<(&'static str, String)> 
                 ),
                 ("lastZxid", last_zxid.pretty()),
             ],
-            QuorumPacket::Diff { last_zxid, commit } => {
-                vec![
-                    ("lastZxid", last_zxid.pretty()),
-                    ("commit", commit.pretty()),
-                ]
-            }
-            QuorumPacket::Trunc { zxid, commit } => {
-                vec![("zxid", zxid.pretty()), ("commit", commit.pretty())]
+            QuorumPacket::Diff { zxid } | QuorumPacket::Trunc { zxid } => {
+                vec![("zxid", zxid.pretty())]
             }
             QuorumPacket::Snap { zxid } => vec![("zxid", zxid.pretty())],
-            QuorumPacket::SnapPiece { data } => vec![(
-                "snapshot",
-                format!("{} {}", data.len(), lang.pick("bytes", "字节")),
-            )],
-            QuorumPacket::SnapAck => vec![],
+            QuorumPacket::SnapPiece { data, last } => vec![
+                (
+                    "snapshot",
+                    format!("{} {}", data.len(), lang.pick("bytes", "字节")),
+                ),
+                ("last", last.to_string()),
+            ],
+            QuorumPacket::SnapAck { bytes } => {
+                vec![("onDisk", format!("{bytes} {}", lang.pick("bytes", "字节")))]
+            }
             QuorumPacket::Proposal(e) | QuorumPacket::Inform(e) => vec![
                 ("zxid", e.zxid().pretty()),
                 ("type", e.txn.name().to_string()),
@@ -270,11 +267,11 @@ pub fn message_fields(lang: Lang, msg: &PeerMsg) -> Vec<(&'static str, String)> 
             QuorumPacket::Ack { zxid } | QuorumPacket::Commit { zxid } => {
                 vec![("zxid", zxid.pretty())]
             }
-            QuorumPacket::NewLeader { zxid } => vec![("zxid", zxid.pretty())],
-            QuorumPacket::UpToDate { commit } => vec![("commit", commit.pretty())],
-            QuorumPacket::Ping { round } => vec![("round", round.to_string())],
-            QuorumPacket::PingReply { round, sessions } => vec![
-                ("round", round.to_string()),
+            QuorumPacket::NewLeader { zxid, .. } => vec![("zxid", zxid.pretty())],
+            QuorumPacket::UpToDate => vec![],
+            QuorumPacket::Ping { zxid } => vec![("round", zxid.0.to_string())],
+            QuorumPacket::PingReply { zxid, sessions } => vec![
+                ("round", zxid.0.to_string()),
                 (
                     "sessions",
                     sessions
@@ -299,9 +296,7 @@ pub fn message_fields(lang: Lang, msg: &PeerMsg) -> Vec<(&'static str, String)> 
                 ("session", session.to_string()),
                 ("valid", valid.to_string()),
             ],
-            QuorumPacket::Sync { session, cxid } => {
-                vec![("session", session.to_string()), ("cxid", cxid.to_string())]
-            }
+            QuorumPacket::Sync => vec![],
         },
     }
 }
@@ -640,6 +635,13 @@ fn peer_event(lang: Lang, e: &PeerEvent) -> String {
                 format!("装载 leader 的快照，截至 {}", zxid.pretty())
             } else {
                 format!("installs the leader's snapshot up to {}", zxid.pretty())
+            }
+        }
+        PeerEvent::SyncedBy { leader, mode, zxid } => {
+            if zh {
+                format!("leader {leader} 用 {mode} 同步本机（{}）", zxid.pretty())
+            } else {
+                format!("leader {leader} syncs it with {mode} ({})", zxid.pretty())
             }
         }
         PeerEvent::Info(s) => core_sentence(lang, s),

@@ -9,7 +9,7 @@
 //! nothing of a leader's history is applied before a quorum has it.
 
 use super::messages::{ext, LearnerInfo, PeerMsg, QuorumPacket, ServerState, ZAB_PROTOCOL};
-use super::{Durable, Peer, PeerConfig, PeerEvent, PersistOp};
+use super::{Durable, Peer, PeerConfig, PeerEvent, PersistOp, SyncMode};
 use crate::snapshot;
 use crate::types::{ConnId, Millis, ServerId, SessionId, Zxid};
 use std::collections::VecDeque;
@@ -323,8 +323,12 @@ impl Peer {
             }
             // The leader's last committed zxid (ZooKeeper's own learners, which apply their
             // whole log at start, have no use for it): what we have up to there is committed.
-            QuorumPacket::Diff { zxid } if stage == LStage::Syncing => self.learner_commit(zxid),
+            QuorumPacket::Diff { zxid } if stage == LStage::Syncing => {
+                self.synced_by(from, SyncMode::Diff, zxid);
+                self.learner_commit(zxid);
+            }
             QuorumPacket::Trunc { zxid } if stage == LStage::Syncing => {
+                self.synced_by(from, SyncMode::Trunc, zxid);
                 if zxid < self.server.tree.last_processed_zxid() {
                     // The leader would take back something we applied as committed: this must
                     // never happen, and the simulator's invariants would flag it.
@@ -349,6 +353,7 @@ impl Peer {
                 self.learner_commit(zxid);
             }
             QuorumPacket::Snap { zxid } if stage == LStage::Syncing => {
+                self.synced_by(from, SyncMode::Snap, zxid);
                 let opts = snapshot::LoadOptions {
                     extended_types: self.cfg.server.extended_types,
                     digest: self.cfg.digest_enabled,
@@ -517,6 +522,10 @@ impl Peer {
         self.apply_committed();
         self.learner_serve_when_consistent();
         self.learner_synced_check();
+    }
+
+    fn synced_by(&mut self, leader: ServerId, mode: SyncMode, zxid: Zxid) {
+        self.event(PeerEvent::SyncedBy { leader, mode, zxid });
     }
 
     /// A COMMIT (or INFORM) of `zxid`: applied once durable here — from UPTODATE on; before

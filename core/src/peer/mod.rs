@@ -337,7 +337,32 @@ pub enum PeerEvent {
     SnapshotInstalled {
         zxid: Zxid,
     },
+    /// A learner heard how its leader brings it up to date: DIFF, TRUNC or SNAP, with the
+    /// packet's zxid.
+    SyncedBy {
+        leader: ServerId,
+        mode: SyncMode,
+        zxid: Zxid,
+    },
     Info(String),
+}
+
+/// How a leader brings a learner up to date.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SyncMode {
+    Diff,
+    Trunc,
+    Snap,
+}
+
+impl std::fmt::Display for SyncMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            SyncMode::Diff => "DIFF",
+            SyncMode::Trunc => "TRUNC",
+            SyncMode::Snap => "SNAP",
+        })
+    }
 }
 
 /// Serving clients or not, and why.

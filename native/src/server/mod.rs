@@ -498,6 +498,9 @@ fn log_event(e: &PeerEvent) {
             from,
             to,
         } => info!("syncing learner {learner} with {mode} from {from} to {to}"),
+        PeerEvent::SyncedBy { leader, mode, zxid } => {
+            info!("leader {leader} brings us up to date with {mode} at {zxid}")
+        }
         PeerEvent::Truncated { zxid } => warn!("leader truncated our log after {zxid}"),
         PeerEvent::SnapshotInstalled { zxid } => info!("installed the leader's snapshot at {zxid}"),
         PeerEvent::Info(s) => info!("{s}"),
