@@ -19,6 +19,8 @@ pub struct Loaded {
     pub config: Config,
     pub path: Option<PathBuf>,
     pub my_id: ServerId,
+    /// What zoo.cfg has that does not stop the server but should be seen (logged by `load`).
+    pub warnings: Vec<config::Warning>,
 }
 
 /// Reads zoo.cfg (warnings are logged) and, for an ensemble, `dataDir/myid`. Errors name the
@@ -37,13 +39,14 @@ pub fn load(path: Option<&Path>) -> Result<Loaded, String> {
             config: c,
             path: None,
             my_id: ServerId(0),
+            warnings: Vec::new(),
         });
     };
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let name = path.display().to_string();
     let (config, warnings) = config::parse(&text, &name).map_err(|e| e.to_string())?;
-    for w in warnings {
+    for w in &warnings {
         warn!("{w}");
     }
     let my_id = if config.is_standalone() {
@@ -70,6 +73,7 @@ pub fn load(path: Option<&Path>) -> Result<Loaded, String> {
         config,
         path: Some(path.to_path_buf()),
         my_id,
+        warnings,
     })
 }
 

@@ -19,6 +19,7 @@ pub mod bench;
 pub mod cli;
 pub mod client;
 pub mod ensemble;
+pub mod migrate;
 pub mod quorum;
 pub mod server;
 pub mod stats;

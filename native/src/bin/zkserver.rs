@@ -11,6 +11,7 @@
 //! zkserver ensemble 3 [--observers 1]   a local ensemble, one process per server
 //! zkserver tutorial S1 [--lang zh]      replay a tutorial on real processes, checking it
 //! zkserver convert-datadir [zoo.cfg]    rewrite an earlier release's files in ZooKeeper's format
+//! zkserver migrate-check [zoo.cfg]      may this server be swapped for Apache ZooKeeper (or back)?
 //! ```
 
 use clap::{Parser, Subcommand};
@@ -69,6 +70,9 @@ enum Command {
     /// Rewrite a data directory left by an earlier zkserver release (its own file formats) in
     /// Apache ZooKeeper's formats; the old files are kept in version-2/legacy-format/.
     ConvertDatadir { config: Option<PathBuf> },
+    /// Before swapping this server for Apache ZooKeeper (or back) in a running ensemble: do
+    /// its zoo.cfg, its data directory and its peers allow it? Exit status 1 when not.
+    MigrateCheck { config: Option<PathBuf> },
     /// Replay a tutorial (tutorials/*.toml) against real zkserver processes on loopback,
     /// printing each step and its checks. `--list` shows them all.
     Tutorial {
@@ -227,6 +231,28 @@ fn main() -> ExitCode {
                 Err(c) => return c,
             };
             convert_datadir(&l)
+        }
+        Command::MigrateCheck { config } => {
+            using(&config);
+            let l = match load(&config) {
+                Ok(l) => l,
+                Err(c) => return c,
+            };
+            let findings = zk_native::migrate::check(&l);
+            for f in &findings {
+                println!("{f}");
+            }
+            let blockers = findings
+                .iter()
+                .filter(|f| f.level == zk_native::migrate::Level::Blocker)
+                .count();
+            if blockers == 0 {
+                println!("ready: server.{} may be swapped now", l.my_id);
+                ExitCode::SUCCESS
+            } else {
+                println!("not ready: {blockers} blocker(s) above");
+                ExitCode::from(1)
+            }
         }
         Command::PrintCmd { config } => {
             let mut line = format!("\"{}\" start-foreground", exe.display());

@@ -239,6 +239,8 @@ pub struct Storage {
     history: u64,
     /// A snapshot from the leader being written aside, piece by piece (a SNAP).
     receiving: Option<SnapshotFile>,
+    /// Looking only ([`Storage::inspect`]): recovery reads and reports, and changes nothing.
+    read_only: bool,
 }
 
 /// A snapshot file being written a piece at a time, to its temporary name, in ZooKeeper's
@@ -345,10 +347,34 @@ impl Storage {
         data_log_dir: &Path,
         opts: StorageOptions,
     ) -> Result<(Storage, Restored, RecoveryReport), StorageError> {
+        Storage::recover(data_dir, data_log_dir, opts, false)
+    }
+
+    /// Reads what `data_dir` and `data_log_dir` hold, as [`Storage::open`] would, without
+    /// changing anything: no file created, no torn tail cut, no epoch file written. What open
+    /// would do is in the report (`fresh`, `torn_tail`, `derived_epochs`). For checking a data
+    /// directory before a server is started on it (`zkserver migrate-check`).
+    pub fn inspect(
+        data_dir: &Path,
+        data_log_dir: &Path,
+        opts: StorageOptions,
+    ) -> Result<(Restored, RecoveryReport), StorageError> {
+        let (_, restored, report) = Storage::recover(data_dir, data_log_dir, opts, true)?;
+        Ok((restored, report))
+    }
+
+    fn recover(
+        data_dir: &Path,
+        data_log_dir: &Path,
+        opts: StorageOptions,
+        read_only: bool,
+    ) -> Result<(Storage, Restored, RecoveryReport), StorageError> {
         let snap_dir = data_dir.join(VERSION_DIR);
         let log_dir = data_log_dir.join(VERSION_DIR);
-        files::create_dir(&snap_dir)?;
-        files::create_dir(&log_dir)?;
+        if !read_only {
+            files::create_dir(&snap_dir)?;
+            files::create_dir(&log_dir)?;
+        }
         if convert::in_progress(data_dir) {
             return Err(StorageError::LegacyFormat {
                 path: snap_dir.join(convert::MARK),
@@ -359,10 +385,14 @@ impl Storage {
         let pending_current = read_epoch(&files::tmp_path(&snap_dir.join(CURRENT_EPOCH_FILE)))
             .ok()
             .flatten();
-        let removed = files::remove_temp_files(
-            &snap_dir,
-            &[SNAPSHOT_PREFIX, ACCEPTED_EPOCH_FILE, CURRENT_EPOCH_FILE],
-        )?;
+        let removed = if read_only {
+            Vec::new()
+        } else {
+            files::remove_temp_files(
+                &snap_dir,
+                &[SNAPSHOT_PREFIX, ACCEPTED_EPOCH_FILE, CURRENT_EPOCH_FILE],
+            )?
+        };
         let mut report = RecoveryReport {
             removed_temp_files: removed,
             ..RecoveryReport::default()
@@ -378,6 +408,7 @@ impl Storage {
             log_syncs: 0,
             history: 0,
             receiving: None,
+            read_only,
         };
         let tree = st.load_snapshot(&mut report)?;
         let base = tree.last_processed_zxid();
@@ -551,7 +582,21 @@ impl Storage {
 
     /// The newest snapshot that reads back whole, or an empty tree for a fresh dataDir.
     fn load_snapshot(&mut self, report: &mut RecoveryReport) -> Result<DataTree, StorageError> {
-        let found = files::list(&self.snap_dir, SNAPSHOT_PREFIX)?;
+        let found = if self.read_only && !self.snap_dir.is_dir() {
+            Vec::new()
+        } else {
+            files::list(&self.snap_dir, SNAPSHOT_PREFIX)?
+        };
+        if let Some(compressed) = compressed_snapshot(&self.snap_dir) {
+            return Err(StorageError::BadSnapshot {
+                zxid: Zxid::ZERO,
+                what: format!(
+                    "{} is compressed (snapshot.compression.method), which this server does not \
+                     read: take a snapshot with compression off first",
+                    compressed.display()
+                ),
+            });
+        }
         for (z, _) in &found {
             self.snapshots.insert(*z, true);
         }
@@ -595,7 +640,7 @@ impl Storage {
                 tried,
             });
         }
-        if !files::list(&self.log_dir, LOG_PREFIX)?.is_empty() {
+        if self.log_dir.is_dir() && !files::list(&self.log_dir, LOG_PREFIX)?.is_empty() {
             return Err(StorageError::LogsWithoutSnapshot {
                 log_dir: self.log_dir.clone(),
                 snap_dir: self.snap_dir.clone(),
@@ -606,10 +651,13 @@ impl Storage {
         let mut tree = DataTree::new(self.opts.extended_types);
         tree.set_digest_enabled(self.opts.digest);
         let path = self.snapshot_path(Zxid::ZERO);
+        report.fresh = true;
+        if self.read_only {
+            return Ok(tree);
+        }
         files::write_atomic(&path, &snapshot::file_bytes(&tree))?;
         info!(snapshot = %path.display(), "fresh data directory: wrote an empty snapshot");
         self.snapshots.insert(Zxid::ZERO, true);
-        report.fresh = true;
         report.snapshot = Some((path, Zxid::ZERO));
         Ok(tree)
     }
@@ -620,7 +668,11 @@ impl Storage {
         base: Zxid,
         report: &mut RecoveryReport,
     ) -> Result<Vec<TxnEntry>, StorageError> {
-        let all = files::list(&self.log_dir, LOG_PREFIX)?;
+        let all = if self.read_only && !self.log_dir.is_dir() {
+            Vec::new()
+        } else {
+            files::list(&self.log_dir, LOG_PREFIX)?
+        };
         self.logs = all.iter().cloned().collect();
         // As ZooKeeper's getLogFiles: the last file that starts at or before the snapshot holds
         // the first transactions after it; every later file follows.
@@ -678,6 +730,15 @@ impl Storage {
                 ));
             }
             let removed_file = d.kind == DamageKind::Header;
+            if self.read_only {
+                report.torn_tail = Some(TornTail {
+                    file: path.clone(),
+                    offset: d.offset,
+                    why: d.why,
+                    removed_file,
+                });
+                continue;
+            }
             if removed_file {
                 fs::remove_file(path).map_err(io_err("remove", path))?;
                 files::fsync_dir(&self.log_dir)?;
@@ -717,8 +778,10 @@ impl Storage {
             match read_epoch(&path)? {
                 Some(e) => Ok(e),
                 None => {
-                    info!(file = %path.display(), epoch = derived, "epoch file missing: derived from the last zxid");
-                    files::write_atomic(&path, derived.to_string().as_bytes())?;
+                    if !self.read_only {
+                        info!(file = %path.display(), epoch = derived, "epoch file missing: derived from the last zxid");
+                        files::write_atomic(&path, derived.to_string().as_bytes())?;
+                    }
                     report.derived_epochs.push(path);
                     Ok(derived)
                 }
@@ -729,8 +792,10 @@ impl Storage {
         if updating.exists() {
             info!(file = %updating.display(), epoch = derived, "updatingEpoch found: currentEpoch is the log's epoch");
             current = derived;
-            self.write_epoch(CURRENT_EPOCH_FILE, current)?;
-            files::remove_all(&self.snap_dir, &[updating])?;
+            if !self.read_only {
+                self.write_epoch(CURRENT_EPOCH_FILE, current)?;
+                files::remove_all(&self.snap_dir, &[updating])?;
+            }
         }
         if derived > current {
             if let Some(e) = pending.filter(|e| *e >= derived) {
@@ -739,7 +804,9 @@ impl Storage {
                     "currentEpoch behind the log: taking the value of currentEpoch.tmp"
                 );
                 current = e;
-                self.write_epoch(CURRENT_EPOCH_FILE, current)?;
+                if !self.read_only {
+                    self.write_epoch(CURRENT_EPOCH_FILE, current)?;
+                }
             }
         }
         let accepted = read(ACCEPTED_EPOCH_FILE)?;
@@ -1019,6 +1086,15 @@ fn read_snapshot(
             Err(e) => return Ok(Err(e)),
         }
     }
+}
+
+/// A snapshot ZooKeeper wrote compressed (`snapshot.<zxid>.gz` or `.snappy`), if any.
+fn compressed_snapshot(dir: &Path) -> Option<PathBuf> {
+    fs::read_dir(dir).ok()?.flatten().find_map(|e| {
+        let name = e.file_name().to_string_lossy().into_owned();
+        (name.starts_with("snapshot.") && (name.ends_with(".gz") || name.ends_with(".snappy")))
+            .then(|| e.path())
+    })
 }
 
 /// Is this a snapshot of this server's earlier format?
