@@ -3,8 +3,13 @@
 //! It writes `conf/zooN.cfg` and `data/N/myid`, starts every server as its own process on free
 //! loopback ports (the docs' ports 218N / 288N / 388N when they are free), prints a table of the
 //! servers with their modes, and stops them all on Ctrl-C.
+//!
+//! With `--apache K`, servers 1 to K are Apache ZooKeeper (Debian's `zkServer.sh
+//! start-foreground`, on the same zoo.cfg files) and the rest zkserver: one mixed ensemble, to
+//! watch the two kinds elect and replicate together.
 
 use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -14,6 +19,8 @@ use std::time::{Duration, Instant};
 pub struct Member {
     pub id: u64,
     pub observer: bool,
+    /// Run by Apache ZooKeeper rather than zkserver.
+    pub apache: bool,
     pub client_port: u16,
     pub quorum_port: u16,
     pub election_port: u16,
@@ -65,6 +72,7 @@ pub fn write_configs(
         members.push(Member {
             id,
             observer: id > voters,
+            apache: false,
             client_port: cp,
             quorum_port: qp,
             election_port: ep,
@@ -76,12 +84,15 @@ pub fn write_configs(
         .map_err(|e| format!("cannot create {}/conf: {e}", dir.display()))?;
     let mut servers = String::new();
     for m in &members {
+        // The client port in the line too, so that each server's is known to the others'
+        // tools (zkserver migrate-check).
         servers.push_str(&format!(
-            "server.{}=127.0.0.1:{}:{}{}\n",
+            "server.{}=127.0.0.1:{}:{}{};127.0.0.1:{}\n",
             m.id,
             m.quorum_port,
             m.election_port,
-            if m.observer { ":observer" } else { "" }
+            if m.observer { ":observer" } else { "" },
+            m.client_port
         ));
     }
     for m in &members {
@@ -117,17 +128,53 @@ pub fn write_configs(
     Ok(members)
 }
 
-/// Starts one member as its own process, logging to `dataDir/zookeeper.out`.
+/// Debian's Apache ZooKeeper scripts.
+pub const APACHE_BIN: &str = "/usr/share/zookeeper/bin";
+
+/// What Apache ZooKeeper runs with: a small quickly starting JVM, and slf4j-simple on the
+/// classpath so that it logs (Debian's zkEnv.sh puts no logging backend on its classpath; a
+/// `-cp` in JVMFLAGS comes after zkServer.sh's own and wins).
+pub fn apache_jvmflags(heap: &str) -> String {
+    format!(
+        "-cp /etc/zookeeper/conf:/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-simple.jar \
+         -Xmx{heap} -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \
+         -Dorg.slf4j.simpleLogger.showDateTime=true"
+    )
+}
+
+/// Starts one member as its own process, logging to `dataDir/zookeeper.out`: zkserver, or
+/// Apache ZooKeeper's `zkServer.sh start-foreground` for an Apache member.
 pub fn spawn(exe: &Path, m: &Member) -> Result<Child, String> {
     let log = m.data_dir.join("zookeeper.out");
     let (out, err) =
         crate::cli::append_log(&log, |e| format!("cannot open {}: {e}", log.display()))?;
-    Command::new(exe)
-        .arg("start-foreground")
-        .arg(&m.config)
-        .stdin(Stdio::null())
+    let mut cmd = if m.apache {
+        let script = Path::new(APACHE_BIN).join("zkServer.sh");
+        if !script.is_file() {
+            return Err(format!(
+                "{} is missing: install Debian's Apache ZooKeeper (apt-get install zookeeper)",
+                script.display()
+            ));
+        }
+        let mut c = Command::new(script);
+        c.arg("start-foreground")
+            .arg(&m.config)
+            .env(
+                "JVMFLAGS",
+                std::env::var("JVMFLAGS").unwrap_or_else(|_| apache_jvmflags("512m")),
+            )
+            .env("ZOO_LOG_DIR", &m.data_dir);
+        c
+    } else {
+        let mut c = Command::new(exe);
+        c.arg("start-foreground").arg(&m.config);
+        c
+    };
+    cmd.stdin(Stdio::null())
         .stdout(out)
         .stderr(err)
+        // Its own process group: stopping it stops the JVM zkServer.sh runs too.
+        .process_group(0)
         .spawn()
         .map_err(|e| format!("cannot start server {}: {e}", m.id))
 }
@@ -150,17 +197,27 @@ pub fn run(
     voters: u64,
     observers: u64,
     tick_time: u32,
+    apache: u64,
 ) -> Result<(), String> {
     if voters == 0 {
         return Err("an ensemble needs at least one voting server".into());
     }
-    let members = write_configs(dir, voters, observers, tick_time, true)?;
+    if apache > voters + observers {
+        return Err(format!(
+            "--apache {apache}: the ensemble has only {} servers",
+            voters + observers
+        ));
+    }
+    let mut members = write_configs(dir, voters, observers, tick_time, true)?;
+    for m in members.iter_mut() {
+        m.apache = m.id <= apache;
+    }
     let mut children: Vec<(u64, Child)> = Vec::new();
     for m in &members {
         children.push((m.id, spawn(exe, m)?));
     }
-    // Wait (bounded) until every server has a mode.
-    let deadline = Instant::now() + Duration::from_secs(30);
+    // Wait (bounded) until every server has a mode (a JVM takes a few seconds).
+    let deadline = Instant::now() + Duration::from_secs(if apache > 0 { 60 } else { 30 });
     let mut modes: Vec<String>;
     loop {
         modes = members.iter().map(|m| mode(m.client_port)).collect();
@@ -170,13 +227,25 @@ pub fn run(
         }
         std::thread::sleep(Duration::from_millis(200));
     }
+    let kinds = apache > 0;
     println!(
-        "{:>4}  {:<11} {:>11}  {:>11}  {:>13}  {:<10} config",
-        "myid", "role", "client port", "quorum port", "election port", "mode"
+        "{:>4}  {}{:<11} {:>11}  {:>11}  {:>13}  {:<10} config",
+        "myid",
+        if kinds { "server    " } else { "" },
+        "role",
+        "client port",
+        "quorum port",
+        "election port",
+        "mode"
     );
     for (m, mode) in members.iter().zip(&modes) {
+        let kind = match (kinds, m.apache) {
+            (false, _) => "",
+            (true, true) => "Apache    ",
+            (true, false) => "zkserver  ",
+        };
         println!(
-            "{:>4}  {:<11} {:>11}  {:>11}  {:>13}  {:<10} {}",
+            "{:>4}  {kind}{:<11} {:>11}  {:>11}  {:>13}  {:<10} {}",
             m.id,
             if m.observer {
                 "observer"
@@ -206,9 +275,10 @@ pub fn run(
     wait_for_ctrl_c();
     println!("stopping the ensemble ...");
     for (id, c) in children.iter_mut() {
-        // SAFETY: SIGTERM to a child this process started.
+        // SAFETY: SIGTERM to the process group of a child this process started (its own group:
+        // zkServer.sh's JVM too).
         unsafe {
-            libc::kill(c.id() as i32, libc::SIGTERM);
+            libc::kill(-(c.id() as i32), libc::SIGTERM);
         }
         let t = Instant::now();
         while t.elapsed() < Duration::from_secs(10) {

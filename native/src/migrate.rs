@@ -258,9 +258,16 @@ pub fn ask_peers(cfg: &Config, me: ServerId, timeout: Duration) -> Vec<PeerStatu
         let line_host = s.addresses.first().map(|a| a.0.clone());
         let (host, port) = match &s.client {
             Some((h, p)) => (h.clone().or(line_host), Some(*p)),
-            None if s.id == me => (cfg.client_port_address.clone().or(line_host), cfg.client_port),
+            None if s.id == me => (
+                cfg.client_port_address.clone().or(line_host),
+                cfg.client_port,
+            ),
             None => {
-                let shared = hosts.iter().filter(|h| Some(*h) == line_host.as_ref()).count() > 1;
+                let shared = hosts
+                    .iter()
+                    .filter(|h| Some(*h) == line_host.as_ref())
+                    .count()
+                    > 1;
                 (line_host, if shared { None } else { cfg.client_port })
             }
         };

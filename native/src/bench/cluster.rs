@@ -134,6 +134,7 @@ impl Cluster {
             let m = Member {
                 id: 1,
                 observer: false,
+                apache: false,
                 client_port: free_port()?,
                 quorum_port: 0,
                 election_port: 0,

@@ -9,6 +9,7 @@
 //! zkserver status [zoo.cfg]             ask the running server its mode
 //! zkserver print-cmd [zoo.cfg]          the command that would run
 //! zkserver ensemble 3 [--observers 1]   a local ensemble, one process per server
+//!          [--apache 1]                 (servers 1..K run by Apache ZooKeeper: a mixed one)
 //! zkserver tutorial S1 [--lang zh]      replay a tutorial on real processes, checking it
 //! zkserver convert-datadir [zoo.cfg]    rewrite an earlier release's files in ZooKeeper's format
 //! zkserver migrate-check [zoo.cfg]      may this server be swapped for Apache ZooKeeper (or back)?
@@ -66,6 +67,10 @@ enum Command {
         /// tickTime in milliseconds.
         #[arg(long, default_value_t = 2000)]
         tick_time: u32,
+        /// Run servers 1 to K with Apache ZooKeeper (Debian's zkServer.sh) instead: one mixed
+        /// ensemble.
+        #[arg(long, default_value_t = 0)]
+        apache: u64,
     },
     /// Rewrite a data directory left by an earlier zkserver release (its own file formats) in
     /// Apache ZooKeeper's formats; the old files are kept in version-2/legacy-format/.
@@ -211,7 +216,8 @@ fn main() -> ExitCode {
             observers,
             dir,
             tick_time,
-        } => match zk_native::ensemble::run(&exe, &dir, servers, observers, tick_time) {
+            apache,
+        } => match zk_native::ensemble::run(&exe, &dir, servers, observers, tick_time, apache) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("zkserver ensemble: {e}");
