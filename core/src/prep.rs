@@ -265,6 +265,10 @@ impl Prep {
             Request::Reconfig { .. } => Txn::Error {
                 err: ErrorCode::ReconfigDisabled,
             },
+            // A forwarded request whose body could not be read.
+            Request::Malformed { .. } => Txn::Error {
+                err: ErrorCode::MarshallingError,
+            },
             _ => match self.prepare_op(tree, sessions, ctx, req, zxid, time) {
                 Ok(t) => t,
                 Err(err) => Txn::Error { err },

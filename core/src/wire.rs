@@ -741,9 +741,12 @@ impl QuorumDecoder {
                             .string("SyncRequest.path")
                             .map_err(bad)?,
                     },
+                    // A request the learner could not have read from its client either: the
+                    // leader answers it with an error, as ZooKeeper's does, rather than drop
+                    // the learner.
                     code => Forwarded::Client(
                         proto::decode_request_body(body, code, self.limit)
-                            .map_err(|error| Partial::Bad(WireError::Request { kind, error }))?,
+                            .unwrap_or(crate::request::Request::Malformed { op: code }),
                     ),
                 };
                 QuorumPacket::Request {

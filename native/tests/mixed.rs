@@ -40,7 +40,11 @@ async fn every_kind(c: &Client, tag: &str) {
     };
     ok(
         "create base",
-        within("create", c.create(&base, Some(tag.as_bytes()), &open, Persistent)).await,
+        within(
+            "create",
+            c.create(&base, Some(tag.as_bytes()), &open, Persistent),
+        )
+        .await,
     );
     ok(
         "persistent",
@@ -52,11 +56,19 @@ async fn every_kind(c: &Client, tag: &str) {
     );
     let s1 = ok(
         "sequential",
-        within("create", c.create(&p("s-"), Some(b"s1"), &open, PersistentSequential)).await,
+        within(
+            "create",
+            c.create(&p("s-"), Some(b"s1"), &open, PersistentSequential),
+        )
+        .await,
     );
     let s2 = ok(
         "sequential",
-        within("create", c.create(&p("s-"), Some(b"s2"), &open, PersistentSequential)).await,
+        within(
+            "create",
+            c.create(&p("s-"), Some(b"s2"), &open, PersistentSequential),
+        )
+        .await,
     );
     assert!(
         s1.starts_with(&p("s-")) && s1 < s2,
@@ -107,7 +119,11 @@ async fn every_kind(c: &Client, tag: &str) {
     assert_eq!(e.zk_code(), ErrorCode::BadVersion, "{tag}: {e}");
     ok(
         "acl node",
-        within("create", c.create(&p("acl"), Some(b"acl"), &open, Persistent)).await,
+        within(
+            "create",
+            c.create(&p("acl"), Some(b"acl"), &open, Persistent),
+        )
+        .await,
     );
     let acl = vec![
         Acl::new(perms::ALL, Id::new("ip", "127.0.0.1")),
@@ -124,9 +140,7 @@ async fn every_kind(c: &Client, tag: &str) {
     within("delete", c.delete(&p("d"), 0))
         .await
         .unwrap_or_else(|e| panic!("{tag}: delete: {e}"));
-    let e = within("delete", c.delete(&p("d"), -1))
-        .await
-        .unwrap_err();
+    let e = within("delete", c.delete(&p("d"), -1)).await.unwrap_err();
     assert_eq!(e.zk_code(), ErrorCode::NoNode, "{tag}: {e}");
     let r = within(
         "multi",
@@ -165,9 +179,7 @@ async fn every_kind(c: &Client, tag: &str) {
         .await
         .unwrap_or_else(|e| panic!("{tag}: sync: {e}"));
     // Read back.
-    let (d, st) = within("getData", c.get_data(&p("p"), false))
-        .await
-        .unwrap();
+    let (d, st) = within("getData", c.get_data(&p("p"), false)).await.unwrap();
     assert_eq!((d.as_deref(), st.version), (Some(&b"p1"[..]), 1), "{tag}");
     let (d, _) = within("getData", c.get_data(&p("m1"), false))
         .await
@@ -213,7 +225,13 @@ fn every_kind_through(m: &Mixed, rt: &tokio::runtime::Runtime, ids: &[u64], roun
 
 /// Checks that `leader` and `learner` agree on how the learner was synced (each in its log
 /// after its offset) and returns the mode.
-fn sync_mode(m: &Mixed, leader: u64, learner: u64, off_leader: usize, off_learner: usize) -> String {
+fn sync_mode(
+    m: &Mixed,
+    leader: u64,
+    learner: u64,
+    off_leader: usize,
+    off_learner: usize,
+) -> String {
     let sent = m.leader_sent(leader, learner, off_leader);
     let got = m.learner_got(learner, off_learner);
     let evidence = [
@@ -251,6 +269,26 @@ fn sync_mode(m: &Mixed, leader: u64, learner: u64, off_leader: usize, off_learne
         m.kind(learner),
         evidence.concat().join("\n    ")
     ));
+    let attempts = m.sync_attempts(leader, learner, off_leader);
+    assert!(
+        attempts.len() == 1,
+        "{} synced {} {} times (once expected); why the earlier attempts ended, in both logs:\n    {}\n    {}",
+        m.sname(leader),
+        m.sname(learner),
+        attempts.len(),
+        m.grep(
+            leader,
+            off_leader,
+            &["Synchronizing with", "syncing learner", "GOODBYE", "supposed to be", "learner", "Exception"]
+        )
+        .join("\n    "),
+        m.grep(
+            learner,
+            off_learner,
+            &["LOOKING", "brings us up to date", "lost the connection", "dropped", "Exception when following", "WARN", "ERROR"]
+        )
+        .join("\n    ")
+    );
     assert!(
         sent.is_some() && sent == got,
         "{} and {} do not agree on the sync: leader {sent:?}, learner {got:?}",
@@ -291,12 +329,7 @@ fn failover_under_load(name: &str, kinds: [Kind; 3], first: [u64; 2], later: u64
         let h = connect(&m.connect_string(&all)).await;
         within(
             "create",
-            h.create(
-                "/holder-e",
-                Some(b"held"),
-                &open(),
-                CreateMode::Ephemeral,
-            ),
+            h.create("/holder-e", Some(b"held"), &open(), CreateMode::Ephemeral),
         )
         .await
         .unwrap();
@@ -351,7 +384,8 @@ fn failover_under_load(name: &str, kinds: [Kind; 3], first: [u64; 2], later: u64
         // and is brought up to date without a TRUNC.
         let mode = sync_mode(&m, new, expected, 0, 0);
         assert_ne!(
-            mode, "TRUNC",
+            mode,
+            "TRUNC",
             "{} won the election over {} although {} had transactions it lacked",
             m.sname(new),
             m.sname(expected),
@@ -404,7 +438,12 @@ fn failover_under_load(name: &str, kinds: [Kind; 3], first: [u64; 2], later: u64
 /// A1 A2 Z3: A2 leads; killed under load, Z3 (highest id) is expected to lead; A2 follows it.
 #[test]
 fn two_apache_one_zkserver() {
-    failover_under_load("two_apache_one_zkserver", [Apache, Apache, ZkServer], [1, 2], 3);
+    failover_under_load(
+        "two_apache_one_zkserver",
+        [Apache, Apache, ZkServer],
+        [1, 2],
+        3,
+    );
 }
 
 /// Z1 Z2 A3: A3 leads; killed under load, Z2 is expected to lead; A3 follows it.
@@ -427,7 +466,12 @@ fn one_apache_two_zkservers() {
 fn observer_scenario(name: &str, voters: Kind, observer: Kind) {
     let mut m = Mixed::new(
         name,
-        &[(voters, false), (voters, false), (voters, false), (observer, true)],
+        &[
+            (voters, false),
+            (voters, false),
+            (voters, false),
+            (observer, true),
+        ],
     );
     let rt = rt();
     let voter_ids = [1u64, 2, 3];
@@ -493,12 +537,23 @@ fn observer_zkserver_with_apache_voters() {
 
 /// Stops `learner` (kill -TERM), makes `writes` creates through the others (pipelined),
 /// restarts it; both ends must say `expect`; the trees are equal afterwards.
-fn catch_up(m: &mut Mixed, rt: &tokio::runtime::Runtime, leader: u64, learner: u64, writes: usize, expect: &str) {
+fn catch_up(
+    m: &mut Mixed,
+    rt: &tokio::runtime::Runtime,
+    leader: u64,
+    learner: u64,
+    writes: usize,
+    expect: &str,
+) {
     let others: Vec<u64> = m.running().into_iter().filter(|i| *i != learner).collect();
     m.term(learner);
     let parent = format!("/catchup-{expect}-{}", m.sname(learner));
     let t = Instant::now();
-    rt.block_on(pipelined_creates(&m.connect_string(&others), &parent, writes));
+    rt.block_on(pipelined_creates(
+        &m.connect_string(&others),
+        &parent,
+        writes,
+    ));
     m.note(&format!("{writes} creates in {:?}", t.elapsed()));
     let (off_leader, off_learner) = (m.log_len(leader), m.log_len(learner));
     m.start(learner);
@@ -573,16 +628,20 @@ fn trunc_round(
     new_epoch_writes: bool,
 ) -> String {
     assert_eq!(m.mode(old), "leader");
-    m.wait_same_zxid();
     let kept = format!("/trunc-{tag}-kept");
     let lost = format!("/trunc-{tag}-lost");
     let c = rt.block_on(async {
         let c = connect(&m.connect_string(&[old])).await;
-        within("create", c.create(&kept, Some(b"kept"), &open(), CreateMode::Persistent))
-            .await
-            .unwrap();
+        within(
+            "create",
+            c.create(&kept, Some(b"kept"), &open(), CreateMode::Persistent),
+        )
+        .await
+        .unwrap();
         c
     });
+    // Both followers have everything before they freeze.
+    m.wait_same_zxid();
     let before = m.zxid(old);
     m.sigstop(followers[0]);
     m.sigstop(followers[1]);
@@ -619,7 +678,11 @@ fn trunc_round(
     m.start(followers[0]);
     m.start(followers[1]);
     let new = m.wait_leader(&followers);
-    assert_eq!(new, followers[0].max(followers[1]), "equal zxids: the higher id leads");
+    assert_eq!(
+        new,
+        followers[0].max(followers[1]),
+        "equal zxids: the higher id leads"
+    );
     if new_epoch_writes {
         rt.block_on(pipelined_creates(
             &m.connect_string(&followers),
@@ -663,9 +726,16 @@ fn trunc_zkserver_leader_to_apache_learner() {
     assert_eq!(m.wait_leader(&[1, 3]), 3);
     m.start(2);
     m.wait_modes(&[(2, "follower")]);
-    rt.block_on(pipelined_creates(&m.connect_string(&[1, 2, 3]), "/before", 30));
+    rt.block_on(pipelined_creates(
+        &m.connect_string(&[1, 2, 3]),
+        "/before",
+        30,
+    ));
     let a = trunc_round(&mut m, &rt, "a", 3, [1, 2], false);
-    assert_eq!(a, "TRUNC", "old leader back before any new-epoch transaction");
+    assert_eq!(
+        a, "TRUNC",
+        "old leader back before any new-epoch transaction"
+    );
     // A3 leads again: kill Z2, Z1 and A3 elect A3 (equal zxids, higher id); Z2 follows.
     m.kill9(2);
     assert_eq!(m.wait_leader(&[1, 3]), 3);
@@ -691,9 +761,16 @@ fn trunc_apache_leader_to_zkserver_learner() {
     assert_eq!(m.wait_leader(&[1, 3]), 3);
     m.start(2);
     m.wait_modes(&[(2, "follower")]);
-    rt.block_on(pipelined_creates(&m.connect_string(&[1, 2, 3]), "/before", 30));
+    rt.block_on(pipelined_creates(
+        &m.connect_string(&[1, 2, 3]),
+        "/before",
+        30,
+    ));
     let a = trunc_round(&mut m, &rt, "a", 3, [1, 2], false);
-    assert_eq!(a, "TRUNC", "old leader back before any new-epoch transaction");
+    assert_eq!(
+        a, "TRUNC",
+        "old leader back before any new-epoch transaction"
+    );
     m.kill9(2);
     assert_eq!(m.wait_leader(&[1, 3]), 3);
     m.start(2);

@@ -56,6 +56,10 @@ pub(super) struct LearnerState {
     pub ext: i32,
     /// COMMITs (and INFORMs) that came before UPTODATE: applied from UPTODATE on.
     pub held_commit: Zxid,
+    /// Proposals of the new epoch that came before NEWLEADER: logged right after the new epoch
+    /// is recorded, as ZooKeeper's learners log them — so that a log never holds a zxid of an
+    /// epoch its currentEpoch file does not cover (ZooKeeper refuses to start on that).
+    pub deferred: Vec<std::sync::Arc<crate::txn::TxnEntry>>,
 }
 
 /// A snapshot arriving from the leader, a piece at a time. Each piece goes into the tree being
@@ -120,6 +124,7 @@ impl Peer {
             snap_in: None,
             ext: 0,
             held_commit: Zxid(0),
+            deferred: Vec::new(),
         });
         self.send_info();
     }
@@ -372,12 +377,12 @@ impl Peer {
             QuorumPacket::Proposal(entry)
                 if stage >= LStage::Syncing && entry.zxid() > self.last_logged =>
             {
-                self.log_txn(entry);
+                self.learner_log(entry);
             }
             QuorumPacket::Inform(entry) if stage >= LStage::Syncing => {
                 let z = entry.zxid();
                 if z > self.last_logged {
-                    self.log_txn(entry);
+                    self.learner_log(entry);
                 }
                 self.learner_commit(z);
             }
@@ -390,7 +395,12 @@ impl Peer {
                 let l = self.learner();
                 l.newleader_zxid = zxid;
                 l.stage = LStage::PersistingEpoch;
+                let deferred = std::mem::take(&mut l.deferred);
                 self.persist(PersistOp::CurrentEpoch(e), Durable::CurrentEpoch(e));
+                for entry in deferred {
+                    let z = entry.zxid();
+                    self.persist(PersistOp::Append(entry), Durable::Zxid(z));
+                }
             }
             QuorumPacket::UpToDate if stage >= LStage::WaitUpToDate => {
                 let held = self.learner().held_commit;
@@ -522,6 +532,20 @@ impl Peer {
         self.apply_committed();
         self.learner_serve_when_consistent();
         self.learner_synced_check();
+    }
+
+    /// Logs a transaction from the leader — later, if it is of the new epoch and NEWLEADER has
+    /// not come yet (see [`LearnerState::deferred`]).
+    fn learner_log(&mut self, entry: std::sync::Arc<crate::txn::TxnEntry>) {
+        let l = self.learner.as_ref().expect("learner");
+        let z = entry.zxid();
+        if l.stage < LStage::PersistingEpoch && z.epoch() > self.current_epoch {
+            self.last_logged = z;
+            self.tail.push_back(entry.clone());
+            self.learner().deferred.push(entry);
+        } else {
+            self.log_txn(entry);
+        }
     }
 
     fn synced_by(&mut self, leader: ServerId, mode: SyncMode, zxid: Zxid) {

@@ -1086,6 +1086,18 @@ impl Peer {
         }
         if let Some(l) = self.learner.take() {
             self.out.push_back(Output::Disconnect { peer: l.leader });
+            // Proposals held back until NEWLEADER were never logged: forget them.
+            if !l.deferred.is_empty() {
+                let first = l.deferred[0].zxid();
+                while self.tail.back().is_some_and(|e| e.zxid() >= first) {
+                    self.tail.pop_back();
+                }
+                self.last_logged = self
+                    .tail
+                    .back()
+                    .map(|e| e.zxid())
+                    .unwrap_or(self.server.tree.last_processed_zxid());
+            }
         }
         if was_serving || self.server.conn_count() > 0 {
             self.server.close_all(

@@ -9,7 +9,9 @@
 //!   ([`Checker::check_trees`], the expensive one);
 //! * acknowledged writes are durable and linearizable: each is in the history as the client
 //!   sent it, and a write acknowledged before another was sent comes first
-//!   ([`Checker::check_clients`]).
+//!   ([`Checker::check_clients`]);
+//! * Apache ZooKeeper could start on every server's disk: no logged zxid is of an epoch its
+//!   currentEpoch does not cover.
 
 use super::client::{ClientEvent, ClientId};
 use super::{Node, Status};
@@ -214,6 +216,23 @@ impl Checker {
 
     /// Cheap checks after every step (most are made as events arrive).
     pub fn check_step(&mut self, nodes: &BTreeMap<ServerId, Node>) -> Result<(), String> {
+        // Apache ZooKeeper could start on every disk: no logged zxid is of an epoch its
+        // currentEpoch does not cover (ZooKeeper refuses "the current epoch is older than the
+        // last zxid"). (A snapshot installed from a leader may be, until the epoch that
+        // follows it is recorded, as with ZooKeeper's own learners.)
+        for n in nodes.values() {
+            if let Some(e) = n.disk.log.last() {
+                if e.zxid().epoch() > n.disk.current_epoch {
+                    return Err(format!(
+                        "server {}'s disk logs {} with currentEpoch {}: Apache ZooKeeper would \
+                         refuse to start on it",
+                        n.id,
+                        e.zxid(),
+                        n.disk.current_epoch
+                    ));
+                }
+            }
+        }
         // A server serves only a consistent tree: never one from a fuzzy snapshot that has not
         // replayed far enough.
         for n in nodes.values() {

@@ -31,7 +31,8 @@ pub const ZK_SERVER_SH: &str = "/usr/share/zookeeper/bin/zkServer.sh";
 /// The JVM flags every Apache server gets: slf4j-simple on the classpath (after zkServer.sh's
 /// own `-cp`, so it wins) so that the server logs to its output, a small quickly starting JVM,
 /// and LearnerHandler at DEBUG (its TRUNC lines are DEBUG).
-const JVMFLAGS: &str = "-cp /etc/zookeeper/conf:/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-simple.jar \
+const JVMFLAGS: &str =
+    "-cp /etc/zookeeper/conf:/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-simple.jar \
      -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \
      -Dorg.slf4j.simpleLogger.showDateTime=true \
      -Dorg.slf4j.simpleLogger.dateTimeFormat=HH:mm:ss.SSS \
@@ -191,7 +192,11 @@ impl Mixed {
                  {members}",
                 s.data_dir().display(),
                 s.client_port,
-                if s.observer { "peerType=observer\n" } else { "" }
+                if s.observer {
+                    "peerType=observer\n"
+                } else {
+                    ""
+                }
             );
             std::fs::write(s.cfg(), cfg).unwrap();
         }
@@ -206,11 +211,7 @@ impl Mixed {
             "ensemble {}",
             m.servers
                 .iter()
-                .map(|s| format!(
-                    "{}{}",
-                    s.name(),
-                    if s.observer { "(observer)" } else { "" }
-                ))
+                .map(|s| format!("{}{}", s.name(), if s.observer { "(observer)" } else { "" }))
                 .collect::<Vec<_>>()
                 .join(" ")
         ));
@@ -273,9 +274,7 @@ impl Mixed {
             }
             ZkServer => {
                 let mut c = Command::new(env!("CARGO_BIN_EXE_zkserver"));
-                c.arg("start-foreground")
-                    .arg(s.cfg())
-                    .env("ZK_LOG", "info");
+                c.arg("start-foreground").arg(s.cfg()).env("ZK_LOG", "info");
                 c
             }
         };
@@ -391,8 +390,13 @@ impl Mixed {
 
     /// The kind the server says it is, from `srvr`'s version line.
     pub fn reported_kind(&self, id: u64) -> Option<Kind> {
-        self.srvr_field(id, "Zookeeper version:")
-            .map(|v| if v.contains("zk-rs") { ZkServer } else { Apache })
+        self.srvr_field(id, "Zookeeper version:").map(|v| {
+            if v.contains("zk-rs") {
+                ZkServer
+            } else {
+                Apache
+            }
+        })
     }
 
     pub fn mntr(&self, id: u64, key: &str) -> Option<String> {
@@ -526,6 +530,16 @@ impl Mixed {
         }
     }
 
+    /// The leader's log lines (after `offset`) that start a sync of `learner`: one per
+    /// attempt.
+    pub fn sync_attempts(&self, leader: u64, learner: u64, offset: usize) -> Vec<String> {
+        let needle = match self.kind(leader) {
+            ZkServer => format!("syncing learner {learner} with "),
+            Apache => format!("Synchronizing with Learner sid: {learner} "),
+        };
+        self.grep(leader, offset, &[&needle])
+    }
+
     /// How the learner says its leader synced it, in its log after `offset`.
     pub fn learner_got(&self, learner: u64, offset: usize) -> Option<String> {
         let log = self.log_since(learner, offset);
@@ -560,8 +574,11 @@ impl Mixed {
     pub fn wait_same_zxid(&self) -> u64 {
         let end = Instant::now() + Duration::from_secs(15);
         loop {
-            let z: Vec<(u64, Option<u64>)> =
-                self.running().iter().map(|id| (*id, self.zxid(*id))).collect();
+            let z: Vec<(u64, Option<u64>)> = self
+                .running()
+                .iter()
+                .map(|id| (*id, self.zxid(*id)))
+                .collect();
             let first = z[0].1;
             if first.is_some() && z.iter().all(|(_, x)| *x == first) {
                 return first.unwrap();
@@ -739,11 +756,8 @@ pub async fn read_tree(port: u16) -> Tree {
         for path in level.drain(..) {
             let c = c.clone();
             set.spawn(async move {
-                let (d, ch, a) = tokio::join!(
-                    c.get_data(&path),
-                    c.get_children(&path),
-                    c.get_acl(&path)
-                );
+                let (d, ch, a) =
+                    tokio::join!(c.get_data(&path), c.get_children(&path), c.get_acl(&path));
                 (path, d, ch, a)
             });
         }
@@ -894,7 +908,12 @@ pub struct LoadResult {
 }
 
 impl Load {
-    pub async fn start(connect_string: &str, parent: &str, clients: usize, per_client: usize) -> Load {
+    pub async fn start(
+        connect_string: &str,
+        parent: &str,
+        clients: usize,
+        per_client: usize,
+    ) -> Load {
         let (stop, stop_rx) = tokio::sync::watch::channel(false);
         let mut tasks = Vec::new();
         let mut cls = Vec::new();
@@ -916,7 +935,12 @@ impl Load {
                         r.attempts += 1;
                         match tokio::time::timeout(
                             Duration::from_secs(15),
-                            c.create(&path, Some(data.as_bytes()), &open(), CreateMode::Persistent),
+                            c.create(
+                                &path,
+                                Some(data.as_bytes()),
+                                &open(),
+                                CreateMode::Persistent,
+                            ),
                         )
                         .await
                         {
