@@ -104,7 +104,7 @@ async fn every_kind(c: &Client, tag: &str) {
     assert_eq!(st.version, 0);
     let (_, st) = within(
         "create2",
-        c.create2(&p("c2"), Some(b"c2"), &open, Persistent),
+        c.create_ttl(&p("c2"), Some(b"c2"), &open, PersistentWithTtl, 3_600_000),
     )
     .await
     .unwrap_or_else(|e| panic!("{tag}: create2: {e}"));

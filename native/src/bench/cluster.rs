@@ -16,6 +16,8 @@ use std::time::{Duration, Instant};
 pub enum Flavor {
     ZkServer,
     Apache,
+    /// One ensemble of both: servers 1 to K Apache ZooKeeper, the rest zkserver.
+    Mixed(usize),
 }
 
 impl Flavor {
@@ -23,6 +25,16 @@ impl Flavor {
         match self {
             Flavor::ZkServer => "zkserver",
             Flavor::Apache => "apache",
+            Flavor::Mixed(_) => "mixed",
+        }
+    }
+
+    /// Is server `i` (0-based) Apache ZooKeeper?
+    pub fn apache(self, i: usize) -> bool {
+        match self {
+            Flavor::ZkServer => false,
+            Flavor::Apache => true,
+            Flavor::Mixed(k) => i < k,
         }
     }
 }
@@ -90,20 +102,17 @@ impl Cluster {
         if n == 0 {
             return Err("a cluster needs at least one server".into());
         }
-        match flavor {
-            Flavor::ZkServer if !settings.zkserver.is_file() => {
-                return Err(format!(
-                    "{} is missing: cargo build --release -p zk-native --bin zkserver",
-                    settings.zkserver.display()
-                ))
-            }
-            Flavor::Apache if !settings.apache_bin.join("zkServer.sh").is_file() => {
-                return Err(format!(
-                    "{}/zkServer.sh is missing: apt-get install zookeeper",
-                    settings.apache_bin.display()
-                ))
-            }
-            _ => {}
+        if (0..n).any(|i| !flavor.apache(i)) && !settings.zkserver.is_file() {
+            return Err(format!(
+                "{} is missing: cargo build --release -p zk-native --bin zkserver",
+                settings.zkserver.display()
+            ));
+        }
+        if (0..n).any(|i| flavor.apache(i)) && !settings.apache_bin.join("zkServer.sh").is_file() {
+            return Err(format!(
+                "{}/zkServer.sh is missing: apt-get install zookeeper",
+                settings.apache_bin.display()
+            ));
         }
         let (tmp, dir) = match dir {
             Some(d) => {
@@ -228,13 +237,13 @@ impl Cluster {
         let (log, err) = crate::cli::append_log(&log_path, |e| {
             format!("cannot open {}: {e}", log_path.display())
         })?;
-        let mut cmd = match self.flavor {
-            Flavor::ZkServer => {
+        let mut cmd = match self.flavor.apache(i) {
+            false => {
                 let mut c = Command::new(&self.settings.zkserver);
                 c.arg("start-foreground").arg(&s.member.config);
                 c
             }
-            Flavor::Apache => {
+            true => {
                 let mut c = Command::new(self.settings.apache_bin.join("zkServer.sh"));
                 c.arg("start-foreground")
                     .arg(&s.member.config)

@@ -5,6 +5,7 @@
 //! zkbench --mix create:10,get:70,set:10,delete:5,exists:5 --ops 100000 --json
 //! zkbench failover --zkserver                        kill -9 the leader of a local ensemble, 10 times
 //! zkbench failover --apache --znodes 1000000         the same with Apache ZooKeeper and data
+//! zkbench failover --mixed 1                         one ensemble of both kinds (server 1 Apache)
 //! zkbench lifecycle --zkserver --znodes 1000000      start-up, memory, recovery
 //! zkbench fsync --dir /var/lib/zookeeper             what the disk can fsync per second
 //! zkbench serve --apache --servers 3 --dir /tmp/zk   run servers for the side-by-side script
@@ -70,6 +71,9 @@ struct Which {
     /// Apache ZooKeeper from Debian's zookeeper package (--apache-bin), java on PATH.
     #[arg(long)]
     apache: bool,
+    /// One ensemble of both kinds: servers 1 to K Apache ZooKeeper, the rest zkserver.
+    #[arg(long, value_name = "K")]
+    mixed: Option<usize>,
 }
 
 #[derive(Args, Clone)]
@@ -100,6 +104,8 @@ impl ServerArgs {
     fn flavor(&self) -> Flavor {
         if self.which.apache {
             Flavor::Apache
+        } else if let Some(k) = self.which.mixed {
+            Flavor::Mixed(k)
         } else {
             Flavor::ZkServer
         }
