@@ -340,3 +340,162 @@ fn replaying_apaches_logs_gives_apaches_digests() {
         assert_eq!(t.sessions(), reference.sessions(), "{name}");
     }
 }
+
+/// What one of our learners did with an Apache leader's stream.
+struct Replay {
+    /// The packet types it sent, in order, and the zxids of the proposals it acknowledged.
+    sent: Vec<&'static str>,
+    acked: Vec<Zxid>,
+    peer: zk_core::peer::Peer,
+    /// The last zxid the leader committed in the stream.
+    last_commit: Zxid,
+    mode: Option<zk_core::peer::SyncMode>,
+}
+
+/// Server `me` of the captured ensemble, with an empty data directory, follows leader 3 and is
+/// fed, packet by packet, everything Apache's leader sent on capture `name` (its disk keeps up
+/// at once).
+fn replay_leader_stream(name: &str, me: u64, observer: bool) -> Replay {
+    use zk_core::peer::messages::{Notification, PeerMsg, ServerState};
+    use zk_core::peer::{Output, Peer, PeerConfig, PeerEvent, Restored};
+    let text = fs::read_to_string(data().join(format!("conf/zoo-{me}.cfg"))).unwrap();
+    let (cfg, _) = zk_core::config::parse(&text, "zoo.cfg").unwrap();
+    let pcfg = PeerConfig::from_config(&cfg, ServerId(me), 0);
+    let restored = Restored {
+        tree: DataTree::new(true),
+        ..Restored::default()
+    };
+    let mut now = 0;
+    let mut p = Peer::new(pcfg, restored, now, 1);
+    // Servers 3 (leading) and 2 (following 3) answer: we follow 3.
+    let leader = ServerId(3);
+    for (sid, state) in [(3, ServerState::Leading), (2, ServerState::Following)] {
+        let n = Notification {
+            leader,
+            zxid: Zxid::ZERO,
+            election_epoch: 1,
+            peer_epoch: 1,
+            state,
+            sid: ServerId(sid),
+        };
+        p.message(ServerId(sid), PeerMsg::Election(n), now);
+    }
+    let want = if observer {
+        ServerState::Observing
+    } else {
+        ServerState::Following
+    };
+    assert_eq!(p.state, want, "{name}: server {me} follows 3");
+    let (_, _, s2c) = captures("quorum-")
+        .into_iter()
+        .find(|(n, _, _)| n == name)
+        .unwrap();
+    let mut d = QuorumDecoder::new(wire::From::Leader, wire::DEFAULT_JUTE_MAXBUFFER);
+    let mut packets = Vec::new();
+    d.feed(&s2c, &mut packets).unwrap();
+    let mut r = Replay {
+        sent: Vec::new(),
+        acked: Vec::new(),
+        peer: p,
+        last_commit: Zxid::ZERO,
+        mode: None,
+    };
+    let mut pump = |r: &mut Replay, now: u64| loop {
+        let outs = r.peer.drain_outputs();
+        if outs.is_empty() {
+            break;
+        }
+        for o in outs {
+            match o {
+                Output::Send {
+                    to,
+                    msg: PeerMsg::Quorum(q),
+                } if to == leader => {
+                    if let QuorumPacket::Ack { zxid } = &q {
+                        if zxid.counter() != 0 {
+                            r.acked.push(*zxid);
+                        }
+                    }
+                    r.sent.push(q.kind());
+                }
+                Output::Persist { seq, .. } => r.peer.persisted(seq, now),
+                _ => {}
+            }
+        }
+        for (_, e) in r.peer.take_events() {
+            if let PeerEvent::SyncedBy { mode, .. } = e {
+                r.mode = Some(mode);
+            }
+        }
+    };
+    pump(&mut r, now);
+    for q in packets {
+        now += 1;
+        match &q {
+            QuorumPacket::Commit { zxid } => r.last_commit = *zxid,
+            QuorumPacket::Inform(e) => r.last_commit = e.zxid(),
+            _ => {}
+        }
+        r.peer.message(leader, PeerMsg::Quorum(q), now);
+        pump(&mut r, now);
+    }
+    r
+}
+
+/// Our learner, driven by what Apache ZooKeeper's leader sent one of its own learners: it
+/// answers as ZooKeeper's learner did (the same packets, an ACK for every proposal ZooKeeper's
+/// acknowledged), serves, and every transaction leaves its tree with the digest ZooKeeper's
+/// leader recorded.
+#[test]
+fn an_apache_leaders_stream_drives_our_learner() {
+    use zk_core::peer::SyncMode;
+    for (name, me, observer, mode) in [
+        ("quorum-1to3-1", 1, false, SyncMode::Diff),
+        ("quorum-4to3-1", 4, true, SyncMode::Diff),
+        ("quorum-1to3-3", 1, false, SyncMode::Snap),
+    ] {
+        let r = replay_leader_stream(name, me, observer);
+        assert_eq!(r.mode, Some(mode), "{name}");
+        assert!(r.peer.is_serving(), "{name}: serving after UPTODATE");
+        let t = &r.peer.server.tree;
+        assert_eq!(
+            t.digest_mismatches(),
+            0,
+            "{name}: {:?}",
+            t.first_digest_mismatch()
+        );
+        assert_eq!(
+            t.last_processed_zxid(),
+            r.last_commit,
+            "{name}: applied every commit"
+        );
+        // What ZooKeeper's learner sent on the same connection.
+        let (_, c2s, _) = captures("quorum-")
+            .into_iter()
+            .find(|(n, _, _)| n == name)
+            .unwrap();
+        let theirs = round_trip(name, wire::From::Learner, &c2s);
+        let kinds = |v: Vec<&'static str>| {
+            v.into_iter()
+                .filter(|k| *k != "PING" && *k != "REQUEST" && *k != "REVALIDATE")
+                .take(2)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            kinds(r.sent.clone()),
+            kinds(theirs.iter().map(|p| p.kind()).collect()),
+            "{name}: the handshake"
+        );
+        if !observer && mode == SyncMode::Diff {
+            let their_acks: Vec<Zxid> = theirs
+                .iter()
+                .filter_map(|p| match p {
+                    QuorumPacket::Ack { zxid } if zxid.counter() != 0 => Some(*zxid),
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(r.acked, their_acks, "{name}: the proposals acknowledged");
+            assert!(their_acks.len() > 10, "{name}");
+        }
+    }
+}
