@@ -9,6 +9,7 @@
 //! ```text
 //!   TxnHeader { clientId: long, cxid: int, zxid: long, time: long, type: int }
 //!   type 1   CreateTxn          { path, data, acl, ephemeral: boolean, parentCVersion: int }
+//!   type 15  CreateTxn          (the same, from a create2 request)
 //!   type 19  CreateContainerTxn { path, data, acl, parentCVersion: int }
 //!   type 21  CreateTTLTxn       { path, data, acl, parentCVersion: int, ttl: long }
 //!   type 2   DeleteTxn          { path }          (type 20, deleteContainer, has the same record)
@@ -66,6 +67,7 @@ fn write_txn_body(txn: &Txn, w: &mut Writer) {
             acl,
             ephemeral,
             parent_cversion,
+            ..
         } => {
             w.string(path)
                 .opt_buffer(data.as_deref())
@@ -161,12 +163,13 @@ pub fn decode_txn(r: &mut Reader) -> JuteResult<TxnEntry> {
 
 fn read_txn_body(r: &mut Reader, kind: i32, top: bool) -> JuteResult<Txn> {
     Ok(match kind {
-        op::CREATE => Txn::Create {
+        op::CREATE | op::CREATE2 => Txn::Create {
             path: r.string("CreateTxn.path")?,
             data: r.opt_buffer("CreateTxn.data")?,
             acl: r.acls()?,
             ephemeral: r.bool("CreateTxn.ephemeral")?,
             parent_cversion: r.i32("CreateTxn.parentCVersion")?,
+            create2: kind == op::CREATE2,
         },
         op::CREATE_CONTAINER => Txn::CreateContainer {
             path: r.string("CreateContainerTxn.path")?,
@@ -283,6 +286,7 @@ mod tests {
                 acl: acl.clone(),
                 ephemeral: true,
                 parent_cversion: 3,
+                create2: false,
             },
             Txn::Create {
                 path: "/null".into(),
@@ -290,6 +294,7 @@ mod tests {
                 acl: vec![],
                 ephemeral: false,
                 parent_cversion: -1,
+                create2: false,
             },
             Txn::CreateContainer {
                 path: "/c".into(),
@@ -425,13 +430,14 @@ mod tests {
 
     fn simple_txn() -> impl Strategy<Value = Txn> {
         prop_oneof![
-            (path(), data(), acls(), any::<bool>(), any::<i32>()).prop_map(
-                |(path, data, acl, ephemeral, parent_cversion)| Txn::Create {
+            (path(), data(), acls(), any::<bool>(), any::<i32>(), any::<bool>()).prop_map(
+                |(path, data, acl, ephemeral, parent_cversion, create2)| Txn::Create {
                     path,
                     data,
                     acl,
                     ephemeral,
-                    parent_cversion
+                    parent_cversion,
+                    create2,
                 }
             ),
             (path(), data(), acls(), any::<i32>()).prop_map(

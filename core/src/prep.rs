@@ -508,6 +508,8 @@ impl Prep {
                 acl: acl.clone(),
                 ephemeral: mode.is_ephemeral(),
                 parent_cversion,
+                // ZooKeeper writes the request's own type: create2's gives a stat back.
+                create2: op_code == op::CREATE2,
             }
         };
         let owner = if mode.is_container() {

@@ -775,6 +775,7 @@ mod tests {
                 acl: Acl::open_unsafe(),
                 ephemeral: false,
                 parent_cversion: -1,
+                create2: false,
             },
             Txn::Create {
                 path: "/a/b".into(),
@@ -782,6 +783,7 @@ mod tests {
                 acl: digest.clone(),
                 ephemeral: false,
                 parent_cversion: -1,
+                create2: false,
             },
             Txn::Create {
                 path: "/e".into(),
@@ -789,6 +791,7 @@ mod tests {
                 acl: digest,
                 ephemeral: true,
                 parent_cversion: -1,
+                create2: false,
             },
             Txn::CreateContainer {
                 path: "/c".into(),
@@ -935,6 +938,7 @@ mod tests {
                             acl: Acl::open_unsafe(),
                             ephemeral,
                             parent_cversion: pn.stat().cversion + 1,
+                            create2: false,
                         };
                     }
                     Some(n) => match self.below(3) {

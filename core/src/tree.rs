@@ -770,6 +770,7 @@ impl DataTree {
                 acl,
                 ephemeral,
                 parent_cversion,
+                ..
             } => {
                 rc.path = Some(path.clone());
                 let owner = if *ephemeral { hdr.session.0 } else { 0 };
@@ -1267,6 +1268,7 @@ mod tests {
             acl: Acl::open_unsafe(),
             ephemeral: false,
             parent_cversion: pcv,
+            create2: false,
         }
     }
 
@@ -1402,6 +1404,7 @@ mod tests {
                     acl: Acl::open_unsafe(),
                     ephemeral: true,
                     parent_cversion: -1,
+                    create2: false,
                 },
             )
         };

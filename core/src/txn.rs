@@ -67,6 +67,9 @@ pub enum Txn {
         acl: Vec<Acl>,
         ephemeral: bool,
         parent_cversion: i32,
+        /// Made by a `create2` request: the txn's type is create2 (15), and applying it gives
+        /// the node's stat, as ZooKeeper's processTxn does only for that type.
+        create2: bool,
     },
     CreateContainer {
         path: String,
@@ -121,6 +124,7 @@ impl Txn {
     /// The txn's type code, as in `TxnHeader.type`.
     pub fn op_code(&self) -> i32 {
         match self {
+            Txn::Create { create2: true, .. } => op::CREATE2,
             Txn::Create { .. } => op::CREATE,
             Txn::CreateContainer { .. } => op::CREATE_CONTAINER,
             Txn::CreateTtl { .. } => op::CREATE_TTL,

@@ -573,6 +573,7 @@ mod tests {
             acl: Acl::open_unsafe(),
             ephemeral: false,
             parent_cversion: -1,
+            create2: false,
         };
         tree.apply(&h(1), &c("/old"), &mut ev);
         tree.apply(&h(2), &c("/new"), &mut ev);

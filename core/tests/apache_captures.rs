@@ -400,7 +400,7 @@ fn replay_leader_stream(name: &str, me: u64, observer: bool) -> Replay {
         last_commit: Zxid::ZERO,
         mode: None,
     };
-    let mut pump = |r: &mut Replay, now: u64| loop {
+    let pump = |r: &mut Replay, now: u64| loop {
         let outs = r.peer.drain_outputs();
         if outs.is_empty() {
             break;

@@ -958,11 +958,15 @@ impl Peer {
         }
         if now >= self.leader().next_ping {
             self.leader().next_ping = now + (tick / 2).max(1);
-            // Drop learners not heard from for syncLimit ticks, then check we still have a quorum.
+            // Drop learners not heard from for syncLimit ticks (initLimit while they sync: a
+            // learner says nothing between its ACKEPOCH and its ACK of NEWLEADER but, between
+            // two of this server's, SNAPACKs), then check we still have a quorum.
             let limit = self.cfg.sync_limit as Millis * tick;
-            let silent = self
-                .leader()
-                .learners_where(|h| now.saturating_sub(h.last_heard) > limit);
+            let init = self.cfg.init_limit as Millis * tick;
+            let silent = self.leader().learners_where(|h| {
+                let l = if h.stage == Stage::Synced { limit } else { init };
+                now.saturating_sub(h.last_heard) > l
+            });
             for sid in silent {
                 self.leader().learners.remove(&sid);
                 self.out.push_back(Output::Disconnect { peer: sid });

@@ -16,7 +16,7 @@ use std::collections::VecDeque;
 
 /// How far this learner has come with its leader.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub(super) enum LStage {
+pub(crate) enum LStage {
     /// FOLLOWERINFO sent (and re-sent each second); waiting for LEADERINFO.
     Connecting,
     /// The new epoch is being recorded; ACKEPOCH goes out when it is durable.
@@ -79,6 +79,8 @@ const REFUSED_RETRY: Millis = 100;
 const CONNECT_TRIES: u32 = 5;
 /// No retry due.
 const NEVER: Millis = Millis::MAX;
+/// The first wait before syncing again with a leader whose last sync failed.
+const SYNC_RETRY: Millis = 100;
 
 impl LearnerState {
     pub fn deadline(&self, cfg: &PeerConfig) -> Millis {
@@ -126,7 +128,15 @@ impl Peer {
             held_commit: Zxid(0),
             deferred: Vec::new(),
         });
-        self.send_info();
+        // After syncs with this leader that failed just now, wait a while before the next:
+        // 100 ms, doubling, at most 2 s.
+        match self.failed_syncs {
+            Some((l, n, at)) if l == leader && now.saturating_sub(at) < 10_000 => {
+                let wait = (SYNC_RETRY << (n - 1).min(5)).min(2000);
+                self.learner().next_info = now + wait;
+            }
+            _ => self.send_info(),
+        }
     }
 
     /// The leader-to-be closed our connection before we got anywhere: try again shortly, up to
@@ -411,7 +421,10 @@ impl Peer {
                 self.apply_committed();
                 self.learner_serve_when_consistent();
             }
-            QuorumPacket::Ping { zxid } => {
+            // ZooKeeper's learners answer pings only once synced: its leader wants the ACK of
+            // NEWLEADER to be the first thing after the sync stream, and drops a learner that
+            // sends anything else.
+            QuorumPacket::Ping { zxid } if stage == LStage::Broadcast => {
                 let sessions: Vec<(SessionId, i32)> =
                     std::mem::take(&mut self.touched).into_iter().collect();
                 self.send_q(from, QuorumPacket::PingReply { zxid, sessions });
@@ -450,6 +463,7 @@ impl Peer {
             return;
         }
         l.up_to_date = true;
+        self.failed_syncs = None;
         let (leader, e) = (l.leader, l.new_epoch);
         self.event(PeerEvent::Info(format!(
             "synced with leader {leader} in epoch {e}: serving clients"

@@ -447,6 +447,10 @@ pub struct Peer {
     looking_since: Millis,
     /// Sessions of the read-only server (local: the ensemble never hears of them).
     ro_sessions: BTreeSet<SessionId>,
+    /// Syncs with a leader that failed before they were done: that leader, how many in a row,
+    /// and when the last one failed — so that a learner that cannot sync with a leader (its
+    /// stream is unreadable, say) does not reconnect in a tight loop.
+    failed_syncs: Option<(ServerId, u32, Millis)>,
 }
 
 impl Peer {
@@ -510,6 +514,7 @@ impl Peer {
             now,
             looking_since: now,
             ro_sessions: BTreeSet::new(),
+            failed_syncs: None,
             cfg,
         };
         if p.cfg.standalone {
@@ -1086,6 +1091,13 @@ impl Peer {
         }
         if let Some(l) = self.learner.take() {
             self.out.push_back(Output::Disconnect { peer: l.leader });
+            if !l.up_to_date && l.stage > learner::LStage::Connecting {
+                let n = match self.failed_syncs {
+                    Some((leader, n, _)) if leader == l.leader => n + 1,
+                    _ => 1,
+                };
+                self.failed_syncs = Some((l.leader, n, self.now));
+            }
             // Proposals held back until NEWLEADER were never logged: forget them.
             if !l.deferred.is_empty() {
                 let first = l.deferred[0].zxid();

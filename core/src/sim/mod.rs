@@ -1482,6 +1482,7 @@ pub fn synthetic_history(epoch: u32, count: u32, time: i64) -> Vec<TxnEntry> {
                     acl: Acl::open_unsafe(),
                     ephemeral: false,
                     parent_cversion: i as i32,
+                    create2: false,
                 },
             )
         })

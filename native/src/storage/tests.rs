@@ -59,6 +59,7 @@ fn entry(z: Zxid, tag: &str) -> TxnEntry {
             acl: Acl::open_unsafe(),
             ephemeral: false,
             parent_cversion: -1,
+            create2: false,
         },
     )
 }

@@ -300,6 +300,18 @@ impl Mixed {
         self.note(&format!("started {name}"));
     }
 
+    /// The next start of server `id` runs the other kind of server on the same dataDir and
+    /// configuration.
+    pub fn set_kind(&mut self, id: u64, kind: Kind) {
+        let old = self.sname(id);
+        let s = self.s_mut(id);
+        assert!(s.child.is_none(), "{old} is running");
+        s.kind = kind;
+        s.mark(&format!("from now on {kind:?} on the dataDir of {old}:"));
+        let new = self.sname(id);
+        self.note(&format!("{old} will start as {new} on the same dataDir"));
+    }
+
     /// kill -9 (of the whole process group), and waits for it.
     pub fn kill9(&mut self, id: u64) {
         let s = self.s_mut(id);
@@ -579,9 +591,10 @@ impl Mixed {
                 .iter()
                 .map(|id| (*id, self.zxid(*id)))
                 .collect();
-            let first = z[0].1;
-            if first.is_some() && z.iter().all(|(_, x)| *x == first) {
-                return first.unwrap();
+            if let Some(first) = z[0].1 {
+                if z.iter().all(|(_, x)| *x == Some(first)) {
+                    return first;
+                }
             }
             if Instant::now() > end {
                 panic!(
