@@ -430,16 +430,24 @@ mod tests {
 
     fn simple_txn() -> impl Strategy<Value = Txn> {
         prop_oneof![
-            (path(), data(), acls(), any::<bool>(), any::<i32>(), any::<bool>()).prop_map(
-                |(path, data, acl, ephemeral, parent_cversion, create2)| Txn::Create {
-                    path,
-                    data,
-                    acl,
-                    ephemeral,
-                    parent_cversion,
-                    create2,
-                }
-            ),
+            (
+                path(),
+                data(),
+                acls(),
+                any::<bool>(),
+                any::<i32>(),
+                any::<bool>()
+            )
+                .prop_map(|(path, data, acl, ephemeral, parent_cversion, create2)| {
+                    Txn::Create {
+                        path,
+                        data,
+                        acl,
+                        ephemeral,
+                        parent_cversion,
+                        create2,
+                    }
+                }),
             (path(), data(), acls(), any::<i32>()).prop_map(
                 |(path, data, acl, parent_cversion)| Txn::CreateContainer {
                     path,

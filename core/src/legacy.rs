@@ -332,10 +332,13 @@ impl LegacyReader {
     }
 }
 
+/// What stopped the reading of a log early: the offset, and why.
+pub type Torn = Option<(u64, String)>;
+
 /// Reads a transaction log of the earlier format: every good record, and what stopped the
 /// reading early if anything did (a torn tail), with its offset. An error is a file that is not
 /// such a log.
-pub fn scan_log(buf: &[u8]) -> Result<(Vec<TxnEntry>, Option<(u64, String)>), String> {
+pub fn scan_log(buf: &[u8]) -> Result<(Vec<TxnEntry>, Torn), String> {
     if buf.len() < 16 || &buf[..4] != b"ZKLG" || buf[4..8] != 1i32.to_be_bytes() {
         return Err("not a transaction log of the earlier format (ZKLG, version 1)".into());
     }

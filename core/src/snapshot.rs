@@ -546,11 +546,11 @@ impl SnapshotReader {
                 until = until.max(z);
                 tree.set_snapshot_digest(Some((z, d)));
             }
-            Some((z, d)) if z == self.zxid && self.opts.digest && z != Zxid::ZERO => {
-                // Not fuzzy: the digest holds now.
-                if tree.digest() != d {
-                    tree.note_mismatch(z, d);
-                }
+            // Not fuzzy: the digest holds now.
+            Some((z, d))
+                if z == self.zxid && self.opts.digest && z != Zxid::ZERO && tree.digest() != d =>
+            {
+                tree.note_mismatch(z, d);
             }
             _ => {}
         }
@@ -686,7 +686,7 @@ impl SnapshotReader {
                     return Ok(());
                 }
                 let acl = match key {
-                    OPEN_UNSAFE_ACL_KEY => self.acl_for(key, || Acl::open_unsafe()),
+                    OPEN_UNSAFE_ACL_KEY => self.acl_for(key, Acl::open_unsafe),
                     k => match self.acls.get(&k) {
                         Some(id) => *id,
                         None => {

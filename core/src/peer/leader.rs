@@ -964,7 +964,11 @@ impl Peer {
             let limit = self.cfg.sync_limit as Millis * tick;
             let init = self.cfg.init_limit as Millis * tick;
             let silent = self.leader().learners_where(|h| {
-                let l = if h.stage == Stage::Synced { limit } else { init };
+                let l = if h.stage == Stage::Synced {
+                    limit
+                } else {
+                    init
+                };
                 now.saturating_sub(h.last_heard) > l
             });
             for sid in silent {
