@@ -62,16 +62,7 @@ fn start(m: &Member, apache: bool) -> Proc {
         .stdout(log.try_clone().unwrap())
         .stderr(log)
         .process_group(0);
-    // SAFETY: prctl in the child before exec: it dies with this test process.
-    unsafe {
-        cmd.pre_exec(|| {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == 0 {
-                Ok(())
-            } else {
-                Err(std::io::Error::last_os_error())
-            }
-        });
-    }
+    common::die_with_parent(&mut cmd);
     Proc {
         child: cmd.spawn().expect("start a server"),
     }

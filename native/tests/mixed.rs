@@ -9,6 +9,7 @@
 //! Needs Debian's zookeeper package. One test runs at a time (see `mixed_harness`); with
 //! `--nocapture` each prints what it does and what it observed.
 
+mod common;
 mod mixed_harness;
 
 use mixed_harness::*;
@@ -718,14 +719,13 @@ fn trunc_round(
     mode
 }
 
-/// Z1 Z2 A3, A3 the old leader: the zkserver leader Z2 brings A3 back. (a) A3 returns before
-/// any transaction of the new epoch: TRUNC. (b) After writes in the new epoch: TRUNC or SNAP
-/// (Apache's leader sends no TRUNC across an epoch; it falls back to a SNAP).
-#[test]
-fn trunc_zkserver_leader_to_apache_learner() {
+/// The old leader 3 (of `kinds`) is brought back twice by a leader of the other kind, after the
+/// other two elected one: (a) before any transaction of the new epoch, then, 3 leading again,
+/// (b) after writes in the new epoch. Returns how it was synced each time.
+fn trunc_scenario(name: &str, kinds: [Kind; 3]) -> (String, String) {
     let mut m = Mixed::new(
-        "trunc_zkserver_leader_to_apache_learner",
-        &[(ZkServer, false), (ZkServer, false), (Apache, false)],
+        name,
+        &[(kinds[0], false), (kinds[1], false), (kinds[2], false)],
     );
     let rt = rt();
     m.start(1);
@@ -743,13 +743,25 @@ fn trunc_zkserver_leader_to_apache_learner() {
         a, "TRUNC",
         "old leader back before any new-epoch transaction"
     );
-    // A3 leads again: kill Z2, Z1 and A3 elect A3 (equal zxids, higher id); Z2 follows.
+    // 3 leads again: kill 2, then 1 and 3 elect 3 (equal zxids, higher id); 2 follows.
     m.kill9(2);
     assert_eq!(m.wait_leader(&[1, 3]), 3);
     m.start(2);
     m.wait_modes(&[(2, "follower")]);
     let b = trunc_round(&mut m, &rt, "b", 3, [1, 2], true);
     m.note(&format!("after new-epoch writes the old leader got {b}"));
+    (a, b)
+}
+
+/// Z1 Z2 A3, A3 the old leader: the zkserver leader Z2 brings A3 back. (a) A3 returns before
+/// any transaction of the new epoch: TRUNC. (b) After writes in the new epoch: TRUNC or SNAP
+/// (Apache's leader sends no TRUNC across an epoch; it falls back to a SNAP).
+#[test]
+fn trunc_zkserver_leader_to_apache_learner() {
+    let (_, b) = trunc_scenario(
+        "trunc_zkserver_leader_to_apache_learner",
+        [ZkServer, ZkServer, Apache],
+    );
     assert!(b == "TRUNC" || b == "SNAP", "{b}");
 }
 
@@ -758,32 +770,10 @@ fn trunc_zkserver_leader_to_apache_learner() {
 /// sends no TRUNC across epochs).
 #[test]
 fn trunc_apache_leader_to_zkserver_learner() {
-    let mut m = Mixed::new(
+    let (_, b) = trunc_scenario(
         "trunc_apache_leader_to_zkserver_learner",
-        &[(Apache, false), (Apache, false), (ZkServer, false)],
+        [Apache, Apache, ZkServer],
     );
-    let rt = rt();
-    m.start(1);
-    m.start(3);
-    assert_eq!(m.wait_leader(&[1, 3]), 3);
-    m.start(2);
-    m.wait_modes(&[(2, "follower")]);
-    rt.block_on(pipelined_creates(
-        &m.connect_string(&[1, 2, 3]),
-        "/before",
-        30,
-    ));
-    let a = trunc_round(&mut m, &rt, "a", 3, [1, 2], false);
-    assert_eq!(
-        a, "TRUNC",
-        "old leader back before any new-epoch transaction"
-    );
-    m.kill9(2);
-    assert_eq!(m.wait_leader(&[1, 3]), 3);
-    m.start(2);
-    m.wait_modes(&[(2, "follower")]);
-    let b = trunc_round(&mut m, &rt, "b", 3, [1, 2], true);
-    m.note(&format!("after new-epoch writes the old leader got {b}"));
     assert_eq!(b, "SNAP", "Apache's leader sends no TRUNC across an epoch");
 }
 

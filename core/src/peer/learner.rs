@@ -353,14 +353,7 @@ impl Peer {
                     ));
                     return;
                 }
-                while self.tail.back().is_some_and(|e| e.zxid() > zxid) {
-                    self.tail.pop_back();
-                }
-                self.last_logged = self
-                    .tail
-                    .back()
-                    .map(|e| e.zxid())
-                    .unwrap_or(self.server.tree.last_processed_zxid());
+                self.drop_tail_after(zxid);
                 self.durable = self.durable.min(zxid);
                 self.persist(PersistOp::Truncate(zxid), Durable::Truncated(zxid));
                 self.event(PeerEvent::Truncated { zxid });

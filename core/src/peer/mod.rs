@@ -694,6 +694,18 @@ impl Peer {
         seq
     }
 
+    /// Forgets the tail's entries after `zxid` (a TRUNC, or what was never logged).
+    fn drop_tail_after(&mut self, zxid: Zxid) {
+        while self.tail.back().is_some_and(|e| e.zxid() > zxid) {
+            self.tail.pop_back();
+        }
+        self.last_logged = self
+            .tail
+            .back()
+            .map(|e| e.zxid())
+            .unwrap_or(self.server.tree.last_processed_zxid());
+    }
+
     /// Logs a transaction (appends it to the tail and asks the disk for it).
     fn log_txn(&mut self, entry: Arc<TxnEntry>) {
         self.last_logged = entry.zxid();
@@ -1099,16 +1111,8 @@ impl Peer {
                 self.failed_syncs = Some((l.leader, n, self.now));
             }
             // Proposals held back until NEWLEADER were never logged: forget them.
-            if !l.deferred.is_empty() {
-                let first = l.deferred[0].zxid();
-                while self.tail.back().is_some_and(|e| e.zxid() >= first) {
-                    self.tail.pop_back();
-                }
-                self.last_logged = self
-                    .tail
-                    .back()
-                    .map(|e| e.zxid())
-                    .unwrap_or(self.server.tree.last_processed_zxid());
+            if let Some(first) = l.deferred.first() {
+                self.drop_tail_after(Zxid(first.zxid().0 - 1));
             }
         }
         if was_serving || self.server.conn_count() > 0 {

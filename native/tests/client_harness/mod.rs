@@ -163,17 +163,7 @@ impl TestServer {
             .stderr(log)
             // Its own process group, so that stopping it stops whatever it started.
             .process_group(0);
-        // And if the test process itself is killed (a timeout, ^C), so is the server: Drop
-        // does not run then. The signal survives zkServer.sh's exec of java.
-        unsafe {
-            cmd.pre_exec(|| {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == 0 {
-                    Ok(())
-                } else {
-                    Err(std::io::Error::last_os_error())
-                }
-            });
-        }
+        common::die_with_parent(&mut cmd);
         self.child = Some(cmd.spawn().expect("start the server"));
         self.wait_ready();
     }

@@ -3,6 +3,7 @@
 //! log file.
 #![allow(dead_code)]
 
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -63,4 +64,20 @@ pub fn start_foreground(dir: &Path, cfg: &Path) -> Child {
 /// What the server [`start_foreground`] started in `dir` printed so far.
 pub fn server_log(dir: &Path) -> String {
     std::fs::read_to_string(dir.join("server.log")).unwrap_or_default()
+}
+
+/// Makes `cmd`'s process die with the thread that starts it (the test's), even when the test
+/// process is killed and no Drop runs (a timeout, ^C); the signal survives zkServer.sh's exec
+/// of java.
+pub fn die_with_parent(cmd: &mut Command) {
+    // SAFETY: prctl in the child before exec, with no pointers.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        });
+    }
 }

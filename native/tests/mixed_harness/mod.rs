@@ -282,16 +282,7 @@ impl Mixed {
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .process_group(0);
-        // Dies with the thread that started it (the test's), even when Drop does not run.
-        unsafe {
-            cmd.pre_exec(|| {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == 0 {
-                    Ok(())
-                } else {
-                    Err(std::io::Error::last_os_error())
-                }
-            });
-        }
+        crate::common::die_with_parent(&mut cmd);
         let child = cmd.spawn().expect("start a server");
         let s = self.s_mut(id);
         s.child = Some(child);
