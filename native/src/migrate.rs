@@ -165,12 +165,7 @@ pub fn check_config(cfg: &Config, warnings: &[zk_core::config::Warning]) -> Vec<
 pub fn check_data(cfg: &Config) -> Vec<Finding> {
     let data = PathBuf::from(&cfg.data_dir);
     let logs = PathBuf::from(&cfg.data_log_dir);
-    let opts = StorageOptions {
-        pre_alloc_size_kb: cfg.pre_alloc_size_kb,
-        force_sync: cfg.force_sync,
-        extended_types: cfg.extended_types_enabled,
-        digest: cfg.digest_enabled,
-    };
+    let opts = StorageOptions::from_config(cfg);
     match Storage::inspect(&data, &logs, opts) {
         Err(e) => vec![blocker(format!("dataDir: {e}"))],
         Ok((restored, report)) => {

@@ -516,12 +516,7 @@ pub async fn run(
     let cfg = Arc::new(opts.config);
     let data_dir = PathBuf::from(&cfg.data_dir);
     let data_log_dir = PathBuf::from(&cfg.data_log_dir);
-    let storage_opts = StorageOptions {
-        pre_alloc_size_kb: cfg.pre_alloc_size_kb,
-        force_sync: cfg.force_sync,
-        extended_types: cfg.extended_types_enabled,
-        digest: cfg.digest_enabled,
-    };
+    let storage_opts = StorageOptions::from_config(&cfg);
     let loading = Instant::now();
     let (storage, restored, report) = Storage::open(&data_dir, &data_log_dir, storage_opts)?;
     let mut metrics = Metrics::new();

@@ -94,6 +94,18 @@ pub struct StorageOptions {
     pub digest: bool,
 }
 
+impl StorageOptions {
+    /// What zoo.cfg says.
+    pub fn from_config(cfg: &zk_core::config::Config) -> StorageOptions {
+        StorageOptions {
+            pre_alloc_size_kb: cfg.pre_alloc_size_kb,
+            force_sync: cfg.force_sync,
+            extended_types: cfg.extended_types_enabled,
+            digest: cfg.digest_enabled,
+        }
+    }
+}
+
 impl Default for StorageOptions {
     fn default() -> Self {
         StorageOptions {
