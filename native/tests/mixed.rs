@@ -831,4 +831,26 @@ fn each_kind_restarted_on_the_others_data_dir() {
     ));
     every_kind_through(&m, &rt, &[1, 2, 3], "r2");
     m.assert_trees_equal(&rt);
+    // Z1 killed (-9) while writes go on through the others: what it left comes back as
+    // Apache ZooKeeper, which must read it (a DIFF, not a SNAP from nothing).
+    let connect = m.connect_string(&[2, 3]);
+    let writes = rt.spawn(async move { pipelined_creates(&connect, "/kill-1", 450).await });
+    std::thread::sleep(Duration::from_millis(60));
+    m.kill9(1);
+    let t = Instant::now();
+    rt.block_on(writes).unwrap();
+    m.note(&format!(
+        "server 1 killed with writes under way; the rest took {:?}",
+        t.elapsed()
+    ));
+    m.set_kind(1, Apache);
+    let (off_leader, off_learner) = (m.log_len(3), m.log_len(1));
+    m.start(1);
+    m.wait_modes(&[(1, "follower")]);
+    let mode = sync_mode(&m, 3, 1, off_leader, off_learner);
+    assert_eq!(
+        mode, "DIFF",
+        "Apache ZooKeeper read what zkserver left at kill -9"
+    );
+    m.assert_trees_equal(&rt);
 }
