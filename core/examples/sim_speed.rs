@@ -2,8 +2,11 @@
 //! per wall-clock second and simulated seconds per wall second.
 //!
 //! ```sh
-//! cargo run --release -p zk-core --example sim_speed [simulated_seconds] [clients]
+//! cargo run --release -p zk-core --example sim_speed [simulated_seconds] [clients] [nowire]
 //! ```
+//!
+//! `nowire` delivers messages as values instead of through their bytes (to see what the codec
+//! in the loop costs).
 
 use std::time::Instant;
 use zk_core::acl::Acl;
@@ -20,6 +23,7 @@ fn main() {
     cfg.network = Latency { min: 1, max: 3 };
     cfg.disk = Latency { min: 1, max: 2 };
     cfg.snap_count = 0;
+    cfg.wire = args.get(3).map(String::as_str) != Some("nowire");
     let mut sim = Sim::new(cfg);
     let ids = sim.ids();
     for &id in &ids {

@@ -474,14 +474,14 @@ fn txn(e: &TxnEntry) -> Vec<u8> {
 
 /// Which end of a quorum connection the bytes come from: the same type means different things
 /// each way (PING, REVALIDATE).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum From {
     Leader,
     Learner,
 }
 
 impl From {
-    fn name(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
             From::Leader => "leader",
             From::Learner => "learner",
@@ -491,7 +491,7 @@ impl From {
 
 /// Follows one direction of a quorum connection: whole packets out of bytes as they come, and
 /// a SNAP's snapshot handed on in pieces, its end found by reading its structure.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct QuorumDecoder {
     from: From,
     limit: usize,
@@ -512,6 +512,11 @@ impl QuorumDecoder {
             snap: None,
             signature: false,
         }
+    }
+
+    /// Which end of the connection it reads.
+    pub fn from(&self) -> From {
+        self.from
     }
 
     /// Between packets (no record or snapshot half read).

@@ -25,7 +25,7 @@ pub mod play;
 pub mod recipes;
 
 use crate::output::ClientOutput;
-use crate::peer::messages::{PeerMsg, ServerState};
+use crate::peer::messages::{PeerMsg, QuorumPacket, ServerState};
 use crate::peer::quorum::QuorumVerifier;
 use crate::peer::{Output, Peer, PeerConfig, PeerEvent, PersistOp, Restored};
 use crate::request::{ConnectRequest, Request};
@@ -88,6 +88,15 @@ pub struct SimConfig {
     #[serde(default = "default_snap_piece")]
     pub snap_piece: usize,
     pub server: ServerConfig,
+    /// Every message goes through the bytes zkserver puts on the wire — Apache ZooKeeper's
+    /// ([`crate::wire`]): encoded by the sender, decoded by a per-connection decoder, and what
+    /// comes out is delivered. A message the codec cannot carry is an invariant violation.
+    #[serde(default = "default_true")]
+    pub wire: bool,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 fn default_snap_piece() -> usize {
@@ -117,6 +126,7 @@ impl SimConfig {
             read_only_mode: false,
             snap_piece: crate::peer::DEFAULT_SNAP_PIECE,
             server,
+            wire: true,
         }
     }
 
@@ -410,6 +420,9 @@ pub struct Sim {
     pub checker: Checker,
     /// Events processed (for the speed benchmark).
     pub steps: u64,
+    /// With [`SimConfig::wire`]: each quorum connection's decoder, per direction (a connection
+    /// starts afresh when it breaks).
+    wires: BTreeMap<(ServerId, ServerId), crate::wire::QuorumDecoder>,
 }
 
 impl Sim {
@@ -447,6 +460,7 @@ impl Sim {
             next_conn: 1,
             checker,
             steps: 0,
+            wires: BTreeMap::new(),
         }
     }
 
@@ -716,6 +730,99 @@ impl Sim {
     }
 
     fn send(&mut self, from: ServerId, to: ServerId, msg: PeerMsg) {
+        if !self.cfg.wire {
+            return self.send_one(from, to, msg);
+        }
+        for m in self.through_wire(from, to, msg) {
+            self.send_one(from, to, m);
+        }
+    }
+
+    /// A message as its receiver reads it off the wire: encoded as zkserver encodes it, and
+    /// decoded by the connection's decoder (which, for a SNAP's snapshot, may hand it on in
+    /// other pieces). A message the codec cannot carry is a violation.
+    fn through_wire(&mut self, from: ServerId, to: ServerId, msg: PeerMsg) -> Vec<PeerMsg> {
+        use crate::wire;
+        match msg {
+            PeerMsg::Election(n) => {
+                let config = self
+                    .nodes
+                    .get(&from)
+                    .and_then(|x| x.peer.as_ref())
+                    .map(|p| p.cfg.config_text.clone())
+                    .unwrap_or_default();
+                let body = wire::encode_notification(&n, &config);
+                match wire::decode_notification(&body, from) {
+                    Ok(r) if r.notification == n => vec![PeerMsg::Election(r.notification)],
+                    Ok(r) => {
+                        self.wire_violation(
+                            from,
+                            to,
+                            format!("{n:?} reads back as {:?}", r.notification),
+                        );
+                        Vec::new()
+                    }
+                    Err(e) => {
+                        self.wire_violation(from, to, format!("{n:?} does not read back: {e}"));
+                        Vec::new()
+                    }
+                }
+            }
+            PeerMsg::Quorum(p) => {
+                // Which end of the connection the sender is: its role says, and FOLLOWERINFO
+                // or OBSERVERINFO opens a new connection.
+                if matches!(
+                    p,
+                    QuorumPacket::FollowerInfo(_) | QuorumPacket::ObserverInfo(_)
+                ) {
+                    self.wires.remove(&(from, to));
+                    self.wires.remove(&(to, from));
+                }
+                let role = self
+                    .nodes
+                    .get(&from)
+                    .and_then(|x| x.peer.as_ref())
+                    .map(|p| p.state);
+                let dir = match role {
+                    Some(ServerState::Leading) => wire::From::Leader,
+                    Some(ServerState::Following | ServerState::Observing) => wire::From::Learner,
+                    _ => match self.wires.get(&(from, to)) {
+                        Some(d) => d.from(),
+                        None => wire::From::Learner,
+                    },
+                };
+                let mut bytes = Vec::new();
+                wire::encode_packet(&p, &mut bytes);
+                let d = self
+                    .wires
+                    .entry((from, to))
+                    .or_insert_with(|| wire::QuorumDecoder::new(dir, wire::DEFAULT_JUTE_MAXBUFFER));
+                if d.from() != dir {
+                    *d = wire::QuorumDecoder::new(dir, wire::DEFAULT_JUTE_MAXBUFFER);
+                }
+                let mut out = Vec::new();
+                if let Err(e) = d.feed(&bytes, &mut out) {
+                    self.wires.remove(&(from, to));
+                    self.wire_violation(from, to, format!("{} does not read back: {e}", p.kind()));
+                    return Vec::new();
+                }
+                // A snapshot may come out in other pieces; anything else exactly as sent.
+                if !matches!(p, QuorumPacket::SnapPiece { .. }) && out.as_slice() != [p.clone()] {
+                    self.wire_violation(from, to, format!("{p:?} reads back as {out:?}"));
+                    return Vec::new();
+                }
+                out.into_iter().map(PeerMsg::Quorum).collect()
+            }
+        }
+    }
+
+    fn wire_violation(&mut self, from: ServerId, to: ServerId, what: String) {
+        let v = format!("messageLegal: server {from} to {to}: {what}");
+        self.checker.violations.push(v.clone());
+        self.record(TraceEvent::Violation(v));
+    }
+
+    fn send_one(&mut self, from: ServerId, to: ServerId, msg: PeerMsg) {
         let chan = match msg {
             PeerMsg::Election(_) => Chan::Election,
             PeerMsg::Quorum(_) => Chan::Quorum,
@@ -817,6 +924,8 @@ impl Sim {
     /// The connection (both directions) between `a` and `b` breaks: in-flight messages are lost
     /// and each end hears link_down when it can.
     fn break_link(&mut self, a: ServerId, b: ServerId, notify_a: bool) {
+        self.wires.remove(&(a, b));
+        self.wires.remove(&(b, a));
         for (x, y) in [(a, b), (b, a)] {
             if let Some(l) = self.links.get_mut(&(x, y, Chan::Quorum)) {
                 let lost: Vec<u64> = l.queue.drain(..).map(|m| m.id).collect();
