@@ -1,5 +1,6 @@
 //! Deterministic simulation testing: many seeds, each a cluster under random faults — kills,
-//! restarts, partitions (and one-way cuts), long pauses, link breaks, slow disks — with clients
+//! restarts, partitions (and one-way cuts), long pauses, link breaks, slow disks, a zxid counter
+//! at its end — with clients
 //! writing all along. After the faults stop, the cluster must elect a leader and commit a write,
 //! and throughout, every invariant must hold and every acknowledged write must be durable and
 //! in real-time order.
@@ -140,7 +141,7 @@ fn run_sim(sim: &mut Sim, rng: &mut ChaCha8Rng) -> Result<u64, String> {
         work.act(sim, rng);
         if rng.gen_bool(0.25) {
             let target = ids[rng.gen_range(0..ids.len())];
-            match rng.gen_range(0..13) {
+            match rng.gen_range(0..14) {
                 0 | 1 => sim.kill(target),
                 2 | 3 => {
                     if sim.status(target) == Status::Down {
@@ -193,6 +194,16 @@ fn run_sim(sim: &mut Sim, rng: &mut ChaCha8Rng) -> Result<u64, String> {
                         min: 1,
                         max: rng.gen_range(1..200),
                     };
+                }
+                12 => {
+                    // The zxid counter nears its end: the leader must step down for a new
+                    // epoch rather than propose counter 0xffffffff (ZOOKEEPER-1277).
+                    if let Some(l) = sim.leader() {
+                        let left = rng.gen_range(1..40);
+                        if let Some(p) = sim.peer_mut(l) {
+                            p.jump_zxid_counter(u32::MAX - left);
+                        }
+                    }
                 }
                 _ => {
                     for &id in &ids {

@@ -175,3 +175,72 @@ fn read_only_mode_out_of_a_quorum() {
         .any(|e| matches!(e, ClientEvent::Disconnected { .. })));
     assert!(sim.violations().is_empty(), "{:?}", sim.violations());
 }
+
+/// ZOOKEEPER-1277: a zxid's low 32 bits count proposals within an epoch. ZooKeeper's leader never
+/// proposes counter 0xffffffff (the next would carry into the epoch): it steps down, and the
+/// election that follows starts a new epoch whose counter starts again. Clients lose their
+/// connections, as in any election, and go on writing.
+#[test]
+fn the_zxid_counter_rolls_over_into_a_new_epoch() {
+    let mut sim = Sim::new(SimConfig::new(3, 0, 11));
+    for i in 1..=3 {
+        sim.start(sid(i));
+    }
+    assert!(sim.run_until_pred(10_000, |s| (1..=3)
+        .all(|i| s.peer(sid(i)).unwrap().is_serving())));
+    let leader = sim.leader().unwrap();
+    let epoch = sim.peer(leader).unwrap().leader_epoch().unwrap();
+    let c = sim.add_client(vec![sid(1), sid(2), sid(3)], 30_000);
+    sim.run_for(500);
+    sim.peer_mut(leader)
+        .unwrap()
+        .jump_zxid_counter(u32::MAX - 4);
+    let mut written = Vec::new();
+    let mut lost = 0;
+    for i in 0..50 {
+        let xid = sim.client_request(c, create(&format!("/n{i}"), b"x"));
+        sim.run_until_pred(20_000, |s| {
+            s.client(c).unwrap().events.iter().any(|e| match e {
+                ClientEvent::Reply { reply, .. } => reply.xid == xid,
+                ClientEvent::Lost { xid: x, .. } => *x == xid,
+                _ => false,
+            })
+        });
+        match reply_to(&sim, c, xid) {
+            Some(r) if r.err == ErrorCode::Ok => written.push(r.zxid),
+            Some(r) => panic!("/n{i}: {:?}", r.err),
+            None => lost += 1,
+        }
+        if written.last().is_some_and(|z| z.epoch() > epoch) {
+            break;
+        }
+    }
+    let counters: Vec<u32> = written.iter().map(|z| z.counter()).collect();
+    assert!(
+        written
+            .iter()
+            .any(|z| z.epoch() == epoch && z.counter() == u32::MAX - 1),
+        "the last counter of epoch {epoch} is used: {counters:x?}"
+    );
+    let after = written.last().copied().unwrap();
+    assert!(after.epoch() > epoch, "a new epoch: {written:?}");
+    assert!(after.counter() < 10, "its counter starts again: {after}");
+    // The write that found the counter spent was not proposed; its client lost the
+    // connection (and, while the election ran, the next writes too).
+    assert!(lost >= 1);
+    let spent = format!("/n{}", written.len() - 1);
+    for i in 1..=3 {
+        assert!(sim.peer(sid(i)).unwrap().server.tree.get(&spent).is_none());
+    }
+    // No server logged or applied a zxid with the spent counter.
+    for i in 1..=3 {
+        let p = sim.peer(sid(i)).unwrap();
+        assert!(p.last_committed() >= after);
+        assert!(p
+            .committed_log()
+            .iter()
+            .all(|e| e.zxid().counter() != u32::MAX));
+    }
+    assert!(sim.violations().is_empty(), "{:?}", sim.violations());
+    sim.check_trees().unwrap();
+}

@@ -758,6 +758,9 @@ impl Peer {
         op: Forwarded,
         auth: &[Id],
     ) {
+        if !matches!(op, Forwarded::Sync { .. }) && self.counter_spent() {
+            return;
+        }
         let now = self.now;
         let zxid = self.leader().last_proposed.next();
         let time = self.cfg.server.wall(now);
@@ -811,6 +814,32 @@ impl Peer {
             },
             txn,
         );
+    }
+
+    /// Whether the next zxid's counter would be 0xffffffff. ZooKeeper never proposes it: its
+    /// leader steps down instead, and the election that follows starts a new epoch, whose
+    /// counter starts again (ZOOKEEPER-1277, `Leader.propose`). The request that found it is not
+    /// proposed; its client loses the connection with everyone else's. A standalone server has no
+    /// epochs; its zxid carries on as ZooKeeper's does.
+    fn counter_spent(&mut self) -> bool {
+        if self.cfg.standalone || self.leader().last_proposed.next().counter() != u32::MAX {
+            return false;
+        }
+        self.enter_looking(
+            "zxid lower 32 bits have rolled over, forcing re-election, and therefore new epoch start",
+        );
+        true
+    }
+
+    /// Test only: the leader's next proposal takes counter `counter + 1`, so that a test reaches
+    /// the end of the counter quickly. Learners take a jump in zxids as ZooKeeper's do (they
+    /// expect order, not contiguity).
+    #[doc(hidden)]
+    pub fn jump_zxid_counter(&mut self, counter: u32) {
+        if let Some(l) = self.leader.as_mut() {
+            let epoch = l.last_proposed.epoch();
+            l.last_proposed = l.last_proposed.max(Zxid::new(epoch, counter));
+        }
     }
 
     /// Logs and broadcasts a proposal.
@@ -997,6 +1026,9 @@ impl Peer {
         // Session expiry.
         let expired = self.leader().sessions.expire(now);
         for session in expired {
+            if self.counter_spent() {
+                return;
+            }
             self.event(PeerEvent::Info(format!("expiring session {session}")));
             let zxid = self.leader().last_proposed.next();
             let txn = {
@@ -1028,6 +1060,9 @@ impl Peer {
                 .tree
                 .container_candidates(cfg.wall(now), cfg.container_max_never_used);
             for path in candidates.into_iter().take(budget as usize) {
+                if self.counter_spent() {
+                    return;
+                }
                 let zxid = self.leader().last_proposed.next();
                 let txn = {
                     let l = self.leader.as_mut().expect("leader");
