@@ -1,18 +1,18 @@
-//! Hands the page the tutorials (`tutorials/*.toml`, as zk-core embeds and checks them) as JSON.
+//! Hands the page the tutorials (`tutorials/*.toml`, as zk-sim embeds and checks them) as JSON.
 //!
 //! The browser reads them with serde_json, which it carries anyway for the address, instead of
 //! parsing TOML itself: a TOML parser in the wasm cost about 60 kB gzip, more than every
-//! tutorial's text. The files are read, parsed and validated here by zk-core's own
+//! tutorial's text. The files are read, parsed and validated here by zk-sim's own
 //! `tutorial::all`, so the page gets exactly what the tests play; a file it rejects reaches the
 //! page as that error (the tutorial panel shows it) and as a build warning. The unit test
-//! `guide::tests::the_page_has_the_tutorials_the_core_parses` checks they read back the same.
+//! `guide::tests::the_page_has_the_tutorials_the_simulator_parses` checks they read back the same.
 
 use std::path::PathBuf;
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed=../tutorials");
-    let all = zk_core::tutorial::all();
+    let all = zk_sim::tutorial::all();
     if let Err(e) = &all {
         println!("cargo:warning=the tutorials could not be read: {e}");
     }

@@ -25,7 +25,6 @@
 //! * [`snapshot`] serializes tree and sessions deterministically and restores them.
 
 pub mod acl;
-pub mod cli;
 pub mod codec;
 pub mod config;
 pub mod digest;
@@ -40,11 +39,9 @@ pub mod proto;
 pub mod request;
 pub mod server;
 pub mod session;
-pub mod sim;
 pub mod snapshot;
 pub mod stat;
 pub mod tree;
-pub mod tutorial;
 pub mod txn;
 pub mod txnlog;
 pub mod types;

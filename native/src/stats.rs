@@ -326,7 +326,7 @@ pub fn java_hash_order<T>(mut items: Vec<T>, hash: impl Fn(&T) -> i32) -> Vec<T>
 
 /// `java.util.Date.toString()` in UTC: `Sun Nov 22 05:29:32 UTC 2026` (zkCli's stat prints the
 /// same, so the core has it).
-pub use zk_core::cli::java_date;
+pub use zk_cli::java_date;
 
 fn version_dir(p: &Path) -> std::path::PathBuf {
     let v = p.join("version-2");

@@ -2,9 +2,9 @@
 //! loopback, each step printed with its checks — so that what the playground teaches is shown to
 //! hold on the real server too.
 //!
-//! The same files drive the simulator (`zk_core::tutorial`). Here a server is a process
+//! The same files drive the simulator (`zk_sim::tutorial`). Here a server is a process
 //! (`start-foreground` of a generated zoo.cfg), a console is a [`Client`] session running
-//! `zk_core::cli` commands, a recipe client runs `zk_core::sim::recipes` over a real session.
+//! `zk_cli` commands, a recipe client runs `zk_sim::recipes` over a real session.
 //! What a real server does not show — votes, vote boxes, messages on the wire, sync modes — is
 //! reported as not observable rather than checked.
 
@@ -17,14 +17,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use zk_core::cli::{Action as ShellAction, Shell};
+use zk_cli::{Action as ShellAction, Shell};
 use zk_core::request::{KeeperState, Reply, Request, Response};
-use zk_core::sim::client::ClientEvent;
-use zk_core::sim::play::Action;
-use zk_core::sim::play::CommandRecord;
-use zk_core::sim::recipes::Recipe;
-use zk_core::tutorial::{self, observed, Expect, Kind, Tutorial};
 use zk_core::{ServerId, Zxid};
+use zk_sim::client::ClientEvent;
+use zk_sim::play::Action;
+use zk_sim::play::CommandRecord;
+use zk_sim::recipes::Recipe;
+use zk_sim::tutorial::{self, observed, Expect, Kind, Tutorial};
 
 /// How a real run is set up.
 pub struct Options {
@@ -271,7 +271,7 @@ impl World {
                 servers,
             } => {
                 if let Some(old) = self.recipes.get(&name) {
-                    if old.state.lock().unwrap().role != zk_core::sim::recipes::Role::Done {
+                    if old.state.lock().unwrap().role != zk_sim::recipes::Role::Done {
                         return Ok(());
                     }
                 }
@@ -309,7 +309,7 @@ impl World {
                     r.task.abort();
                     {
                         let mut s = r.state.lock().unwrap();
-                        s.role = zk_core::sim::recipes::Role::Done;
+                        s.role = zk_sim::recipes::Role::Done;
                         s.log.push("crashed".into());
                     }
                     // The process dies: the connection drops, the session stays until it
@@ -366,10 +366,10 @@ async fn run_line(console: &Arc<Mutex<Console>>, line: &str) {
             match tokio::time::timeout(Duration::from_secs(60), client.run_command(*exec)).await {
                 Ok(exec) => exec.finish(),
                 Err(_) => {
-                    let mut p = zk_core::cli::Printed::default();
-                    p.extend(zk_core::cli::Printed {
-                        chunks: vec![zk_core::cli::Chunk {
-                            stream: zk_core::cli::Stream::Err,
+                    let mut p = zk_cli::Printed::default();
+                    p.extend(zk_cli::Printed {
+                        chunks: vec![zk_cli::Chunk {
+                            stream: zk_cli::Stream::Err,
                             text: "(no answer within 60 s)\n".into(),
                         }],
                     });

@@ -8,7 +8,7 @@ use zk_native::tutorial::{run, unsupported, Options};
 #[test]
 fn real_tutorials_hold_on_zkserver_processes() {
     let only = std::env::var("TUTORIAL").ok();
-    let real: Vec<_> = zk_core::tutorial::all()
+    let real: Vec<_> = zk_sim::tutorial::all()
         .expect("the tutorial files parse")
         .into_iter()
         .filter(|t| unsupported(t).is_none())

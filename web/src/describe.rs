@@ -12,10 +12,10 @@ use zk_core::peer::election::{Rule, VoteChange, NOBODY};
 use zk_core::peer::messages::{Forwarded, PeerMsg, QuorumPacket, Vote};
 use zk_core::peer::PeerEvent;
 use zk_core::request::Request;
-use zk_core::sim::client::ClientEvent;
-use zk_core::sim::TraceEvent;
 use zk_core::txn::{Txn, TxnEntry};
 use zk_core::ServerId;
+use zk_sim::client::ClientEvent;
+use zk_sim::TraceEvent;
 
 /// What kind of thing an event is, for the log's filter.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -17,10 +17,10 @@
 use crate::describe;
 use crate::i18n::Lang;
 use std::sync::OnceLock;
-use zk_core::sim::play::{Action, Player, Setup};
-use zk_core::sim::recipes::RecipeKind;
-use zk_core::tutorial::{Expect, Focus, Step, Tutorial, TutorialRun};
 use zk_core::Millis;
+use zk_sim::play::{Action, Player, Setup};
+use zk_sim::recipes::RecipeKind;
+use zk_sim::tutorial::{Expect, Focus, Step, Tutorial, TutorialRun};
 
 /// Simulated milliseconds between two looks at a step's expectations (as in the test).
 pub const CHECK_EVERY: Millis = 10;
@@ -753,8 +753,8 @@ mod tests {
     }
 
     #[test]
-    fn the_page_has_the_tutorials_the_core_parses() {
-        let parsed = zk_core::tutorial::all().unwrap();
+    fn the_page_has_the_tutorials_the_simulator_parses() {
+        let parsed = zk_sim::tutorial::all().unwrap();
         assert_eq!(catalog().unwrap(), parsed.as_slice());
         assert_eq!(parsed.len(), 18);
     }

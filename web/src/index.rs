@@ -7,9 +7,9 @@ use std::collections::{BTreeMap, HashMap};
 use zk_core::peer::election::VoteChange;
 use zk_core::peer::messages::Vote;
 use zk_core::peer::PeerEvent;
-use zk_core::sim::play::LogEntry;
-use zk_core::sim::TraceEvent;
 use zk_core::{Millis, ServerId};
+use zk_sim::play::LogEntry;
+use zk_sim::TraceEvent;
 
 /// Vote changes kept per server.
 const VOTES_KEPT: usize = 12;
@@ -87,7 +87,7 @@ impl LogIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use zk_core::sim::play::{Player, Setup};
+    use zk_sim::play::{Player, Setup};
 
     #[test]
     fn follows_the_log_and_starts_over_when_it_shrinks() {

@@ -1,4 +1,4 @@
-//! The browser playground: zk-core's simulated ensemble ([`zk_core::sim::play::Player`]) driven
+//! The browser playground: zk-core's simulated ensemble ([`zk_sim::play::Player`]) driven
 //! by a yew page. The core does all the ZooKeeper work; this crate only moves time and clicks in
 //! and draws what the Player reports.
 //!

@@ -8,8 +8,8 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use zk_core::sim::play::Script;
 use zk_core::Millis;
+use zk_sim::play::Script;
 
 /// What the address asks for.
 #[derive(Debug, Default, PartialEq)]
@@ -78,8 +78,8 @@ pub fn parse(fragment: &str) -> Params {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use zk_core::sim::play::{Action, Player, Setup};
     use zk_core::ServerId;
+    use zk_sim::play::{Action, Player, Setup};
 
     #[test]
     fn a_run_survives_the_address() {

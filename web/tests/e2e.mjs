@@ -1,6 +1,6 @@
 // End-to-end test of the playground in a real headless Chromium (Debian's /usr/bin/chromium),
 // driven by playwright-core. It covers the wiring and the DOM; the simulation itself is tested
-// natively in core (core/tests/play.rs).
+// natively in the simulator (sim/tests/play.rs).
 //
 //   node web/tests/e2e.mjs http://127.0.0.1:PORT/      (scripts/test-web serves dist/ and runs it)
 //

@@ -5,7 +5,7 @@
 //! znode paths); `zkcli -server host:port ls /` runs one command and exits with zkCli's exit code
 //! (0, 1 for a failed command, 127 for an unknown one).
 //!
-//! What the commands mean and print is `zk_core::cli`, zkCli.sh as a library with no IO (the
+//! What the commands mean and print is `zk_cli`, zkCli.sh as a library with no IO (the
 //! browser playground's console runs the same code). This binary is its driver: it reads lines,
 //! hands them to a [`cli::Shell`], sends the requests a command's [`cli::Exec`] asks for through
 //! [`zk_native::client`] and hands back the answers, and prints. Watch events are printed as they
@@ -25,7 +25,8 @@ use rustyline::history::FileHistory;
 use rustyline::validate::Validator;
 use rustyline::{Context, Editor, ExternalPrinter, Helper};
 
-use zk_core::cli::{self, Action, Exec, Printed, Shell, Step, Stream};
+use zk_cli as cli;
+use zk_cli::{Action, Exec, Printed, Shell, Step, Stream};
 use zk_native::client::{Client, ClientError, ErrorCode, EventStream};
 
 // ---------------------------------------------------------------------------------------------

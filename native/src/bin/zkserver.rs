@@ -330,7 +330,7 @@ fn tutorial(
     }
     let id = id.unwrap_or_default();
     let tutorials = if id.eq_ignore_ascii_case("all") {
-        match zk_core::tutorial::all() {
+        match zk_sim::tutorial::all() {
             Ok(all) => all
                 .into_iter()
                 .filter(|x| t::unsupported(x).is_none())

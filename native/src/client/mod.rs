@@ -47,7 +47,7 @@
 //!
 //! [`Client::request`] sends a `zk_core` [`Request`] as it is — with the chroot and watch
 //! bookkeeping of the typed methods — for front ends that build requests themselves: zkcli
-//! drives `zk_core::cli`'s commands through it.
+//! drives `zk_cli`'s commands through it.
 
 mod connect_string;
 mod driver;
@@ -1032,12 +1032,12 @@ impl Client {
         }
     }
 
-    /// Runs a zkCli command ([`zk_core::cli::Exec`]): each request it asks for goes to the
+    /// Runs a zkCli command ([`zk_cli::Exec`]): each request it asks for goes to the
     /// server, each answer back to it. `addauth` is queued and not waited for, as zkCli's
     /// `addAuthInfo` does: a refusal shows as the AuthFailed event.
-    pub async fn run_command(&self, mut exec: zk_core::cli::Exec) -> zk_core::cli::Exec {
+    pub async fn run_command(&self, mut exec: zk_cli::Exec) -> zk_cli::Exec {
         let mut step = exec.start();
-        while let zk_core::cli::Step::Send(request) = step {
+        while let zk_cli::Step::Send(request) = step {
             let outcome = match request {
                 Request::Auth { scheme, auth, .. } => {
                     drop(self.add_auth(&scheme, &auth));
@@ -1051,7 +1051,7 @@ impl Client {
     }
 
     /// Sends any request as it is, for front ends that build [`Request`]s themselves (such as
-    /// `zk_core::cli`'s `Exec`, which zkcli drives), with the bookkeeping the typed methods do:
+    /// `zk_cli`'s `Exec`, which zkcli drives), with the bookkeeping the typed methods do:
     /// the chroot goes in front of the paths sent and comes off the paths answered, a `watch`
     /// flag (`exists`, `getData`, `getChildren`, `getChildren2`) and `addWatch` register the
     /// default watcher, `removeWatches` removes the watchers here too, `auth` is remembered for

@@ -19,9 +19,9 @@ use zk_core::acl::Acl;
 use zk_core::peer::{Output, PeerConfig, Restored};
 use zk_core::request::{add_watch_mode, ConnectRequest, CreateRequest, Request};
 use zk_core::server::ServerConfig;
-use zk_core::sim::{Sim, SimConfig};
 use zk_core::tree::DataTree;
 use zk_core::{ServerId, SessionId};
+use zk_sim::{Sim, SimConfig};
 
 const WALL: i64 = 1_795_325_283_398;
 

@@ -9,9 +9,9 @@ use crate::i18n::{Lang, T};
 use std::collections::BTreeMap;
 use yew::prelude::*;
 use zk_core::peer::messages::ServerState;
-use zk_core::sim::play::{Action, ServerView};
-use zk_core::sim::{InFlight, Status};
 use zk_core::ServerId;
+use zk_sim::play::{Action, ServerView};
+use zk_sim::{InFlight, Status};
 
 const NODE_R: f64 = 44.0;
 

@@ -5,9 +5,9 @@
 use super::{input_value, App, Msg};
 use crate::i18n::T;
 use yew::prelude::*;
-use zk_core::cli::Stream;
-use zk_core::sim::play::ServerView;
+use zk_cli::Stream;
 use zk_core::ServerId;
+use zk_sim::play::ServerView;
 
 /// The transcript shown keeps its last this many characters.
 const TRANSCRIPT_SHOWN: usize = 24_000;

@@ -5,8 +5,8 @@
 use super::{input_value, App, Msg};
 use crate::i18n::T;
 use yew::prelude::*;
-use zk_core::sim::play::{Action, ServerView};
 use zk_core::{Millis, ServerId};
+use zk_sim::play::{Action, ServerView};
 
 const GROUPS: [&str; 3] = ["A", "B", "C"];
 

@@ -5,8 +5,8 @@ use super::{input_value, seconds, App, LogFilter, Msg};
 use crate::describe::{self, Category, MESSAGE_KINDS};
 use crate::i18n::{Lang, T};
 use yew::prelude::*;
-use zk_core::sim::play::ServerView;
 use zk_core::ServerId;
+use zk_sim::play::ServerView;
 
 /// Entries drawn at most.
 const ENTRIES_SHOWN: usize = 150;

@@ -39,10 +39,10 @@ use std::collections::BTreeMap;
 use web_sys::{HtmlInputElement, KeyboardEvent};
 use yew::prelude::*;
 use zk_core::peer::messages::ServerState;
-use zk_core::sim::play::{Action, Player, ServerView, Setup};
-use zk_core::sim::{InFlight, Latency, Status};
-use zk_core::tutorial::Focus;
 use zk_core::{Millis, ServerId};
+use zk_sim::play::{Action, Player, ServerView, Setup};
+use zk_sim::tutorial::Focus;
+use zk_sim::{InFlight, Latency, Status};
 
 /// Real milliseconds spent handling events per frame, at most: past it, simulated time runs
 /// slower than the speed asks rather than the page dropping frames.

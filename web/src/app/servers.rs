@@ -6,8 +6,8 @@ use super::{App, Msg};
 use crate::describe;
 use crate::i18n::T;
 use yew::prelude::*;
-use zk_core::sim::play::{Action, ServerView};
-use zk_core::sim::Status;
+use zk_sim::play::{Action, ServerView};
+use zk_sim::Status;
 
 impl App {
     pub(super) fn view_servers(&self, ctx: &Context<Self>, views: &[ServerView]) -> Html {

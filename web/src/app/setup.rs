@@ -1,7 +1,7 @@
 //! A new run: how many voters (3–7) and observers, the seed, whether the servers start at once.
 //! Servers are added or removed here, before a run starts — a new [`Setup`] is a new Player.
 //!
-//! [`Setup`]: zk_core::sim::play::Setup
+//! [`Setup`]: zk_sim::play::Setup
 
 use super::{input_checked, input_value, App, Msg};
 use crate::dom;

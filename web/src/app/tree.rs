@@ -5,10 +5,10 @@
 use super::{input_checked, input_value, App, Msg};
 use crate::i18n::T;
 use yew::prelude::*;
-use zk_core::sim::play::{ServerView, TreeRow};
-use zk_core::sim::Status;
 use zk_core::stat::Stat;
 use zk_core::ServerId;
+use zk_sim::play::{ServerView, TreeRow};
+use zk_sim::Status;
 
 /// Rows drawn at most (a long write load makes many nodes).
 const ROWS_SHOWN: usize = 300;

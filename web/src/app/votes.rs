@@ -8,9 +8,9 @@ use crate::describe;
 use crate::i18n::T;
 use yew::prelude::*;
 use zk_core::peer::election::FiledVote;
-use zk_core::sim::play::ServerView;
-use zk_core::sim::Status;
 use zk_core::ServerId;
+use zk_sim::play::ServerView;
+use zk_sim::Status;
 
 impl App {
     pub(super) fn view_votes(&self, ctx: &Context<Self>, views: &[ServerView]) -> Html {

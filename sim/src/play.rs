@@ -13,17 +13,18 @@
 use super::client::{ClientEvent, ClientId, ClientState};
 use super::recipes::{Recipe, RecipeKind};
 use super::{Latency, Sim, SimConfig, Status, TraceEvent};
-use crate::cli::{self, Action as ShellAction, Chunk, Exec, Shell, Step, Stream};
-use crate::error::ErrorCode;
-use crate::peer::election::{FiledVote, VoteChange};
-use crate::peer::messages::{ServerState, Vote};
-use crate::peer::PeerEvent;
-use crate::request::{CreateRequest, KeeperState, Request};
-use crate::stat::Stat;
-use crate::txn::op;
-use crate::types::{Millis, ServerId, SessionId, Zxid};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, VecDeque};
+use zk_cli as cli;
+use zk_cli::{Action as ShellAction, Chunk, Exec, Shell, Step, Stream};
+use zk_core::error::ErrorCode;
+use zk_core::peer::election::{FiledVote, VoteChange};
+use zk_core::peer::messages::{ServerState, Vote};
+use zk_core::peer::PeerEvent;
+use zk_core::request::{CreateRequest, KeeperState, Request};
+use zk_core::stat::Stat;
+use zk_core::txn::op;
+use zk_core::types::{Millis, ServerId, SessionId, Zxid};
 
 /// How a run starts.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -985,7 +986,7 @@ impl World {
                     req: CreateRequest {
                         path: l.path.clone(),
                         data: Some(b"v0".to_vec()),
-                        acl: crate::acl::Acl::open_unsafe(),
+                        acl: zk_core::acl::Acl::open_unsafe(),
                         flags: 0,
                         ttl: -1,
                     },

@@ -2,9 +2,9 @@
 //! consoles print what zkCli prints.
 
 use zk_core::peer::messages::ServerState;
-use zk_core::sim::play::{Action, Player, Setup};
-use zk_core::sim::Status;
 use zk_core::ServerId;
+use zk_sim::play::{Action, Player, Setup};
+use zk_sim::Status;
 
 fn leader(p: &Player) -> Option<ServerId> {
     let leaders: Vec<ServerId> = p
@@ -240,7 +240,7 @@ fn console_survives_its_server_dying() {
     );
 }
 
-fn serde_json_like(script: &zk_core::sim::play::Script) -> String {
+fn serde_json_like(script: &zk_sim::play::Script) -> String {
     // Core has no JSON dependency; Debug is enough to show the script is plain data.
     format!("{script:?}")
 }
@@ -250,7 +250,7 @@ fn serde_json_like(script: &zk_core::sim::play::Script) -> String {
 #[test]
 fn last_vote_change_follows_the_log_back_and_forth() {
     use zk_core::peer::PeerEvent;
-    use zk_core::sim::TraceEvent;
+    use zk_sim::TraceEvent;
     fn from_log(p: &Player, id: ServerId) -> Option<(u64, zk_core::peer::messages::Vote)> {
         p.log.iter().rev().find_map(|e| match &e.event {
             TraceEvent::Peer {

@@ -1,4 +1,4 @@
-//! Helpers shared by the tests that drive the simulated ensemble (`zk_core::sim`).
+//! Helpers shared by the tests that drive the simulated ensemble (`zk_sim`).
 #![allow(dead_code)]
 
 use zk_core::acl::Acl;

@@ -2,7 +2,7 @@
 //! per wall-clock second and simulated seconds per wall second.
 //!
 //! ```sh
-//! cargo run --release -p zk-core --example sim_speed [simulated_seconds] [clients] [nowire]
+//! cargo run --release -p zk-sim --example sim_speed [simulated_seconds] [clients] [nowire]
 //! ```
 //!
 //! `nowire` delivers messages as values instead of through their bytes (to see what the codec
@@ -11,8 +11,8 @@
 use std::time::Instant;
 use zk_core::acl::Acl;
 use zk_core::request::{CreateRequest, Request};
-use zk_core::sim::{Latency, Sim, SimConfig};
 use zk_core::txn::op;
+use zk_sim::{Latency, Sim, SimConfig};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();

@@ -1,10 +1,12 @@
-//! zkCli.sh's commands, run by `zk_core::cli` against an in-memory standalone server, compared
+//! zkCli.sh's commands, run by `zk_cli` against an in-memory standalone server, compared
 //! with what zkCli.sh 3.8 prints for the same lines.
 
+#[path = "../../core/tests/common/mod.rs"]
 mod common;
 
 use common::Harness;
-use zk_core::cli::{self, Action, Shell, Stream};
+use zk_cli as cli;
+use zk_cli::{Action, Shell, Stream};
 use zk_core::request::Request;
 use zk_core::ConnId;
 

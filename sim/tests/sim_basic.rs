@@ -3,9 +3,9 @@ mod sim_helpers;
 use sim_helpers::{create, sid};
 use zk_core::peer::messages::ServerState;
 use zk_core::request::*;
-use zk_core::sim::client::ClientEvent;
-use zk_core::sim::{Sim, SimConfig};
 use zk_core::{ErrorCode, Zxid};
+use zk_sim::client::ClientEvent;
+use zk_sim::{Sim, SimConfig};
 
 #[test]
 fn three_servers_elect_and_replicate() {
@@ -81,7 +81,7 @@ fn the_leader_keeps_its_proposal_sizes() {
     );
 }
 
-fn reply_to(sim: &Sim, c: zk_core::sim::client::ClientId, xid: i32) -> Option<Reply> {
+fn reply_to(sim: &Sim, c: zk_sim::client::ClientId, xid: i32) -> Option<Reply> {
     sim.client(c).unwrap().events.iter().find_map(|e| match e {
         ClientEvent::Reply { reply, .. } if reply.xid == xid => Some(reply.clone()),
         _ => None,

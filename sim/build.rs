@@ -1,5 +1,5 @@
 //! Embeds every `tutorials/*.toml` file of the repository into the core, so that adding a
-//! tutorial needs no Rust: `zk_core::tutorial::FILES` lists them in name order.
+//! tutorial needs no Rust: `zk_sim::tutorial::FILES` lists them in name order.
 
 use std::path::Path;
 

@@ -2,11 +2,11 @@
 //! silent server after two thirds of its session timeout, and re-attaches its session to
 //! another server when its connection breaks — what the Java client, kazoo and Curator do.
 
-use crate::output::ClientOutput;
-use crate::request::{xid, ConnectRequest, Reply, Request, WatchedEvent};
-use crate::types::{ConnId, Millis, ServerId, SessionId, Zxid};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, VecDeque};
+use zk_core::output::ClientOutput;
+use zk_core::request::{xid, ConnectRequest, Reply, Request, WatchedEvent};
+use zk_core::types::{ConnId, Millis, ServerId, SessionId, Zxid};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct ClientId(pub u64);

@@ -1,6 +1,8 @@
-//! A deterministic cluster simulator: N [`Peer`]s and their clients on a virtual clock, driven
-//! by one seeded generator. The same code runs the tests, the randomized fault search and the
-//! browser playground.
+//! # zk-sim: a deterministic ZooKeeper ensemble
+//!
+//! N zk-core [`Peer`]s — the code zkserver runs — and their clients on a virtual clock, driven
+//! by one seeded generator. The same code runs the tests, the randomized fault search (DST), the
+//! browser playground and the tutorials ([`tutorial`], played by [`play::Player`]).
 //!
 //! ## The world it models
 //!
@@ -23,17 +25,8 @@ pub mod check;
 pub mod client;
 pub mod play;
 pub mod recipes;
+pub mod tutorial;
 
-use crate::output::ClientOutput;
-use crate::peer::messages::{PeerMsg, QuorumPacket, ServerState};
-use crate::peer::quorum::QuorumVerifier;
-use crate::peer::{Output, Peer, PeerConfig, PeerEvent, PersistOp, Restored};
-use crate::request::{ConnectRequest, Request};
-use crate::server::ServerConfig;
-use crate::snapshot;
-use crate::tree::DataTree;
-use crate::txn::TxnEntry;
-use crate::types::{ConnId, Millis, ServerId, Zxid};
 use check::Checker;
 use client::{ClientId, SimClient};
 use rand::{Rng, SeedableRng};
@@ -42,6 +35,16 @@ use serde::{Deserialize, Serialize};
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
 use std::sync::Arc;
+use zk_core::output::ClientOutput;
+use zk_core::peer::messages::{PeerMsg, QuorumPacket, ServerState};
+use zk_core::peer::quorum::QuorumVerifier;
+use zk_core::peer::{Output, Peer, PeerConfig, PeerEvent, PersistOp, Restored};
+use zk_core::request::{ConnectRequest, Request};
+use zk_core::server::ServerConfig;
+use zk_core::snapshot;
+use zk_core::tree::DataTree;
+use zk_core::txn::TxnEntry;
+use zk_core::types::{ConnId, Millis, ServerId, Zxid};
 
 /// A latency range in milliseconds, drawn uniformly.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -89,7 +92,7 @@ pub struct SimConfig {
     pub snap_piece: usize,
     pub server: ServerConfig,
     /// Every message goes through the bytes zkserver puts on the wire — Apache ZooKeeper's
-    /// ([`crate::wire`]): encoded by the sender, decoded by a per-connection decoder, and what
+    /// ([`zk_core::wire`]): encoded by the sender, decoded by a per-connection decoder, and what
     /// comes out is delivered. A message the codec cannot carry is an invariant violation.
     #[serde(default = "default_true")]
     pub wire: bool,
@@ -100,7 +103,7 @@ fn default_true() -> bool {
 }
 
 fn default_snap_piece() -> usize {
-    crate::peer::DEFAULT_SNAP_PIECE
+    zk_core::peer::DEFAULT_SNAP_PIECE
 }
 
 impl SimConfig {
@@ -124,7 +127,7 @@ impl SimConfig {
             trace: true,
             check: true,
             read_only_mode: false,
-            snap_piece: crate::peer::DEFAULT_SNAP_PIECE,
+            snap_piece: zk_core::peer::DEFAULT_SNAP_PIECE,
             server,
             wire: true,
         }
@@ -422,7 +425,7 @@ pub struct Sim {
     pub steps: u64,
     /// With [`SimConfig::wire`]: each quorum connection's decoder, per direction (a connection
     /// starts afresh when it breaks).
-    wires: BTreeMap<(ServerId, ServerId), crate::wire::QuorumDecoder>,
+    wires: BTreeMap<(ServerId, ServerId), zk_core::wire::QuorumDecoder>,
 }
 
 impl Sim {
@@ -742,7 +745,7 @@ impl Sim {
     /// decoded by the connection's decoder (which, for a SNAP's snapshot, may hand it on in
     /// other pieces). A message the codec cannot carry is a violation.
     fn through_wire(&mut self, from: ServerId, to: ServerId, msg: PeerMsg) -> Vec<PeerMsg> {
-        use crate::wire;
+        use zk_core::wire;
         match msg {
             PeerMsg::Election(n) => {
                 let config = self
@@ -1574,13 +1577,13 @@ impl Sim {
 /// `count` transactions of epoch `epoch` (zxids `epoch|1` to `epoch|count`), each creating a
 /// node `/txn-N`: a stand-in history for scenarios that start from given zxids.
 pub fn synthetic_history(epoch: u32, count: u32, time: i64) -> Vec<TxnEntry> {
-    use crate::acl::Acl;
-    use crate::txn::{Txn, TxnHeader};
+    use zk_core::acl::Acl;
+    use zk_core::txn::{Txn, TxnHeader};
     (1..=count)
         .map(|i| {
             TxnEntry::new(
                 TxnHeader {
-                    session: crate::SessionId(0),
+                    session: zk_core::SessionId(0),
                     cxid: 0,
                     zxid: Zxid::new(epoch, i),
                     time: time + i as i64,

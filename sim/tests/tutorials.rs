@@ -2,7 +2,7 @@
 //! test: the files are in `tutorials/`). `TUTORIAL=s01` plays only the files whose name
 //! contains it.
 
-use zk_core::tutorial::{self, TutorialRun};
+use zk_sim::tutorial::{self, TutorialRun};
 
 /// The head every tutorial written here shares (id, title, source, summary, a three-server
 /// cluster) followed by `rest`: more `[cluster]` keys, then the steps.

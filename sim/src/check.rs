@@ -15,14 +15,14 @@
 
 use super::client::{ClientEvent, ClientId};
 use super::{Node, Status};
-use crate::peer::PeerEvent;
-use crate::request::Request;
-use crate::snapshot;
-use crate::tree::DataTree;
-use crate::txn::TxnEntry;
-use crate::types::{Millis, ServerId, SessionId, Zxid};
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use zk_core::peer::PeerEvent;
+use zk_core::request::Request;
+use zk_core::snapshot;
+use zk_core::tree::DataTree;
+use zk_core::txn::TxnEntry;
+use zk_core::types::{Millis, ServerId, SessionId, Zxid};
 
 /// An acknowledged write.
 #[derive(Clone, Debug)]

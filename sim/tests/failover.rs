@@ -7,7 +7,7 @@
 mod sim_helpers;
 
 use sim_helpers::sid;
-use zk_core::sim::{Sim, SimConfig, TraceEvent};
+use zk_sim::{Sim, SimConfig, TraceEvent};
 
 #[test]
 fn a_killed_leader_is_replaced_in_one_round() {

@@ -7,9 +7,9 @@ use sim_helpers::{create, sid};
 use zk_core::peer::messages::{QuorumPacket, ServerState};
 use zk_core::peer::PeerEvent;
 use zk_core::request::*;
-use zk_core::sim::client::{ClientEvent, ClientId};
-use zk_core::sim::{synthetic_history, Sim, SimConfig, Status, TraceEvent};
 use zk_core::{ErrorCode, ServerId, Zxid};
+use zk_sim::client::{ClientEvent, ClientId};
+use zk_sim::{synthetic_history, Sim, SimConfig, Status, TraceEvent};
 
 fn states(sim: &Sim, ids: &[u64]) -> Vec<Option<ServerState>> {
     ids.iter().map(|i| sim.state(sid(*i))).collect()

@@ -13,9 +13,9 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use zk_core::acl::Acl;
 use zk_core::request::{CreateRequest, Request};
-use zk_core::sim::client::{ClientEvent, ClientId, ClientState};
-use zk_core::sim::{Latency, Sim, SimConfig, Status};
 use zk_core::txn::op;
+use zk_sim::client::{ClientEvent, ClientId, ClientState};
+use zk_sim::{Latency, Sim, SimConfig, Status};
 
 fn create(path: String, flags: i32) -> Request {
     Request::Create {
@@ -309,7 +309,7 @@ fn randomized_faults() {
         match run_seed(seed) {
             Ok(n) => steps += n,
             Err(e) => {
-                eprintln!("seed {seed} FAILED: {e}\n  replay: DST_SEED={seed} cargo test --release -p zk-core --test dst -- --nocapture");
+                eprintln!("seed {seed} FAILED: {e}\n  replay: DST_SEED={seed} cargo test --release -p zk-sim --test dst -- --nocapture");
                 failures.push(seed);
             }
         }

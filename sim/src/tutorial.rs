@@ -11,14 +11,14 @@
 //! playground) and the data-driven test (all steps, as fast as possible). The real-process
 //! player in zk-native reads the same files.
 
-use crate::peer::election::{Rule, VoteChange};
-use crate::peer::messages::ServerState;
-use crate::peer::PeerEvent;
-use crate::sim::play::{Action, DiskPreset, Player, Setup};
-use crate::sim::recipes::RecipeKind;
-use crate::sim::{Latency, Status, TraceEvent};
-use crate::types::{Millis, ServerId, Zxid};
+use crate::play::{Action, DiskPreset, Player, Setup};
+use crate::recipes::RecipeKind;
+use crate::{Latency, Status, TraceEvent};
 use serde::{Deserialize, Serialize};
+use zk_core::peer::election::{Rule, VoteChange};
+use zk_core::peer::messages::ServerState;
+use zk_core::peer::PeerEvent;
+use zk_core::types::{Millis, ServerId, Zxid};
 
 /// Every tutorial file, embedded at build time: (file name, contents), in name order.
 pub const FILES: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/tutorial_files.rs"));
@@ -1003,10 +1003,10 @@ pub fn check(p: &Player, e: &Expect, mark: &Mark) -> Result<(), String> {
 /// reads its servers directly, the real-process player asks through `srvr`, files and sessions.
 pub mod observed {
     use super::{parse_zxid, Expect};
-    use crate::sim::play::CommandRecord;
-    use crate::sim::recipes::Recipe;
-    use crate::stat::Stat;
-    use crate::types::{ServerId, Zxid};
+    use crate::play::CommandRecord;
+    use crate::recipes::Recipe;
+    use zk_core::stat::Stat;
+    use zk_core::types::{ServerId, Zxid};
 
     /// `state` (LEADING, FOLLOWING, LOOKING, OBSERVING, STANDALONE, DOWN, PAUSED) and `serving`.
     pub fn state(e: &Expect, id: ServerId, got: &str, serving: bool) -> Result<(), String> {

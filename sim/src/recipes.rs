@@ -7,11 +7,11 @@
 //! it does no IO, so the playground and the tutorials run it inside the simulator.
 
 use super::client::ClientEvent;
-use crate::acl::Acl;
-use crate::error::ErrorCode;
-use crate::request::{CreateRequest, EventType, Request, Response};
-use crate::txn::op;
 use serde::{Deserialize, Serialize};
+use zk_core::acl::Acl;
+use zk_core::error::ErrorCode;
+use zk_core::request::{CreateRequest, EventType, Request, Response};
+use zk_core::txn::op;
 
 /// Which recipe, and on which znodes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

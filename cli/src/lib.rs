@@ -16,17 +16,17 @@
 //! Multi-step commands (`ls -R`, `deleteall`, `setAcl -R`) walk the tree exactly as ZooKeeper's
 //! `ZKUtil` does, so they send the same requests in the same order.
 
-use crate::acl::{perms, Acl, Id};
-use crate::error::ErrorCode;
-use crate::path::{join, validate_path, validate_path_sequential};
-use crate::request::{
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, VecDeque};
+use zk_core::acl::{perms, Acl, Id};
+use zk_core::error::ErrorCode;
+use zk_core::path::{join, validate_path, validate_path_sequential};
+use zk_core::request::{
     add_watch_mode, watcher_type, CreateMode, CreateRequest, KeeperState, OpResult, Request,
     Response, WatchedEvent,
 };
-use crate::stat::{EphemeralType, Stat};
-use crate::txn::op;
-use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, VecDeque};
+use zk_core::stat::{EphemeralType, Stat};
+use zk_core::txn::op;
 
 /// The version string `version` prints.
 pub const CLI_VERSION: &str = concat!(
@@ -510,7 +510,7 @@ fn parse_command(words: &[String], printed: &mut Printed) -> Result<Command, Cli
             if t && EphemeralType::ttl_owner(ttl).is_none() {
                 return Err(CliError(format!(
                     "ttl must be positive and cannot be larger than: {}",
-                    crate::stat::MAX_TTL
+                    zk_core::stat::MAX_TTL
                 )));
             }
             Command::Create {
@@ -898,7 +898,7 @@ pub fn format_event(event: &WatchedEvent) -> String {
 /// A connection state change, as the default watcher sees it (`type:None path:null`).
 pub fn state_event(state: KeeperState) -> WatchedEvent {
     WatchedEvent {
-        event_type: crate::request::EventType::None,
+        event_type: zk_core::request::EventType::None,
         state,
         path: String::new(),
     }
@@ -1177,7 +1177,7 @@ impl Exec {
                 single(Request::GetAllChildrenNumber { path: path.clone() })
             }
             Command::Config { watch, .. } => single(Request::GetData {
-                path: crate::path::CONFIG.into(),
+                path: zk_core::path::CONFIG.into(),
                 watch: *watch,
             }),
             Command::Reconfig {
@@ -1841,7 +1841,7 @@ pub fn parse_line(line: &str) -> Result<(Command, Printed), Printed> {
 }
 
 /// Runs a parsed command against anything that answers requests synchronously — a
-/// [`crate::server`] in a test, a simulated session in a tutorial.
+/// [`zk_core::server`] in a test, a simulated session in a tutorial.
 pub fn run_sync(cmd: Command, mut send: impl FnMut(Request) -> Outcome) -> Exec {
     let mut exec = Exec::new(cmd);
     let mut step = exec.start();
