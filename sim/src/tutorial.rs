@@ -976,11 +976,11 @@ pub fn check(p: &Player, e: &Expect, mark: &Mark) -> Result<(), String> {
                                 learner: who, mode, ..
                             },
                         ..
-                    } if *who == learner => Some(mode.clone()),
+                    } if *who == learner => Some(*mode),
                     _ => None,
                 });
                 match got {
-                    Some(m) if m.eq_ignore_ascii_case(mode) => {}
+                    Some(m) if m.to_string().eq_ignore_ascii_case(mode) => {}
                     Some(m) => return Err(format!("server {learner} was synced by {m}")),
                     None => return Err(format!("server {learner} was not synced in this step")),
                 }

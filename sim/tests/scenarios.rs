@@ -5,7 +5,7 @@ mod sim_helpers;
 
 use sim_helpers::{create, sid};
 use zk_core::peer::messages::{QuorumPacket, ServerState};
-use zk_core::peer::PeerEvent;
+use zk_core::peer::{PeerEvent, SyncMode};
 use zk_core::request::*;
 use zk_core::{ErrorCode, ServerId, Zxid};
 use zk_sim::client::{ClientEvent, ClientId};
@@ -338,7 +338,7 @@ fn s6_a_write_end_to_end() {
 /// far behind; and S7's zxid anatomy along the way.
 #[test]
 fn s8_follower_catches_up() {
-    for (writes, window, mode) in [(5, 500, "DIFF"), (40, 10, "SNAP")] {
+    for (writes, window, mode) in [(5, 500, SyncMode::Diff), (40, 10, SyncMode::Snap)] {
         let mut cfg = SimConfig::new(3, 0, 88);
         cfg.commit_log_count = window;
         let mut sim = Sim::new(cfg);
@@ -363,11 +363,11 @@ fn s8_follower_catches_up() {
             TraceEvent::Peer {
                 event: PeerEvent::Sync { learner, mode, .. },
                 ..
-            } if *learner == sid(1) => Some(mode.clone()),
+            } if *learner == sid(1) => Some(*mode),
             _ => None,
         });
         assert_eq!(
-            chosen.as_deref(),
+            chosen,
             Some(mode),
             "with {writes} writes missed and a window of {window}"
         );
@@ -500,7 +500,7 @@ fn s9_old_leader_rejoins_as_follower() {
         "the uncommitted proposal was dropped"
     );
     let truncated = sim.trace.iter().any(|(_, e)| {
-        matches!(e, TraceEvent::Peer { server, event: PeerEvent::Sync { learner, mode, .. } } if *server == sid(2) && *learner == sid(3) && (mode == "TRUNC" || mode == "SNAP"))
+        matches!(e, TraceEvent::Peer { server, event: PeerEvent::Sync { learner, mode, .. } } if *server == sid(2) && *learner == sid(3) && matches!(mode, SyncMode::Trunc | SyncMode::Snap))
     });
     assert!(truncated, "the leader told 3 to truncate");
     clean(&mut sim);

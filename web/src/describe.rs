@@ -1,16 +1,19 @@
 //! Words for what the core reports: a message's fields, why a vote changed, one line per event
 //! of the log — in the page's language.
 //!
-//! The core explains itself in English sentences (`PeerEvent::State { why }`, a dropped
-//! message's reason, `PeerEvent::Info`). [`core_sentence`] turns the ones it knows into Chinese
-//! by pattern, keeping the values; a sentence it does not know is shown as the core wrote it.
+//! The core says why a server changed state, and what else it did, as enums
+//! ([`StateReason`], [`Notice`]): each has its words here in both languages, so a new reason
+//! cannot reach the page untranslated (the match would not compile). What the simulator and its
+//! clients still say in English sentences (a dropped message's reason, why a client
+//! disconnected) [`core_sentence`] turns into Chinese by pattern, keeping the values; a
+//! sentence it does not know is shown as written.
 
 use crate::i18n::Lang;
 use crate::index::LogIndex;
 use std::fmt::Write as _;
 use zk_core::peer::election::{Rule, VoteChange, NOBODY};
 use zk_core::peer::messages::{Forwarded, PeerMsg, QuorumPacket, Vote};
-use zk_core::peer::PeerEvent;
+use zk_core::peer::{Notice, PeerEvent, SnapshotProblem, StateReason};
 use zk_core::request::Request;
 use zk_core::txn::{Txn, TxnEntry};
 use zk_core::ServerId;
@@ -523,7 +526,7 @@ fn peer_event(lang: Lang, e: &PeerEvent) -> String {
     let zh = lang == Lang::Zh;
     match e {
         PeerEvent::State { from, to, why } => {
-            format!("{from} → {to}: {}", core_sentence(lang, why))
+            format!("{from} → {to}: {}", state_reason(lang, why))
         }
         PeerEvent::Vote { vote: v, why } => format!(
             "{} {}: {}",
@@ -644,7 +647,7 @@ fn peer_event(lang: Lang, e: &PeerEvent) -> String {
                 format!("leader {leader} syncs it with {mode} ({})", zxid.pretty())
             }
         }
-        PeerEvent::Info(s) => core_sentence(lang, s),
+        PeerEvent::Notice(n) => notice(lang, n),
     }
 }
 
@@ -738,49 +741,6 @@ fn client_event(lang: Lang, e: &ClientEvent) -> String {
 /// English sentences the core writes, and their Chinese. `{}` stands for a value; the values
 /// are carried over in order.
 const SENTENCES: &[(&str, &str)] = &[
-    ("server started", "服务器启动"),
-    ("elected leader", "当选 leader"),
-    ("standalone mode", "单机模式"),
-    ("following leader {}", "跟随 leader {}"),
-    ("leader {} not heard from in time", "leader {} 超时未响应"),
-    (
-        "lost the connection to leader {}",
-        "与 leader {} 的连接断开",
-    ),
-    (
-        "not sufficient followers synced: lost the quorum",
-        "已同步的 follower 不足：失去 quorum",
-    ),
-    (
-        "leader {} proposed epoch {}, less than our accepted epoch {}",
-        "leader {} 提议的 epoch {} 小于本机已接受的 epoch {}",
-    ),
-    (
-        "leader {} asked to truncate to {}, below our applied {}",
-        "leader {} 要求截断到 {}，低于本机已应用的 {}",
-    ),
-    (
-        "snapshot from leader {} is unreadable: {}",
-        "leader {} 发来的快照无法读取：{}",
-    ),
-    (
-        "server {} has accepted epoch {}, not below ours ({}): re-electing",
-        "服务器 {} 已接受 epoch {}，不低于本机的（{}）：重新选举",
-    ),
-    (
-        "follower {} is ahead of the leader (its epoch {}, zxid {}; ours {}, {})",
-        "follower {} 比 leader 更新（它的 epoch {}、zxid {}；本机 {}、{}）",
-    ),
-    ("learner {} disconnected", "learner {} 断开连接"),
-    (
-        "learner {} timed out (syncLimit)",
-        "learner {} 超时（syncLimit）",
-    ),
-    ("expiring session {}", "会话 {} 过期"),
-    (
-        "synced with leader {} in epoch {}: serving clients",
-        "已在 epoch {1} 与 leader {0} 同步：开始对外服务",
-    ),
     (
         "dropped by hand: the quorum connection breaks",
         "被手动丢弃：quorum 连接随之断开",
@@ -823,6 +783,83 @@ fn match_template<'a>(template: &str, s: &'a str) -> Option<Vec<&'a str>> {
         rest = &rest[end + lit.len()..];
     }
     rest.is_empty().then_some(values)
+}
+
+/// Why a server changed state, in the page's language.
+pub fn state_reason(lang: Lang, why: &StateReason) -> String {
+    if lang == Lang::En {
+        return why.to_string();
+    }
+    match why {
+        StateReason::Started => "服务器启动".into(),
+        StateReason::Standalone => "单机模式".into(),
+        StateReason::Elected => "当选 leader".into(),
+        StateReason::Following { leader } => format!("跟随 leader {leader}"),
+        StateReason::LeaderSilent { leader } => format!("leader {leader} 超时未响应"),
+        StateReason::LostLeader { leader } => format!("与 leader {leader} 的连接断开"),
+        StateReason::QuorumLost => "已同步的 follower 不足：失去 quorum".into(),
+        StateReason::SyncTimedOut => "等待 quorum 个 follower 同步超时（initLimit）".into(),
+        StateReason::ZxidRollover => {
+            "zxid 低 32 位的计数器用尽：重新选举，开始新的 epoch".into()
+        }
+        StateReason::EpochBelowAccepted {
+            leader,
+            proposed,
+            accepted,
+        } => format!("leader {leader} 提议的 epoch {proposed} 小于本机已接受的 epoch {accepted}"),
+        StateReason::TruncBelowApplied {
+            leader,
+            zxid,
+            applied,
+        } => format!("leader {leader} 要求截断到 {zxid}，低于本机已应用的 {applied}"),
+        StateReason::BadSnapshot { leader, problem } => match problem {
+            SnapshotProblem::WithoutSnap => {
+                format!("leader {leader} 没有先发 SNAP 就发来快照数据")
+            }
+            SnapshotProblem::TrailingBytes { bytes } => {
+                format!("leader {leader} 发来的快照结束后还多出 {bytes} 字节")
+            }
+            SnapshotProblem::EndedEarly { nodes } => {
+                format!("leader {leader} 发来的快照在最后一个节点之前就结束了（已读 {nodes} 个）")
+            }
+            SnapshotProblem::WrongZxid { got, want } => format!(
+                "leader {leader} 发来的快照停在 {got}，而不是 SNAP 所说的 {want}"
+            ),
+            SnapshotProblem::Unreadable { error } => {
+                format!("leader {leader} 发来的快照无法读取：{error}")
+            }
+        },
+        StateReason::EpochNotBelow {
+            server,
+            accepted,
+            ours,
+        } => format!("服务器 {server} 已接受 epoch {accepted}，不低于本机的（{ours}）：重新选举"),
+        StateReason::FollowerAhead {
+            follower,
+            epoch,
+            zxid,
+            our_epoch,
+            our_zxid,
+        } => format!(
+            "follower {follower} 比 leader 更新（它的 epoch {epoch}、zxid {zxid}；本机 {our_epoch}、{our_zxid}）"
+        ),
+    }
+}
+
+/// What else a server did, in the page's language.
+pub fn notice(lang: Lang, n: &Notice) -> String {
+    if lang == Lang::En {
+        return n.to_string();
+    }
+    match n {
+        Notice::LearnerDisconnected { learner } => format!("learner {learner} 断开连接"),
+        Notice::LearnerTimedOut { learner } => format!("learner {learner} 超时（syncLimit）"),
+        Notice::ExpiringSession { session } => format!("会话 {session} 过期"),
+        Notice::Serving { leader, epoch } => {
+            format!("已在 epoch {epoch} 与 leader {leader} 同步：开始对外服务")
+        }
+        Notice::ReadOnly => "只读模式：不在 quorum 中，为只读客户端提供读服务".into(),
+    }
 }
 
 /// A sentence of the core in the page's language.
@@ -871,12 +908,32 @@ mod tests {
     #[test]
     fn core_sentences_in_chinese() {
         assert_eq!(
-            core_sentence(Lang::Zh, "following leader 3"),
+            state_reason(
+                Lang::Zh,
+                &StateReason::Following {
+                    leader: ServerId(3)
+                }
+            ),
             "跟随 leader 3"
         );
         assert_eq!(
-            core_sentence(Lang::Zh, "synced with leader 2 in epoch 1: serving clients"),
+            notice(
+                Lang::Zh,
+                &Notice::Serving {
+                    leader: ServerId(2),
+                    epoch: 1
+                }
+            ),
             "已在 epoch 1 与 leader 2 同步：开始对外服务"
+        );
+        assert_eq!(
+            state_reason(
+                Lang::En,
+                &StateReason::Following {
+                    leader: ServerId(3)
+                }
+            ),
+            "following leader 3"
         );
         assert_eq!(
             core_sentence(Lang::Zh, "dropped by hand: the quorum connection breaks"),
@@ -884,10 +941,6 @@ mod tests {
         );
         assert_eq!(core_sentence(Lang::Zh, "dropped by hand"), "被手动丢弃");
         assert_eq!(core_sentence(Lang::Zh, "something new"), "something new");
-        assert_eq!(
-            core_sentence(Lang::En, "following leader 3"),
-            "following leader 3"
-        );
     }
 
     #[test]

@@ -6,8 +6,9 @@
 use super::messages::{
     ext, Forwarded, LearnerInfo, PeerMsg, QuorumPacket, ServerState, ZAB_PROTOCOL,
 };
+use super::reason::{Notice, StateReason};
 use super::Durable;
-use super::{Output, Peer, PeerEvent, PersistOp};
+use super::{Output, Peer, PeerEvent, PersistOp, SyncMode};
 use crate::acl::Id;
 use crate::prep::{Prep, PrepConfig, RequestCtx};
 use crate::server::BufferStats;
@@ -275,13 +276,13 @@ impl Peer {
         let mut l = self.new_leader_state(0, true);
         l.last_proposed = self.last_logged;
         self.leader = Some(l);
-        self.set_state(ServerState::Standalone, "standalone mode");
+        self.set_state(ServerState::Standalone, StateReason::Standalone);
     }
 
     /// Won the election: start discovery.
     pub(super) fn become_leader(&mut self) {
         self.learner = None;
-        self.set_state(ServerState::Leading, "elected leader");
+        self.set_state(ServerState::Leading, StateReason::Elected);
         let mut l = self.new_leader_state(self.accepted_epoch + 1, false);
         if !self.cfg.is_observer() {
             l.connecting.insert(self.cfg.id);
@@ -478,11 +479,11 @@ impl Peer {
                 // ZooKeeper sends its last committed zxid: what of its log the learner has up
                 // to there is committed.
                 self.send_q(sid, QuorumPacket::Diff { zxid: committed });
-                ("DIFF", z)
+                (SyncMode::Diff, z)
             }
             Mode::Trunc(z) => {
                 self.send_q(sid, QuorumPacket::Trunc { zxid: z });
-                ("TRUNC", z)
+                (SyncMode::Trunc, z)
             }
             Mode::Snap => {
                 let mut header = Vec::new();
@@ -499,12 +500,12 @@ impl Peer {
                         held: Vec::new(),
                     });
                 }
-                ("SNAP", z)
+                (SyncMode::Snap, z)
             }
         };
         self.event(PeerEvent::Sync {
             learner: sid,
-            mode: label.into(),
+            mode: label,
             from,
             to: last,
         });
@@ -566,9 +567,11 @@ impl Peer {
                     // It promised a later epoch to a leader that never made it; it can never
                     // follow ours. As in ZooKeeper it would retry forever: instead make room for
                     // an election that picks an epoch above its promise.
-                    self.enter_looking(&format!(
-                        "server {from} has accepted epoch {accepted_epoch}, not below ours ({epoch}): re-electing"
-                    ));
+                    self.enter_looking(StateReason::EpochNotBelow {
+                        server: from,
+                        accepted: accepted_epoch,
+                        ours: epoch,
+                    });
                     return;
                 }
                 let existing = self.leader().learners.get(&from).map(|h| h.stage);
@@ -626,10 +629,13 @@ impl Peer {
                 if let Some(ce) = current_epoch {
                     if !acks_done && (ce > summary.0 || (ce == summary.0 && last_zxid > summary.1))
                     {
-                        self.enter_looking(&format!(
-                            "follower {from} is ahead of the leader (its epoch {ce}, zxid {last_zxid}; ours {}, {})",
-                            summary.0, summary.1
-                        ));
+                        self.enter_looking(StateReason::FollowerAhead {
+                            follower: from,
+                            epoch: ce,
+                            zxid: last_zxid,
+                            our_epoch: summary.0,
+                            our_zxid: summary.1,
+                        });
                         return;
                     }
                     if !observer {
@@ -727,7 +733,9 @@ impl Peer {
             l.connecting.remove(&peer);
             l.pending_syncs
                 .retain(|s| !matches!(s.from, SyncFrom::Learner { sid, .. } if sid == peer));
-            self.event(PeerEvent::Info(format!("learner {peer} disconnected")));
+            self.event(PeerEvent::Notice(Notice::LearnerDisconnected {
+                learner: peer,
+            }));
         }
     }
 
@@ -825,9 +833,7 @@ impl Peer {
         if self.cfg.standalone || self.leader().last_proposed.next().counter() != u32::MAX {
             return false;
         }
-        self.enter_looking(
-            "zxid lower 32 bits have rolled over, forcing re-election, and therefore new epoch start",
-        );
+        self.enter_looking(StateReason::ZxidRollover);
         true
     }
 
@@ -979,9 +985,7 @@ impl Peer {
         };
         if !established {
             if now >= deadline {
-                self.enter_looking(
-                    "timed out waiting for a quorum of followers to sync (initLimit)",
-                );
+                self.enter_looking(StateReason::SyncTimedOut);
             }
             return;
         }
@@ -1003,9 +1007,7 @@ impl Peer {
             for sid in silent {
                 self.leader().learners.remove(&sid);
                 self.out.push_back(Output::Disconnect { peer: sid });
-                self.event(PeerEvent::Info(format!(
-                    "learner {sid} timed out (syncLimit)"
-                )));
+                self.event(PeerEvent::Notice(Notice::LearnerTimedOut { learner: sid }));
             }
             let id = self.cfg.id;
             let mut synced: Vec<ServerId> = vec![id];
@@ -1017,7 +1019,7 @@ impl Peer {
                     .map(|(s, _)| *s),
             );
             if !self.cfg.standalone && !self.cfg.quorum.is_quorum(synced.iter()) {
-                self.enter_looking("not sufficient followers synced: lost the quorum");
+                self.enter_looking(StateReason::QuorumLost);
                 return;
             }
             self.send_pings();
@@ -1029,7 +1031,7 @@ impl Peer {
             if self.counter_spent() {
                 return;
             }
-            self.event(PeerEvent::Info(format!("expiring session {session}")));
+            self.event(PeerEvent::Notice(Notice::ExpiringSession { session }));
             let zxid = self.leader().last_proposed.next();
             let txn = {
                 let l = self.leader.as_mut().expect("leader");

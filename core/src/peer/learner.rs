@@ -9,6 +9,7 @@
 //! nothing of a leader's history is applied before a quorum has it.
 
 use super::messages::{ext, LearnerInfo, PeerMsg, QuorumPacket, ServerState, ZAB_PROTOCOL};
+use super::reason::{Notice, SnapshotProblem, StateReason};
 use super::{Durable, Peer, PeerConfig, PeerEvent, PersistOp, SyncMode};
 use crate::snapshot;
 use crate::types::{ConnId, Millis, ServerId, SessionId, Zxid};
@@ -108,7 +109,7 @@ impl Peer {
     pub(super) fn become_learner(&mut self, leader: ServerId, state: ServerState) {
         self.leader = None;
         let observer = state == ServerState::Observing;
-        self.set_state(state, &format!("following leader {leader}"));
+        self.set_state(state, StateReason::Following { leader });
         let now = self.now;
         self.learner = Some(LearnerState {
             leader,
@@ -159,20 +160,30 @@ impl Peer {
     /// and the snapshot in place of our whole history.
     fn snap_piece(&mut self, from: ServerId, data: std::sync::Arc<Vec<u8>>, last: bool) {
         let Some(mut s) = self.learner().snap_in.take() else {
-            self.enter_looking(&format!("leader {from} sent snapshot bytes without a SNAP"));
+            self.enter_looking(StateReason::BadSnapshot {
+                leader: from,
+                problem: SnapshotProblem::WithoutSnap,
+            });
             return;
         };
         match s.reader.feed(&data) {
             Ok(n) if n == data.len() => {}
             Ok(n) => {
-                self.enter_looking(&format!(
-                    "snapshot from leader {from} has {} bytes after its end",
-                    data.len() - n
-                ));
+                self.enter_looking(StateReason::BadSnapshot {
+                    leader: from,
+                    problem: SnapshotProblem::TrailingBytes {
+                        bytes: data.len() - n,
+                    },
+                });
                 return;
             }
             Err(e) => {
-                self.enter_looking(&format!("snapshot from leader {from} is unreadable: {e}"));
+                self.enter_looking(StateReason::BadSnapshot {
+                    leader: from,
+                    problem: SnapshotProblem::Unreadable {
+                        error: e.to_string(),
+                    },
+                });
                 return;
             }
         }
@@ -195,23 +206,31 @@ impl Peer {
             return;
         }
         if !s.reader.is_done() {
-            self.enter_looking(&format!(
-                "snapshot from leader {from} ended before its last node ({} read)",
-                s.reader.nodes()
-            ));
+            self.enter_looking(StateReason::BadSnapshot {
+                leader: from,
+                problem: SnapshotProblem::EndedEarly {
+                    nodes: s.reader.nodes(),
+                },
+            });
             return;
         }
         let tree = match s.reader.finish() {
             Ok(t) if t.last_processed_zxid() == zxid => t,
             Ok(t) => {
                 let got = t.last_processed_zxid();
-                self.enter_looking(&format!(
-                    "snapshot from leader {from} holds the tree at {got}, not at {zxid} as its SNAP said"
-                ));
+                self.enter_looking(StateReason::BadSnapshot {
+                    leader: from,
+                    problem: SnapshotProblem::WrongZxid { got, want: zxid },
+                });
                 return;
             }
             Err(e) => {
-                self.enter_looking(&format!("snapshot from leader {from} is unreadable: {e}"));
+                self.enter_looking(StateReason::BadSnapshot {
+                    leader: from,
+                    problem: SnapshotProblem::Unreadable {
+                        error: e.to_string(),
+                    },
+                });
                 return;
             }
         };
@@ -270,7 +289,7 @@ impl Peer {
         };
         if now > deadline {
             let leader = self.learner().leader;
-            self.enter_looking(&format!("leader {leader} not heard from in time"));
+            self.enter_looking(StateReason::LeaderSilent { leader });
             return;
         }
         if stage == LStage::Connecting && now >= self.learner().next_info {
@@ -331,9 +350,11 @@ impl Peer {
                     );
                 } else {
                     let accepted = self.accepted_epoch;
-                    self.enter_looking(&format!(
-                        "leader {from} proposed epoch {new_epoch}, less than our accepted epoch {accepted}"
-                    ));
+                    self.enter_looking(StateReason::EpochBelowAccepted {
+                        leader: from,
+                        proposed: new_epoch,
+                        accepted,
+                    });
                 }
             }
             // The leader's last committed zxid (ZooKeeper's own learners, which apply their
@@ -348,9 +369,11 @@ impl Peer {
                     // The leader would take back something we applied as committed: this must
                     // never happen, and the simulator's invariants would flag it.
                     let applied = self.server.tree.last_processed_zxid();
-                    self.enter_looking(&format!(
-                        "leader {from} asked to truncate to {zxid}, below our applied {applied}"
-                    ));
+                    self.enter_looking(StateReason::TruncBelowApplied {
+                        leader: from,
+                        zxid,
+                        applied,
+                    });
                     return;
                 }
                 self.drop_tail_after(zxid);
@@ -458,9 +481,7 @@ impl Peer {
         l.up_to_date = true;
         self.failed_syncs = None;
         let (leader, e) = (l.leader, l.new_epoch);
-        self.event(PeerEvent::Info(format!(
-            "synced with leader {leader} in epoch {e}: serving clients"
-        )));
+        self.event(PeerEvent::Notice(Notice::Serving { leader, epoch: e }));
     }
 
     pub(super) fn learner_synced_check(&mut self) {

@@ -33,6 +33,7 @@ mod leader;
 mod learner;
 pub mod messages;
 pub mod quorum;
+pub mod reason;
 
 use crate::config::{Config, PeerRole};
 use crate::error::ErrorCode;
@@ -50,6 +51,7 @@ use messages::{Forwarded, Notification, PeerMsg, QuorumPacket, ServerState, Vote
 use quorum::QuorumVerifier;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+pub use reason::{Notice, SnapshotProblem, StateReason};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
@@ -283,7 +285,7 @@ pub enum PeerEvent {
     State {
         from: ServerState,
         to: ServerState,
-        why: String,
+        why: StateReason,
     },
     Vote {
         vote: Vote,
@@ -322,7 +324,7 @@ pub enum PeerEvent {
     /// A leader chose how to bring a learner up to date.
     Sync {
         learner: ServerId,
-        mode: String,
+        mode: SyncMode,
         from: Zxid,
         to: Zxid,
     },
@@ -344,7 +346,7 @@ pub enum PeerEvent {
         mode: SyncMode,
         zxid: Zxid,
     },
-    Info(String),
+    Notice(Notice),
 }
 
 /// How a leader brings a learner up to date.
@@ -523,7 +525,7 @@ impl Peer {
             p.apply_committed();
             p.become_standalone();
         } else {
-            p.enter_looking("server started");
+            p.enter_looking(StateReason::Started);
         }
         p.drain_self();
         p
@@ -743,9 +745,7 @@ impl Peer {
             // ZooKeeper's QuorumPeer starts its ReadOnlyZooKeeperServer after
             // max(2000, tickTime) ms of looking.
             self.server.read_only = true;
-            self.event(PeerEvent::Info(
-                "read-only mode: out of a quorum, serving reads to read-only clients".into(),
-            ));
+            self.event(PeerEvent::Notice(Notice::ReadOnly));
         }
         if self.state == ServerState::Looking {
             let me = self.me();
@@ -952,7 +952,7 @@ impl Peer {
         } else if self.learner.as_ref().is_some_and(|l| l.leader == peer)
             && !self.learner_refused(now)
         {
-            self.enter_looking(&format!("lost the connection to leader {peer}"));
+            self.enter_looking(StateReason::LostLeader { leader: peer });
         }
         self.drain_self();
     }
@@ -1074,24 +1074,20 @@ impl Peer {
         }
     }
 
-    fn set_state(&mut self, to: ServerState, why: &str) {
+    fn set_state(&mut self, to: ServerState, why: StateReason) {
         let from = self.state;
         if to != ServerState::Looking {
             self.stop_read_only();
         }
         if from != to {
             self.state = to;
-            self.event(PeerEvent::State {
-                from,
-                to,
-                why: why.to_string(),
-            });
+            self.event(PeerEvent::State { from, to, why });
         }
     }
 
     /// Leaves whatever role this server had and starts an election. Client connections are
     /// closed: their sessions live on in the ensemble, and clients reconnect.
-    fn enter_looking(&mut self, why: &str) {
+    fn enter_looking(&mut self, why: StateReason) {
         if self.cfg.standalone {
             return;
         }

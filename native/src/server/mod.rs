@@ -503,7 +503,7 @@ fn log_event(e: &PeerEvent) {
         }
         PeerEvent::Truncated { zxid } => warn!("leader truncated our log after {zxid}"),
         PeerEvent::SnapshotInstalled { zxid } => info!("installed the leader's snapshot at {zxid}"),
-        PeerEvent::Info(s) => info!("{s}"),
+        PeerEvent::Notice(n) => info!("{n}"),
         _ => {}
     }
 }

@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use zk_core::peer::messages::ServerState;
-use zk_core::peer::PeerEvent;
+use zk_core::peer::{PeerEvent, SyncMode};
 use zk_core::server::BufferStats;
 use zk_core::{ConnId, Millis};
 
@@ -322,10 +322,10 @@ impl Metrics {
             PeerEvent::Committed { .. } if state == ServerState::Leading => {
                 self.count("commit_count", 1);
             }
-            PeerEvent::Sync { mode, .. } => match mode.as_str() {
-                "DIFF" => self.count("diff_count", 1),
-                "SNAP" => self.count("snap_count", 1),
-                _ => {}
+            PeerEvent::Sync { mode, .. } => match mode {
+                SyncMode::Diff => self.count("diff_count", 1),
+                SyncMode::Snap => self.count("snap_count", 1),
+                SyncMode::Trunc => {}
             },
             _ => {}
         }
@@ -439,7 +439,7 @@ mod tests {
         let to_looking = PeerEvent::State {
             from: ServerState::Following,
             to: ServerState::Looking,
-            why: String::new(),
+            why: zk_core::peer::StateReason::QuorumLost,
         };
         m.peer_event(&to_looking, ServerState::Looking, 100);
         let elected = PeerEvent::Elected {
