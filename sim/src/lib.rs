@@ -426,6 +426,9 @@ pub struct Sim {
     /// With [`SimConfig::wire`]: each quorum connection's decoder, per direction (a connection
     /// starts afresh when it breaks).
     wires: BTreeMap<(ServerId, ServerId), zk_core::wire::QuorumDecoder>,
+    /// Each client connection's latest delivery time, per direction (true: to the server):
+    /// a connection is TCP, in order.
+    conn_clock: BTreeMap<(ConnId, bool), Millis>,
 }
 
 impl Sim {
@@ -464,7 +467,17 @@ impl Sim {
             checker,
             steps: 0,
             wires: BTreeMap::new(),
+            conn_clock: BTreeMap::new(),
         }
+    }
+
+    /// When a message sent now on client connection `conn` arrives: after a latency, and not
+    /// before anything sent earlier the same way.
+    fn conn_arrival(&mut self, conn: ConnId, to_server: bool) -> Millis {
+        let at = self.now + self.cfg.network.draw(&mut self.rng);
+        let last = self.conn_clock.entry((conn, to_server)).or_insert(0);
+        *last = (*last).max(at);
+        *last
     }
 
     fn record(&mut self, e: TraceEvent) {
@@ -523,16 +536,33 @@ impl Sim {
     /// with both epochs at `epoch`: how scenarios start from "server 1 has zxid 123".
     pub fn preset_disk(&mut self, id: ServerId, history: &[TxnEntry], upto: usize, epoch: u32) {
         if let Some(n) = self.nodes.get_mut(&id) {
+            let log: Vec<Arc<TxnEntry>> = history[..upto.min(history.len())]
+                .iter()
+                .cloned()
+                .map(Arc::new)
+                .collect();
+            self.checker.preset(&log);
             n.disk = SimDisk {
-                log: history[..upto.min(history.len())]
-                    .iter()
-                    .cloned()
-                    .map(Arc::new)
-                    .collect(),
+                log,
                 accepted_epoch: epoch,
                 current_epoch: epoch,
                 ..SimDisk::default()
             };
+        }
+    }
+
+    /// Test only: the leader `id`'s next proposal takes zxid counter `counter + 1`, so that a
+    /// test reaches the end of the counter quickly (see `Peer::jump_zxid_counter`).
+    pub fn jump_zxid_counter(&mut self, id: ServerId, counter: u32) {
+        let Some(p) = self.nodes.get_mut(&id).and_then(|n| n.peer.as_mut()) else {
+            return;
+        };
+        let Some(before) = p.last_proposed() else {
+            return;
+        };
+        p.jump_zxid_counter(counter);
+        if let Some(after) = p.last_proposed().filter(|a| *a != before) {
+            self.checker.jumped(after.next());
         }
     }
 
@@ -598,7 +628,7 @@ impl Sim {
             }
         }
         for (conn, client) in conns {
-            let at = self.now + self.cfg.network.draw(&mut self.rng);
+            let at = self.conn_arrival(conn, false);
             self.schedule(
                 at,
                 Ev::ToClient {
@@ -754,6 +784,7 @@ impl Sim {
                     .and_then(|x| x.peer.as_ref())
                     .map(|p| p.cfg.config_text.clone())
                     .unwrap_or_default();
+                self.checker.eval(check::Invariant::MessageLegal);
                 let body = wire::encode_notification(&n, &config);
                 match wire::decode_notification(&body, from) {
                     Ok(r) if r.notification == n => vec![PeerMsg::Election(r.notification)],
@@ -794,6 +825,7 @@ impl Sim {
                         None => wire::From::Learner,
                     },
                 };
+                self.checker.eval(check::Invariant::MessageLegal);
                 let mut bytes = Vec::new();
                 wire::encode_packet(&p, &mut bytes);
                 let d = self
@@ -820,7 +852,10 @@ impl Sim {
     }
 
     fn wire_violation(&mut self, from: ServerId, to: ServerId, what: String) {
-        let v = format!("messageLegal: server {from} to {to}: {what}");
+        let v = check::violation(
+            check::Invariant::MessageLegal,
+            format!("server {from} to {to}: {what}"),
+        );
         self.checker.violations.push(v.clone());
         self.record(TraceEvent::Violation(v));
     }
@@ -838,6 +873,30 @@ impl Sim {
             String::new()
         };
         let receiver_down = self.status(to) == Status::Down;
+        // The receiver closed this connection and the sender has not heard yet: what it writes
+        // meanwhile never reaches the receiver (TCP answers with a reset).
+        let closed = chan == Chan::Quorum
+            && self
+                .links
+                .get(&(to, from, Chan::Quorum))
+                .is_some_and(|l| l.down_pending);
+        if closed {
+            if self.cfg.trace {
+                self.record(TraceEvent::Sent {
+                    id,
+                    from,
+                    to,
+                    kind,
+                    msg,
+                    deliver_at: None,
+                });
+                self.record(TraceEvent::Dropped {
+                    id,
+                    why: "the receiver closed the connection".into(),
+                });
+            }
+            return;
+        }
         if receiver_down || (chan == Chan::Election && !self.reachable(from, to)) {
             if receiver_down && chan == Chan::Quorum {
                 // Nobody listens there: the connection is refused and the sender hears so.
@@ -1041,7 +1100,7 @@ impl Sim {
 
     fn server_disconnect(&mut self, server: ServerId, conn: ConnId) {
         let generation = self.nodes.get(&server).map_or(0, |n| n.generation);
-        let at = self.now + self.cfg.network.draw(&mut self.rng);
+        let at = self.conn_arrival(conn, true);
         self.schedule(
             at,
             Ev::ToServer {
@@ -1066,7 +1125,7 @@ impl Sim {
         };
         let generation = self.nodes.get(&server).map_or(0, |n| n.generation);
         if self.status(server) == Status::Down {
-            let at = now + self.cfg.network.draw(&mut self.rng);
+            let at = self.conn_arrival(conn, false);
             self.schedule(
                 at,
                 Ev::ToClient {
@@ -1077,7 +1136,7 @@ impl Sim {
             );
             return;
         }
-        let at = now + self.cfg.network.draw(&mut self.rng);
+        let at = self.conn_arrival(conn, true);
         self.schedule(
             at,
             Ev::ToServer {
@@ -1103,9 +1162,9 @@ impl Sim {
         let msgs = c.take_sendable(now);
         let generation = self.nodes.get(&server).map_or(0, |n| n.generation);
         for (xid, req) in msgs {
-            let lat = self.cfg.network.draw(&mut self.rng);
+            let at = self.conn_arrival(conn, true);
             self.schedule(
-                now + lat,
+                at,
                 Ev::ToServer {
                     client: id,
                     conn,
@@ -1240,9 +1299,9 @@ impl Sim {
                 n.conns.remove(&conn);
             }
         }
-        let lat = self.cfg.network.draw(&mut self.rng);
+        let at = self.conn_arrival(conn, false);
         self.schedule(
-            self.now + lat,
+            at,
             Ev::ToClient {
                 client,
                 conn,
@@ -1342,6 +1401,12 @@ impl Sim {
                     return;
                 }
                 self.record(TraceEvent::Delivered { id });
+                let before = self.checker.violations.len();
+                self.checker.deliver(from, to, &m.msg, &self.nodes);
+                if self.checker.violations.len() > before {
+                    let v = self.checker.violations[before].clone();
+                    self.record(TraceEvent::Violation(v));
+                }
                 if let Some(p) = self.peer_mut(to) {
                     p.message(from, m.msg, now);
                 }
@@ -1412,6 +1477,18 @@ impl Sim {
                     if matches!(op, PersistOp::Append(_)) {
                         appended += 1;
                     }
+                    if let PersistOp::Truncate(z) = op {
+                        let removed: Vec<Arc<TxnEntry>> = n
+                            .disk
+                            .log
+                            .iter()
+                            .filter(|e| e.zxid() > z)
+                            .cloned()
+                            .collect();
+                        if !removed.is_empty() {
+                            self.checker.truncating(node, &removed);
+                        }
+                    }
                     n.disk.apply(op);
                 }
                 n.disk.applied_since_snapshot += appended;
@@ -1442,7 +1519,7 @@ impl Sim {
                     .is_some_and(|n| n.generation == generation && n.status != Status::Down);
                 if !alive {
                     if client.0 != 0 {
-                        let at = now + self.cfg.network.draw(&mut self.rng);
+                        let at = self.conn_arrival(conn, false);
                         self.schedule(
                             at,
                             Ev::ToClient {
@@ -1495,6 +1572,10 @@ impl Sim {
                 self.pump(server);
             }
             Ev::ToClient { client, conn, out } => {
+                if matches!(out, client::FromServer::Closed(_)) {
+                    self.conn_clock.remove(&(conn, false));
+                    self.conn_clock.remove(&(conn, true));
+                }
                 let events = match self.clients.get_mut(&client) {
                     Some(c) => c.receive(conn, out, now),
                     None => return,

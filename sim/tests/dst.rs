@@ -14,6 +14,7 @@ use rand_chacha::ChaCha8Rng;
 use zk_core::acl::Acl;
 use zk_core::request::{CreateRequest, Request};
 use zk_core::txn::op;
+use zk_sim::check::Invariant;
 use zk_sim::client::{ClientEvent, ClientId, ClientState};
 use zk_sim::{Latency, Sim, SimConfig, Status};
 
@@ -80,7 +81,7 @@ impl Workload {
     }
 }
 
-fn run_seed(seed: u64) -> Result<u64, String> {
+fn run_seed(seed: u64) -> Result<(u64, Vec<(Invariant, u64)>), String> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5EED);
     let voters = if rng.gen_bool(0.5) { 3 } else { 5 };
     let observers = rng.gen_range(0..=1);
@@ -105,7 +106,7 @@ fn run_seed(seed: u64) -> Result<u64, String> {
     cfg.snap_piece = rng.gen_range(512..4096);
     cfg.trace = std::env::var("DST_TRACE").is_ok();
     let mut sim = Sim::new(cfg);
-    let r = run_sim(&mut sim, &mut rng);
+    let r = run_sim(&mut sim, &mut rng).map(|steps| (steps, sim.checker.evaluated()));
     if r.is_err() && sim.cfg.trace {
         let n: usize = std::env::var("DST_TRACE")
             .ok()
@@ -200,9 +201,7 @@ fn run_sim(sim: &mut Sim, rng: &mut ChaCha8Rng) -> Result<u64, String> {
                     // epoch rather than propose counter 0xffffffff (ZOOKEEPER-1277).
                     if let Some(l) = sim.leader() {
                         let left = rng.gen_range(1..40);
-                        if let Some(p) = sim.peer_mut(l) {
-                            p.jump_zxid_counter(u32::MAX - left);
-                        }
+                        sim.jump_zxid_counter(l, u32::MAX - left);
                     }
                 }
                 _ => {
@@ -305,15 +304,24 @@ fn randomized_faults() {
     };
     let mut failures = Vec::new();
     let mut steps = 0;
+    let mut evaluated: Vec<(Invariant, u64)> = Invariant::ALL.iter().map(|&i| (i, 0)).collect();
     for seed in range {
         match run_seed(seed) {
-            Ok(n) => steps += n,
+            Ok((n, evals)) => {
+                steps += n;
+                for (total, (_, k)) in evaluated.iter_mut().zip(evals) {
+                    total.1 += k;
+                }
+            }
             Err(e) => {
                 eprintln!("seed {seed} FAILED: {e}\n  replay: DST_SEED={seed} cargo test --release -p zk-sim --test dst -- --nocapture");
                 failures.push(seed);
             }
         }
     }
-    eprintln!("{} simulated events", steps);
+    eprintln!("{} simulated events; invariants evaluated:", steps);
+    for (inv, n) in &evaluated {
+        eprintln!("  {:<24} {n}", inv.name());
+    }
     assert!(failures.is_empty(), "failing seeds: {failures:?}");
 }

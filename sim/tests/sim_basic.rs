@@ -192,9 +192,7 @@ fn the_zxid_counter_rolls_over_into_a_new_epoch() {
     let epoch = sim.peer(leader).unwrap().leader_epoch().unwrap();
     let c = sim.add_client(vec![sid(1), sid(2), sid(3)], 30_000);
     sim.run_for(500);
-    sim.peer_mut(leader)
-        .unwrap()
-        .jump_zxid_counter(u32::MAX - 4);
+    sim.jump_zxid_counter(leader, u32::MAX - 4);
     let mut written = Vec::new();
     let mut lost = 0;
     for i in 0..50 {

@@ -579,8 +579,13 @@ fn peer_event(lang: Lang, e: &PeerEvent) -> String {
         }
         PeerEvent::AcceptedEpoch(e) => format!("acceptedEpoch = {e}"),
         PeerEvent::CurrentEpoch(e) => format!("currentEpoch = {e}"),
-        PeerEvent::Proposed { zxid, txn } => {
-            format!("{} {} {txn}", lang.pick("proposes", "提议"), zxid.pretty())
+        PeerEvent::Proposed { entry } => {
+            format!(
+                "{} {} {}",
+                lang.pick("proposes", "提议"),
+                entry.zxid().pretty(),
+                entry.txn.name()
+            )
         }
         PeerEvent::Acked { from, zxid } => {
             if zh {

@@ -869,8 +869,9 @@ impl Peer {
             self.leader().proposal_sizes.record(size);
         }
         if self.trace {
-            let name = entry.txn.name().to_string();
-            self.event(PeerEvent::Proposed { zxid, txn: name });
+            self.event(PeerEvent::Proposed {
+                entry: entry.clone(),
+            });
         }
         self.send_learners(
             Handler::gets_proposals,

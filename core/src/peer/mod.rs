@@ -306,9 +306,9 @@ pub enum PeerEvent {
     },
     AcceptedEpoch(u32),
     CurrentEpoch(u32),
+    /// The leader proposed a transaction.
     Proposed {
-        zxid: Zxid,
-        txn: String,
+        entry: Arc<TxnEntry>,
     },
     Acked {
         from: ServerId,
@@ -365,6 +365,19 @@ impl std::fmt::Display for SyncMode {
             SyncMode::Snap => "SNAP",
         })
     }
+}
+
+/// Zab's phases (ZooKeeper's `QuorumPeer.ZabState`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ZabPhase {
+    /// Looking for a leader (FastLeaderElection).
+    Election,
+    /// Agreeing on the new epoch: FOLLOWERINFO, LEADERINFO, ACKEPOCH.
+    Discovery,
+    /// Bringing learners up to date: DIFF/TRUNC/SNAP, NEWLEADER, UPTODATE.
+    Synchronization,
+    /// Proposals, ACKs and COMMITs.
+    Broadcast,
 }
 
 /// Serving clients or not, and why.
@@ -578,6 +591,40 @@ impl Peer {
             .filter(|l| l.established)
             .map(|l| l.epoch)
     }
+    /// Where this server is in Zab, as ZooKeeper's `QuorumPeer.ZabState` names the phases.
+    pub fn zab_phase(&self) -> ZabPhase {
+        if let Some(l) = &self.leader {
+            return if l.established {
+                ZabPhase::Broadcast
+            } else if l.epoch_acks_done {
+                ZabPhase::Synchronization
+            } else {
+                ZabPhase::Discovery
+            };
+        }
+        if let Some(l) = &self.learner {
+            return match l.stage {
+                learner::LStage::Connecting | learner::LStage::AcceptingEpoch => {
+                    ZabPhase::Discovery
+                }
+                learner::LStage::Syncing
+                | learner::LStage::PersistingEpoch
+                | learner::LStage::WaitUpToDate => ZabPhase::Synchronization,
+                learner::LStage::Broadcast => ZabPhase::Broadcast,
+            };
+        }
+        ZabPhase::Election
+    }
+    /// A leader's last proposed zxid.
+    pub fn last_proposed(&self) -> Option<Zxid> {
+        self.leader.as_ref().map(|l| l.last_proposed)
+    }
+    /// Whether this leader has a connection (a learner handler) from `sid`.
+    pub fn has_learner(&self, sid: ServerId) -> bool {
+        self.leader
+            .as_ref()
+            .is_some_and(|l| l.learners.contains_key(&sid))
+    }
     /// Learners synced with this leader (`zk_synced_followers` and observers).
     pub fn synced_learners(&self) -> Vec<(ServerId, bool)> {
         self.leader
@@ -789,6 +836,16 @@ impl Peer {
             self.learner_snap_piece_durable(leader, bytes);
         }
         for (accepted, e) in epochs {
+            // The file holds it now, whatever role this server has since taken: it is what a
+            // restart would read, and what this server stands on (ZooKeeper's setCurrentEpoch
+            // writes the file and the field together).
+            if accepted {
+                debug_assert!(e >= self.accepted_epoch, "acceptedEpoch only grows");
+                self.accepted_epoch = self.accepted_epoch.max(e);
+            } else {
+                debug_assert!(e >= self.current_epoch, "currentEpoch only grows");
+                self.current_epoch = self.current_epoch.max(e);
+            }
             if accepted {
                 self.event(PeerEvent::AcceptedEpoch(e));
                 self.on_accepted_epoch_durable(e);
@@ -947,6 +1004,9 @@ impl Peer {
     /// action: notifications are re-sent).
     pub fn link_down(&mut self, peer: ServerId, now: Millis) {
         self.now = now;
+        // A FOLLOWERINFO held while looking came on the connection that just closed: there is
+        // no one to answer any more.
+        self.held_infos.retain(|(sid, _)| *sid != peer);
         if self.leader.is_some() {
             self.leader_link_down(peer);
         } else if self.learner.as_ref().is_some_and(|l| l.leader == peer)

@@ -453,8 +453,18 @@ mod tests {
         };
         m.peer_event(&elected, ServerState::Leading, 350);
         let proposed = PeerEvent::Proposed {
-            zxid: zk_core::Zxid(1),
-            txn: "create".into(),
+            entry: std::sync::Arc::new(zk_core::txn::TxnEntry {
+                hdr: zk_core::txn::TxnHeader {
+                    session: zk_core::SessionId(1),
+                    cxid: 1,
+                    zxid: zk_core::Zxid(1),
+                    time: 0,
+                },
+                txn: zk_core::txn::Txn::Error {
+                    err: zk_core::ErrorCode::NoNode,
+                },
+                digest: None,
+            }),
         };
         m.peer_event(&proposed, ServerState::Leading, 400);
         m.peer_event(&proposed, ServerState::Standalone, 400);
