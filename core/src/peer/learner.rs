@@ -432,6 +432,13 @@ impl Peer {
                 let held = self.learner().held_commit;
                 self.commit_point = self.commit_point.max(held);
                 let e = self.learner().new_epoch;
+                // ZooKeeper's learners acknowledge UPTODATE too (its leader ignores the ACK).
+                self.send_q(
+                    from,
+                    QuorumPacket::Ack {
+                        zxid: Zxid::new(e, 0),
+                    },
+                );
                 self.learner().stage = LStage::Broadcast;
                 self.current_vote.peer_epoch = e;
                 self.apply_committed();
