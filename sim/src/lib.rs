@@ -197,6 +197,23 @@ pub struct SimDisk {
 }
 
 impl SimDisk {
+    /// The writes handed to the disk and not yet done, in order.
+    pub fn queued(&self) -> impl Iterator<Item = &PersistOp> {
+        self.queue.iter().map(|(_, op)| op)
+    }
+
+    /// Carries out one write, telling the checker what a truncation removes.
+    fn write(&mut self, id: ServerId, op: PersistOp, checker: &mut Checker) {
+        if let PersistOp::Truncate(z) = op {
+            let removed: Vec<Arc<TxnEntry>> =
+                self.log.iter().filter(|e| e.zxid() > z).cloned().collect();
+            if !removed.is_empty() {
+                checker.truncating(id, &removed);
+            }
+        }
+        self.apply(op);
+    }
+
     fn apply(&mut self, op: PersistOp) {
         match op {
             PersistOp::Append(e) => self.log.push(e),
@@ -639,6 +656,23 @@ impl Sim {
             );
         }
         self.checker.killed(id);
+    }
+
+    /// kill -9 in the middle of a group commit: the disk has done the writes queued to it, in
+    /// order, up to and including the first one `last` picks, and none after. Returns false (and
+    /// kills no one) if no queued write is picked.
+    pub fn kill_after_write(&mut self, id: ServerId, last: impl Fn(&PersistOp) -> bool) -> bool {
+        let Some(n) = self.nodes.get_mut(&id) else {
+            return false;
+        };
+        let Some(upto) = n.disk.queue.iter().position(|(_, op)| last(op)) else {
+            return false;
+        };
+        for (_, op) in n.disk.queue.drain(..=upto).collect::<Vec<_>>() {
+            n.disk.write(id, op, &mut self.checker);
+        }
+        self.kill(id);
+        true
     }
 
     /// kill, then start: the server comes back from its disk.
@@ -1477,19 +1511,7 @@ impl Sim {
                     if matches!(op, PersistOp::Append(_)) {
                         appended += 1;
                     }
-                    if let PersistOp::Truncate(z) = op {
-                        let removed: Vec<Arc<TxnEntry>> = n
-                            .disk
-                            .log
-                            .iter()
-                            .filter(|e| e.zxid() > z)
-                            .cloned()
-                            .collect();
-                        if !removed.is_empty() {
-                            self.checker.truncating(node, &removed);
-                        }
-                    }
-                    n.disk.apply(op);
+                    n.disk.write(node, op, &mut self.checker);
                 }
                 n.disk.applied_since_snapshot += appended;
                 if let Some(p) = n.peer.as_mut() {

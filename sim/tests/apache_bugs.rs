@@ -11,7 +11,7 @@ mod sim_helpers;
 
 use sim_helpers::{create, sid};
 use zk_core::peer::messages::{PeerMsg, QuorumPacket, ServerState};
-use zk_core::peer::{PeerEvent, StateReason};
+use zk_core::peer::{PeerEvent, PersistOp, StateReason};
 use zk_core::request::Reply;
 use zk_core::{ServerId, Zxid};
 use zk_sim::client::{ClientEvent, ClientId};
@@ -257,13 +257,15 @@ fn zk_4643_current_epoch_is_written_after_the_history() {
         sim.cfg.disk = SLOW;
         sim.start(sid(1));
         sim.start(sid(3));
-        // The moment 1's new currentEpoch reaches its disk, it dies.
+        // 1 dies in the middle of writing what NEWLEADER asks, right after its new currentEpoch
+        // is written (and before anything queued after it).
         let epoch = sim.nodes[&sid(1)].disk.current_epoch;
+        let new_epoch = |op: &PersistOp| matches!(op, PersistOp::CurrentEpoch(e) if *e > epoch);
         assert!(
-            sim.run_until_pred(10_000, |s| s.nodes[&sid(1)].disk.current_epoch > epoch),
+            sim.run_until_pred(10_000, |s| s.nodes[&sid(1)].disk.queued().any(new_epoch)),
             "seed {seed}: 3 leads 1 into a new epoch"
         );
-        sim.kill(sid(1));
+        assert!(sim.kill_after_write(sid(1), new_epoch));
         assert!(on_disk(&sim, 1) >= p, "seed {seed}: the history came first");
         sim.kill(sid(3));
         sim.cfg.disk = FAST;
