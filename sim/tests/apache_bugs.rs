@@ -126,13 +126,13 @@ fn zk_2845_a_looking_server_votes_with_its_log_not_its_tree() {
         assert!(sim.run_until_pred(5_000, |s| s.state(sid(1)) == Some(ServerState::Looking)));
         sim.start(sid(2));
         assert!(all_serving(&mut sim, &[1, 2]), "seed {seed}: 1 and 2 serve");
+        clean(&mut sim, seed);
         assert_eq!(
             sim.leader(),
             Some(sid(1)),
             "seed {seed}: 1 has the longer log"
         );
         assert!(survives(&mut sim, "/committed"), "seed {seed}");
-        clean(&mut sim, seed);
     }
 }
 
@@ -170,9 +170,9 @@ fn zk_3911_newleader_is_acknowledged_after_the_synced_history_is_logged() {
         sim.start(sid(1));
         sim.start(sid(2));
         assert!(all_serving(&mut sim, &[1, 2]), "seed {seed}: 1 and 2 serve");
+        clean(&mut sim, seed);
         assert!(on_disk(&sim, 2) >= p, "seed {seed}");
         assert!(survives(&mut sim, "/only-on-3"), "seed {seed}");
-        clean(&mut sim, seed);
     }
 }
 
@@ -227,8 +227,8 @@ fn zk_4646_newleader_is_acknowledged_after_the_history_is_durable() {
         sim.start(sid(1));
         sim.start(sid(2));
         assert!(all_serving(&mut sim, &[1, 2]), "seed {seed}: 1 and 2 serve");
-        assert!(survives(&mut sim, "/only-on-3"), "seed {seed}");
         clean(&mut sim, seed);
+        assert!(survives(&mut sim, "/only-on-3"), "seed {seed}");
     }
 }
 
@@ -272,6 +272,7 @@ fn zk_4643_current_epoch_is_written_after_the_history() {
         sim.start(sid(1));
         sim.start(sid(2));
         assert!(all_serving(&mut sim, &[1, 2]), "seed {seed}: 1 and 2 serve");
+        clean(&mut sim, seed);
         assert_eq!(
             sim.leader(),
             Some(sid(1)),
@@ -279,7 +280,6 @@ fn zk_4643_current_epoch_is_written_after_the_history() {
         );
         assert!(survives(&mut sim, "/committed"), "seed {seed}");
         assert!(on_disk(&sim, 2) >= p, "seed {seed}: 2 was not truncated");
-        clean(&mut sim, seed);
     }
 }
 
@@ -353,8 +353,8 @@ fn zk_4685_no_proposal_is_acknowledged_before_newleader() {
         });
         assert!(!timed_out, "seed {seed}: no initLimit timeout");
         assert!(all_serving(&mut sim, &[2, 3]));
-        assert!(survives(&mut sim, "/only-on-3"), "seed {seed}");
         clean(&mut sim, seed);
+        assert!(survives(&mut sim, "/only-on-3"), "seed {seed}");
     }
 }
 
@@ -374,6 +374,7 @@ fn zk_3023_a_diff_sync_is_answered_in_order() {
             all_serving(&mut sim, &[2, 3]),
             "seed {seed}: 3 leads with 2"
         );
+        clean(&mut sim, seed);
         let epoch = sim.peer(sid(3)).unwrap().leader_epoch().unwrap();
         let sent: Vec<QuorumPacket> = learner_packets(&sim, sid(2), sid(3), mark)
             .into_iter()
@@ -393,7 +394,6 @@ fn zk_3023_a_diff_sync_is_answered_in_order() {
             ),
             "seed {seed}: {sent:?}"
         );
-        clean(&mut sim, seed);
     }
 }
 
@@ -424,6 +424,7 @@ fn zk_4712_a_server_leaving_its_leader_votes_with_the_writes_in_flight() {
         assert!(sim.run_until_pred(5_000, |s| s.state(sid(1)) == Some(ServerState::Looking)));
         sim.cfg.disk = FAST;
         assert!(all_serving(&mut sim, &[1, 2]), "seed {seed}: 1 and 2 serve");
+        clean(&mut sim, seed);
         assert_eq!(
             sim.leader(),
             Some(sid(1)),
@@ -434,6 +435,5 @@ fn zk_4712_a_server_leaving_its_leader_votes_with_the_writes_in_flight() {
             "seed {seed}"
         );
         assert!(survives(&mut sim, "/in-flight"), "seed {seed}");
-        clean(&mut sim, seed);
     }
 }
