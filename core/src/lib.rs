@@ -1,10 +1,9 @@
 //! # zk-core: ZooKeeper's logic, with no IO
 //!
 //! This crate holds everything a ZooKeeper server decides — the data tree, sessions, watches,
-//! ACLs, and (in later modules) FastLeaderElection and Zab — and nothing it *does*: no sockets,
-//! no files, no threads, no clock, no global randomness. Time is an argument, randomness comes
-//! from a seeded generator the caller owns, and the same inputs give the same outputs, bit for
-//! bit, natively and in WebAssembly.
+//! ACLs, FastLeaderElection and Zab, and Apache ZooKeeper's wire and file formats — and nothing
+//! it *does*: no sockets, no files, no threads, no clock, no randomness. Time is an argument, and
+//! the same inputs give the same outputs, bit for bit, natively and in WebAssembly.
 //!
 //! ## How a change flows
 //!

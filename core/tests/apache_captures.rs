@@ -366,7 +366,7 @@ fn replay_leader_stream(name: &str, me: u64, observer: bool) -> Replay {
         ..Restored::default()
     };
     let mut now = 0;
-    let mut p = Peer::new(pcfg, restored, now, 1);
+    let mut p = Peer::new(pcfg, restored, now);
     // Servers 3 (leading) and 2 (following 3) answer: we follow 3.
     let leader = ServerId(3);
     for (sid, state) in [(3, ServerState::Leading), (2, ServerState::Following)] {
@@ -385,7 +385,7 @@ fn replay_leader_stream(name: &str, me: u64, observer: bool) -> Replay {
     } else {
         ServerState::Following
     };
-    assert_eq!(p.state, want, "{name}: server {me} follows 3");
+    assert_eq!(p.state(), want, "{name}: server {me} follows 3");
     let (_, _, s2c) = captures("quorum-")
         .into_iter()
         .find(|(n, _, _)| n == name)
@@ -457,7 +457,7 @@ fn an_apache_leaders_stream_drives_our_learner() {
         let r = replay_leader_stream(name, me, observer);
         assert_eq!(r.mode, Some(mode), "{name}");
         assert!(r.peer.is_serving(), "{name}: serving after UPTODATE");
-        let t = &r.peer.server.tree;
+        let t = &r.peer.server().tree;
         assert_eq!(
             t.digest_mismatches(),
             0,

@@ -386,21 +386,21 @@ proptest! {
             }
         }
         prop_assert_eq!(replayed.digest(), replayed.compute_digest());
-        let snap = snapshot::serialize(&h.s.server.tree);
+        let snap = snapshot::serialize(&h.s.server().tree);
         prop_assert!(snapshot::serialize(&replayed) == snap, "replay differs from the tree");
-        let z = h.s.server.tree.last_processed_zxid();
+        let z = h.s.server().tree.last_processed_zxid();
         let restored = snapshot::deserialize(&snap, z, Default::default()).expect("restore");
         prop_assert!(snapshot::serialize(&restored) == snap, "restore differs");
         prop_assert_eq!(restored.digest(), replayed.digest());
         // The model's tree and the server's agree node by node.
         for (p, n) in &model.nodes {
-            let node = h.s.server.tree.get(p);
+            let node = h.s.server().tree.get(p);
             prop_assert!(node.is_some(), "{} missing", p);
             let node = node.unwrap();
             prop_assert_eq!(node.data(), n.data.as_deref(), "data of {}", p);
             prop_assert_eq!(node.stat().version, n.version, "version of {}", p);
             prop_assert_eq!(node.stat().cversion, n.creates, "cversion of {}", p);
         }
-        prop_assert_eq!(h.s.server.tree.node_count(), model.nodes.len());
+        prop_assert_eq!(h.s.server().tree.node_count(), model.nodes.len());
     }
 }

@@ -878,10 +878,10 @@ fn replay_of_the_log_equals_the_tree_and_snapshots_restore() {
     for e in &h.log {
         replayed.apply(&e.hdr, &e.txn, &mut Vec::new());
     }
-    let snap = snapshot::serialize(&h.s.server.tree);
+    let snap = snapshot::serialize(&h.s.server().tree);
     assert_eq!(snapshot::serialize(&replayed), snap, "replay(log) == tree");
     // Restore and carry on: zxids continue, the session and its ephemeral survive.
-    let z = h.s.server.tree.last_processed_zxid();
+    let z = h.s.server().tree.last_processed_zxid();
     let restored = snapshot::deserialize(&snap, z, Default::default()).unwrap();
     let last = restored.last_processed_zxid();
     let mut h2 = Harness::from_tree(ServerConfig::with_tick(2000), restored);
@@ -904,13 +904,13 @@ fn replay_of_the_log_equals_the_tree_and_snapshots_restore() {
 fn connection_stats_follow_zookeepers_server_cnxn() {
     let mut h = Harness::new();
     let (c, _) = h.connect();
-    let fresh = h.s.server.conn(c).unwrap().stats.clone();
+    let fresh = h.s.server().conn(c).unwrap().stats.clone();
     assert_eq!(fresh.last_cxid, -1, "no request answered yet");
     assert_eq!(fresh.last_zxid, Zxid(u64::MAX), "ZooKeeper's -1");
     h.advance(5);
     let xid = h.send(c, get("/", false));
     h.call(c, Request::Ping);
-    let s = h.s.server.conn(c).unwrap().stats.clone();
+    let s = h.s.server().conn(c).unwrap().stats.clone();
     assert_eq!(
         s.last_cxid, xid,
         "a ping does not replace the last real xid"
@@ -918,8 +918,8 @@ fn connection_stats_follow_zookeepers_server_cnxn() {
     assert_eq!(s.last_op, "PING");
     assert_eq!(s.completed, 2);
     assert!(s.last_response_time > 0);
-    h.s.server.reset_conn_stats();
-    let r = h.s.server.conn(c).unwrap().stats.clone();
+    h.s.server_mut().reset_conn_stats();
+    let r = h.s.server().conn(c).unwrap().stats.clone();
     assert_eq!((r.packets_received, r.packets_sent, r.completed), (0, 0, 0));
     assert_eq!(
         (r.last_cxid, r.last_zxid, r.last_response_time),

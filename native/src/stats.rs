@@ -92,7 +92,7 @@ impl ServerView<'_> {
         if self.peer.is_read_only() {
             "read-only"
         } else {
-            self.peer.state.mode()
+            self.peer.state().mode()
         }
     }
     /// `isZKServerRunning()`: a server out of the quorum says so instead of its figures (the
@@ -101,25 +101,25 @@ impl ServerView<'_> {
         self.peer.is_serving() || self.peer.is_read_only()
     }
     fn standalone(&self) -> bool {
-        self.peer.cfg.standalone
+        self.peer.cfg().standalone
     }
     fn leading(&self) -> bool {
-        self.peer.state == ServerState::Leading && !self.standalone()
+        self.peer.state() == ServerState::Leading && !self.standalone()
     }
     /// Client connections, the asking four-letter connection included.
     fn conn_count(&self) -> usize {
-        self.peer.server.conn_count() + usize::from(self.asker.is_some())
+        self.peer.server().conn_count() + usize::from(self.asker.is_some())
     }
     /// `DataTree.getNodeCount()`: ZooKeeper's node map holds the root twice (as "" and "/").
     fn node_count(&self) -> usize {
-        self.peer.server.tree.node_count() + 1
+        self.peer.server().tree.node_count() + 1
     }
     fn wall(&self, t: Millis) -> i64 {
         self.started_wall + t as i64
     }
     /// `getDetailedPeerState()` of a quorum member: `leading - broadcast` and the like.
     fn peer_state(&self) -> String {
-        let state = match self.peer.state {
+        let state = match self.peer.state() {
             ServerState::Looking => "looking",
             ServerState::Following => "following",
             ServerState::Leading => "leading",
@@ -131,14 +131,14 @@ impl ServerView<'_> {
     /// `QuorumPeer.ZabState`, from the role and how far its epoch has got.
     fn zab_state(&self) -> &'static str {
         let p = self.peer;
-        match p.state {
+        match p.state() {
             ServerState::Looking => "election",
             _ if p.is_serving() => "broadcast",
             // A leader proposes its epoch (acceptedEpoch) before a quorum acknowledges it
             // (currentEpoch); a learner takes the new epoch from LEADERINFO, then syncs.
-            ServerState::Leading if p.accepted_epoch > p.current_epoch => "discovery",
+            ServerState::Leading if p.accepted_epoch() > p.current_epoch() => "discovery",
             ServerState::Leading => "synchronization",
-            _ if p.accepted_epoch > p.current_epoch => "synchronization",
+            _ if p.accepted_epoch() > p.current_epoch() => "synchronization",
             _ => "discovery",
         }
     }
@@ -157,7 +157,7 @@ impl ServerView<'_> {
 /// name (leader gauges on a follower, `quorum_size` on a standalone server).
 pub(crate) fn gauge(v: &ServerView, name: &str) -> Option<Val> {
     let p = v.peer;
-    let s = &p.server;
+    let s = &p.server();
     let lat = &s.latency;
     let int = |x: i64| Some(Val::Int(x));
     if metrics::LEADER_GAUGES.contains(&name) && !v.leading() {
@@ -190,7 +190,7 @@ pub(crate) fn gauge(v: &ServerView, name: &str) -> Option<Val> {
         "last_client_response_size" => int(v.metrics.client_response.last),
         "min_client_response_size" => int(v.metrics.client_response.min),
         "max_client_response_size" => int(v.metrics.client_response.max),
-        "quorum_size" if !v.standalone() => int(p.cfg.quorum.voters().len() as i64),
+        "quorum_size" if !v.standalone() => int(p.cfg().quorum.voters().len() as i64),
         "learners" => int(p.learners().len() as i64),
         "synced_followers" => int(p.synced_learners().iter().filter(|(_, o)| !o).count() as i64),
         // Followers outside the voting view exist only with dynamic reconfiguration.
@@ -218,7 +218,7 @@ pub(crate) fn monitor_values(v: &ServerView) -> Vec<(String, Val)> {
     if !v.standalone() {
         out.push(("peer_state".to_string(), Val::Str(v.peer_state())));
     }
-    if v.peer.state == ServerState::Observing {
+    if v.peer.state() == ServerState::Observing {
         let leader = v.peer.leader_id().map_or(-1, |l| l.0 as i64);
         out.push(("observer_master_id".to_string(), Val::Int(leader)));
     }

@@ -206,6 +206,8 @@ pub struct Checker {
     jumps: BTreeSet<Zxid>,
     /// Leader–learner connections, by (leader, learner).
     conns: BTreeMap<(ServerId, ServerId), Conn>,
+    /// Who acknowledged each leader's NEWLEADER, by (leader, epoch) (on any connection).
+    newleader_acks: BTreeMap<(ServerId, u32), BTreeSet<ServerId>>,
     /// The highest zxid each session has seen in a reply.
     seen: BTreeMap<SessionId, Zxid>,
     pub acked: Vec<AckedWrite>,
@@ -229,6 +231,7 @@ impl Checker {
             last_commit: BTreeMap::new(),
             jumps: BTreeSet::new(),
             conns: BTreeMap::new(),
+            newleader_acks: BTreeMap::new(),
             seen: BTreeMap::new(),
             acked: Vec::new(),
             sessions: BTreeMap::new(),
@@ -289,6 +292,7 @@ impl Checker {
         self.proposed.remove(&id);
         self.last_commit.remove(&id);
         self.conns.retain(|(l, f), _| *l != id && *f != id);
+        self.newleader_acks.retain(|(l, _), _| *l != id);
     }
 
     /// Checks one event of a server's.
@@ -315,7 +319,9 @@ impl Checker {
                 self.applied.insert(id, *zxid);
             }
             PeerEvent::CurrentEpoch(epoch) => {
-                if let Some(p) = peer.filter(|p| p.state == ServerState::Leading) {
+                if let Some(p) = peer.filter(|p| {
+                    p.state() == ServerState::Leading && p.leading_epoch() == Some(*epoch)
+                }) {
                     // A quorum accepted its epoch: it now brings learners up to date from its
                     // log, which must hold everything committed, or some committed transaction
                     // is about to be lost (ZOOKEEPER-2845, -3911, -4643, -4646). (Before, it
@@ -352,11 +358,29 @@ impl Checker {
                         self.leaders.insert(*epoch, id);
                     }
                 }
+                if let (Some(p), Some(n)) = (peer, node) {
+                    // Established by a quorum that accepted NEWLEADER: learners that acknowledged
+                    // it, and the leader itself once its own currentEpoch is on its disk.
+                    let mut acked: Vec<ServerId> = self
+                        .newleader_acks
+                        .get(&(id, *epoch))
+                        .map(|s| s.iter().copied().collect())
+                        .unwrap_or_default();
+                    if n.disk.current_epoch == *epoch {
+                        acked.push(id);
+                    }
+                    if !p.cfg().quorum.is_quorum(acked.iter()) {
+                        self.fail(
+                            Invariant::Leadership,
+                            format!("leader {id} established epoch {epoch} with NEWLEADER accepted only by {acked:?}"),
+                        );
+                    }
+                }
                 self.eval(Invariant::MonotonicRead);
                 if let Some(p) = peer {
                     self.leader_has_committed(id, p, "was established");
                     if let Some((&last, _)) = self.history.iter().next_back() {
-                        let has = p.server.tree.last_processed_zxid();
+                        let has = p.server().tree.last_processed_zxid();
                         if has < last {
                             self.fail(
                                 Invariant::MonotonicRead,
@@ -596,7 +620,7 @@ impl Checker {
         };
         self.eval(Invariant::PrimaryIntegrity);
         let epoch = lp.leader_epoch().unwrap_or(0);
-        let applied = fp.server.tree.last_processed_zxid();
+        let applied = fp.server().tree.last_processed_zxid();
         if applied.epoch() < epoch && lp.last_logged() < applied {
             self.fail(
                 Invariant::PrimaryIntegrity,
@@ -686,7 +710,7 @@ impl Checker {
         let Some(peer) = nodes.get(&to).and_then(|n| n.peer.as_ref()) else {
             return;
         };
-        let state = peer.state;
+        let state = peer.state();
         let phase = peer.zab_phase();
         let from_learner = matches!(
             p,
@@ -847,6 +871,10 @@ impl Checker {
             if let Some(c) = self.conns.get_mut(&(to, from)) {
                 c.newleader_acked = true;
             }
+            self.newleader_acks
+                .entry((to, epoch))
+                .or_default()
+                .insert(from);
             return;
         }
         // ZOOKEEPER-4685: a proposal's ACK before NEWLEADER's makes ZooKeeper's leader miss the
@@ -957,7 +985,7 @@ impl Checker {
                 continue;
             }
             if let Some(p) = &n.peer {
-                let t = &p.server.tree;
+                let t = &p.server().tree;
                 if p.is_serving() && !t.is_consistent() {
                     return Err(violation(
                         Invariant::Recoverable,
@@ -983,8 +1011,8 @@ impl Checker {
                 continue;
             }
             if let Some(p) = &n.peer {
-                let z = p.server.tree.last_processed_zxid();
-                targets.push((z, n.id, snapshot::serialize(&p.server.tree)));
+                let z = p.server().tree.last_processed_zxid();
+                targets.push((z, n.id, snapshot::serialize(&p.server().tree)));
             }
         }
         targets.sort();

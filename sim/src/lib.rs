@@ -527,7 +527,7 @@ impl Sim {
     pub fn state(&self, id: ServerId) -> Option<ServerState> {
         self.peer(id)
             .filter(|_| self.status(id) != Status::Down)
-            .map(|p| p.state)
+            .map(|p| p.state())
     }
 
     /// The established leader, if exactly one running server is one.
@@ -588,7 +588,9 @@ impl Sim {
     /// Starts a server, fresh or from what its disk kept.
     pub fn start(&mut self, id: ServerId) {
         let extended = self.cfg.server.extended_types;
-        let seed: u64 = self.rng.gen();
+        // One draw per start, as when peers took a seed: recorded scripts (the playground's
+        // addresses, the tutorials) replay as they were recorded.
+        let _: u64 = self.rng.gen();
         let pcfg = self.cfg.peer_config(id);
         let now = self.now;
         let Some(node) = self.nodes.get_mut(&id) else {
@@ -613,7 +615,7 @@ impl Sim {
         node.disk.busy = false;
         node.generation += 1;
         node.status = Status::Up;
-        let mut peer = Peer::new(pcfg, restored, now, seed);
+        let mut peer = Peer::new(pcfg, restored, now);
         peer.trace = true;
         node.peer = Some(peer);
         node.tick_at = None;
@@ -816,7 +818,7 @@ impl Sim {
                     .nodes
                     .get(&from)
                     .and_then(|x| x.peer.as_ref())
-                    .map(|p| p.cfg.config_text.clone())
+                    .map(|p| p.cfg().config_text.clone())
                     .unwrap_or_default();
                 self.checker.eval(check::Invariant::MessageLegal);
                 let body = wire::encode_notification(&n, &config);
@@ -850,7 +852,7 @@ impl Sim {
                     .nodes
                     .get(&from)
                     .and_then(|x| x.peer.as_ref())
-                    .map(|p| p.state);
+                    .map(|p| p.state());
                 let dir = match role {
                     Some(ServerState::Leading) => wire::From::Leader,
                     Some(ServerState::Following | ServerState::Observing) => wire::From::Learner,
@@ -1518,8 +1520,8 @@ impl Sim {
                     p.persisted(upto, now);
                     // A periodic snapshot of the committed tree keeps restarts short.
                     if snap_count > 0 && n.disk.applied_since_snapshot >= snap_count {
-                        let z = p.server.tree.last_processed_zxid();
-                        let data = Arc::new(snapshot::serialize(&p.server.tree));
+                        let z = p.server().tree.last_processed_zxid();
+                        let data = Arc::new(snapshot::serialize(&p.server().tree));
                         n.disk.snapshot = Some((z, data));
                         n.disk.log.retain(|e| e.zxid() > z);
                         n.disk.applied_since_snapshot = 0;

@@ -576,9 +576,9 @@ impl Player {
         let other = compare
             .filter(|c| *c != id)
             .and_then(|c| sim.peer(c))
-            .map(|p| &p.server.tree);
-        let tree = &peer.server.tree;
-        let watches = peer.server.watches.by_path();
+            .map(|p| &p.server().tree);
+        let tree = &peer.server().tree;
+        let watches = peer.server().watches.by_path();
         let mut rows = Vec::new();
         let mut paths = tree.paths_preorder();
         if let Some(o) = other {
@@ -1045,15 +1045,15 @@ impl ServerView {
             id,
             observer: sim.cfg.observers.contains(&id),
             status,
-            state: peer.map(|p| p.state),
+            state: peer.map(|p| p.state()),
             vote: peer.map(|p| {
-                if p.state == ServerState::Looking {
-                    p.election.proposal()
+                if p.state() == ServerState::Looking {
+                    p.election().proposal()
                 } else {
-                    p.current_vote
+                    *p.current_vote()
                 }
             }),
-            logicalclock: peer.map_or(0, |p| p.election.logicalclock),
+            logicalclock: peer.map_or(0, |p| p.election().logicalclock),
             last_zxid: peer.map_or_else(
                 || {
                     node.and_then(|n| n.disk.log.last().map(|e| e.zxid()))
@@ -1065,17 +1065,17 @@ impl ServerView {
             committed_count: sim.checker.history.range(..=last_committed).count(),
             accepted_epoch: peer.map_or_else(
                 || node.map_or(0, |n| n.disk.accepted_epoch),
-                |p| p.accepted_epoch,
+                |p| p.accepted_epoch(),
             ),
             current_epoch: peer.map_or_else(
                 || node.map_or(0, |n| n.disk.current_epoch),
-                |p| p.current_epoch,
+                |p| p.current_epoch(),
             ),
             recvset: peer.map_or_else(Vec::new, |p| {
-                p.election.recvset.iter().map(|(k, v)| (*k, *v)).collect()
+                p.election().recvset.iter().map(|(k, v)| (*k, *v)).collect()
             }),
             outofelection: peer.map_or_else(Vec::new, |p| {
-                p.election
+                p.election()
                     .outofelection
                     .iter()
                     .map(|(k, v)| (*k, *v))

@@ -927,7 +927,7 @@ pub fn check(p: &Player, e: &Expect, mark: &Mark) -> Result<(), String> {
                 .filter(|_| sim.status(id) != Status::Down)
                 .ok_or_else(|| format!("server {id} is down"))?;
             let path = e.path.as_deref().unwrap_or("/");
-            let tree = &peer.server.tree;
+            let tree = &peer.server().tree;
             let node = tree.get(path).map(|n| (n.data(), tree.stat_of(n)));
             observed::znode(e, id, path, node)
         }

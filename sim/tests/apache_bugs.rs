@@ -79,7 +79,7 @@ fn on_disk(sim: &Sim, id: u64) -> Zxid {
 /// Whether the server currently leading holds `path`, and every running server agrees.
 fn survives(sim: &mut Sim, path: &str) -> bool {
     let leader = sim.leader().expect("a leader");
-    sim.peer(leader).unwrap().server.tree.get(path).is_some()
+    sim.peer(leader).unwrap().server().tree.get(path).is_some()
 }
 
 fn clean(sim: &mut Sim, seed: u64) {
@@ -117,7 +117,7 @@ fn zk_2845_a_looking_server_votes_with_its_log_not_its_tree() {
         let f = sim.peer(sid(1)).unwrap();
         assert_eq!(f.last_logged(), p, "seed {seed}: 1 logged it");
         assert!(
-            f.server.tree.last_processed_zxid() < p,
+            f.server().tree.last_processed_zxid() < p,
             "seed {seed}: 1 has not applied it"
         );
         sim.run_until_pred(1_000, |s| reply(s, c, xid).is_some());

@@ -56,7 +56,7 @@ fn clean(sim: &mut Sim) {
 
 /// How many election rounds a server has started.
 fn rounds(sim: &Sim, id: u64) -> u64 {
-    sim.peer(sid(id)).unwrap().election.logicalclock
+    sim.peer(sid(id)).unwrap().election().logicalclock
 }
 
 /// S1: five servers, no data, started one at a time in id order.
@@ -77,7 +77,7 @@ fn s1_first_start_of_five() {
         vec![Some(ServerState::Looking); 2],
         "two votes are still no majority"
     );
-    let p1 = sim.peer(sid(1)).unwrap().election.proposal();
+    let p1 = sim.peer(sid(1)).unwrap().election().proposal();
     assert_eq!(p1.leader, sid(2), "1 switched to 2, whose id is larger");
     sim.start(sid(3));
     assert!(sim.run_until_pred(5_000, |s| s.leader() == Some(sid(3))));
@@ -183,7 +183,7 @@ fn s2_four_servers_leader_killed() {
     );
     sim.run_for(500);
     for i in 1..=4 {
-        let t = &sim.peer(sid(i)).unwrap().server.tree;
+        let t = &sim.peer(sid(i)).unwrap().server().tree;
         assert_eq!(
             t.children("/laogong"),
             Some(vec!["laopo".to_string()]),
@@ -251,7 +251,7 @@ fn s4_leader_fails_while_running() {
         sim.run_until_pred(5_000, |s| s
             .peer(sid(3))
             .unwrap()
-            .server
+            .server()
             .tree
             .get("/txn-123")
             .is_some()),
@@ -260,7 +260,7 @@ fn s4_leader_fails_while_running() {
     assert!(sim
         .peer(sid(1))
         .unwrap()
-        .server
+        .server()
         .tree
         .get("/txn-123")
         .is_some());
@@ -327,7 +327,7 @@ fn s6_a_write_end_to_end() {
     sim.run_for(500);
     for i in 1..=3 {
         assert!(
-            sim.peer(sid(i)).unwrap().server.tree.get("/s6").is_some(),
+            sim.peer(sid(i)).unwrap().server().tree.get("/s6").is_some(),
             "applied on {i}"
         );
     }
@@ -372,7 +372,7 @@ fn s8_follower_catches_up() {
             "with {writes} writes missed and a window of {window}"
         );
         sim.run_for(500);
-        let t1 = &sim.peer(sid(1)).unwrap().server.tree;
+        let t1 = &sim.peer(sid(1)).unwrap().server().tree;
         assert!(t1.get(&format!("/w{}", writes - 1)).is_some());
         clean(&mut sim);
     }
@@ -452,7 +452,7 @@ fn s8_a_big_snap_streams_in_pieces_under_writes() {
         during > 0,
         "writes were committed while the snapshot was streamed"
     );
-    let t1 = &sim.peer(sid(1)).unwrap().server.tree;
+    let t1 = &sim.peer(sid(1)).unwrap().server().tree;
     assert!(t1.get("/big19").is_some());
     assert!(t1.get("/during199").is_some());
     clean(&mut sim);
@@ -484,16 +484,16 @@ fn s9_old_leader_rejoins_as_follower() {
         sim.run_until_pred(30_000, |s| s.leader() == Some(sid(2))),
         "2 leads the new epoch"
     );
-    let new_epoch = sim.peer(sid(2)).unwrap().current_epoch;
+    let new_epoch = sim.peer(sid(2)).unwrap().current_epoch();
     sim.start(sid(3));
     assert!(
         sim.run_until_pred(10_000, |s| s.state(sid(3)) == Some(ServerState::Following)),
         "3 follows: it learned of the leader"
     );
     assert!(sim.run_until_pred(10_000, |s| s.peer(sid(3)).unwrap().is_serving()));
-    assert_eq!(sim.peer(sid(3)).unwrap().current_epoch, new_epoch);
+    assert_eq!(sim.peer(sid(3)).unwrap().current_epoch(), new_epoch);
     assert_eq!(sim.leader(), Some(sid(2)));
-    let t3 = &sim.peer(sid(3)).unwrap().server.tree;
+    let t3 = &sim.peer(sid(3)).unwrap().server().tree;
     assert!(t3.get("/before").is_some());
     assert!(
         t3.get("/orphan").is_none(),
@@ -621,8 +621,8 @@ fn a_restarted_follower_rejoins_without_an_election() {
         matches!(e, TraceEvent::Peer { server, event: PeerEvent::State { from: ServerState::Leading, .. } } if *server == sid(3))
     });
     assert!(!stepped_down, "the leader kept leading");
-    assert_eq!(sim.peer(sid(3)).unwrap().current_epoch, 1, "no new epoch");
+    assert_eq!(sim.peer(sid(3)).unwrap().current_epoch(), 1, "no new epoch");
     assert_eq!(sim.leader(), Some(sid(3)));
-    assert!(sim.peer(sid(1)).unwrap().server.tree.get("/b").is_some());
+    assert!(sim.peer(sid(1)).unwrap().server().tree.get("/b").is_some());
     clean(&mut sim);
 }

@@ -30,7 +30,7 @@ fn three_servers_elect_and_replicate() {
     assert_eq!(reply.zxid.epoch(), 1);
     for i in 1..=3 {
         let p = sim.peer(sid(i)).unwrap();
-        assert!(p.server.tree.get("/a").is_some(), "server {i} has /a");
+        assert!(p.server().tree.get("/a").is_some(), "server {i} has /a");
     }
     assert!(sim.violations().is_empty(), "{:?}", sim.violations());
     sim.check_trees().unwrap();
@@ -228,7 +228,13 @@ fn the_zxid_counter_rolls_over_into_a_new_epoch() {
     assert!(lost >= 1);
     let spent = format!("/n{}", written.len() - 1);
     for i in 1..=3 {
-        assert!(sim.peer(sid(i)).unwrap().server.tree.get(&spent).is_none());
+        assert!(sim
+            .peer(sid(i))
+            .unwrap()
+            .server()
+            .tree
+            .get(&spent)
+            .is_none());
     }
     // No server logged or applied a zxid with the spent counter.
     for i in 1..=3 {

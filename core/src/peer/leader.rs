@@ -3,12 +3,10 @@
 //! UPTODATE) and broadcast (PROPOSAL, ACK, COMMIT, INFORM), with pings that keep learners and
 //! the leader honest, and syncs answered only after a quorum has confirmed the leadership.
 
-use super::messages::{
-    ext, Forwarded, LearnerInfo, PeerMsg, QuorumPacket, ServerState, ZAB_PROTOCOL,
-};
+use super::messages::{ext, Forwarded, LearnerInfo, PeerMsg, QuorumPacket, ZAB_PROTOCOL};
 use super::reason::{Notice, StateReason};
 use super::Durable;
-use super::{Output, Peer, PeerEvent, PersistOp, SyncMode};
+use super::{Output, Peer, PeerEvent, PersistOp, Role, SyncMode};
 use crate::acl::Id;
 use crate::prep::{Prep, PrepConfig, RequestCtx};
 use crate::server::BufferStats;
@@ -171,14 +169,14 @@ impl LeaderState {
 
 impl Peer {
     fn leader(&mut self) -> &mut LeaderState {
-        self.leader.as_mut().expect("leader state")
+        self.role.leader_mut().expect("leader state")
     }
 
     /// [`Peer::send_q`] to every learner `pick` chooses, in id order, without collecting
     /// their ids first (this runs for every proposal and commit).
     fn send_learners(&mut self, pick: impl Fn(&Handler) -> bool, p: QuorumPacket) {
         let id = self.cfg.id;
-        let l = self.leader.as_mut().expect("leader state");
+        let l = self.role.leader_mut().expect("leader state");
         for (&to, h) in l.learners.iter_mut() {
             // `send` drops a quorum packet to ourselves.
             if to != id && pick(h) {
@@ -196,8 +194,8 @@ impl Peer {
     /// Sends a packet to one learner, behind its snapshot if one is on its way.
     fn send_learner(&mut self, sid: ServerId, p: QuorumPacket) {
         match self
-            .leader
-            .as_mut()
+            .role
+            .leader_mut()
             .and_then(|l| l.learners.get_mut(&sid))
             .and_then(|h| h.snap.as_mut())
         {
@@ -212,7 +210,11 @@ impl Peer {
         loop {
             let tree = &self.server.tree;
             let budget = self.cfg.snap_piece.max(1);
-            let Some(h) = self.leader.as_mut().and_then(|l| l.learners.get_mut(&sid)) else {
+            let Some(h) = self
+                .role
+                .leader_mut()
+                .and_then(|l| l.learners.get_mut(&sid))
+            else {
                 return;
             };
             let Some(s) = h.snap.as_mut() else { return };
@@ -275,19 +277,16 @@ impl Peer {
     pub(super) fn become_standalone(&mut self) {
         let mut l = self.new_leader_state(0, true);
         l.last_proposed = self.last_logged;
-        self.leader = Some(l);
-        self.set_state(ServerState::Standalone, StateReason::Standalone);
+        self.set_role(Role::Standalone(Box::new(l)), StateReason::Standalone);
     }
 
     /// Won the election: start discovery.
     pub(super) fn become_leader(&mut self) {
-        self.learner = None;
-        self.set_state(ServerState::Leading, StateReason::Elected);
         let mut l = self.new_leader_state(self.accepted_epoch + 1, false);
         if !self.cfg.is_observer() {
             l.connecting.insert(self.cfg.id);
         }
-        self.leader = Some(l);
+        self.set_role(Role::Leading(Box::new(l)), StateReason::Elected);
         self.maybe_decide_epoch();
     }
 
@@ -299,7 +298,7 @@ impl Peer {
             || !self
                 .cfg
                 .quorum
-                .is_quorum(self.leader.as_ref().expect("leader").connecting.iter())
+                .is_quorum(self.role.leader().expect("leader").connecting.iter())
         {
             return;
         }
@@ -336,7 +335,7 @@ impl Peer {
     /// `waitForEpochAck` is over once a quorum has acknowledged the epoch: record our current
     /// epoch (after our history, which is already on its way to disk) and sync every learner.
     fn maybe_epoch_acks_done(&mut self) {
-        let l = self.leader.as_ref().expect("leader");
+        let l = self.role.leader().expect("leader");
         if l.epoch_acks_done || !l.epoch_ready || !self.cfg.quorum.is_quorum(l.epoch_acks.iter()) {
             return;
         }
@@ -352,7 +351,12 @@ impl Peer {
     }
 
     pub(super) fn leader_current_epoch_durable(&mut self, e: u32) {
-        self.current_epoch = e;
+        // Only the epoch this leader leads vouches for it: a currentEpoch written for an earlier
+        // leader (queued while following, done after this server was elected) does not.
+        let l = self.leader();
+        if l.established || !l.epoch_acks_done || l.epoch != e {
+            return;
+        }
         let id = self.cfg.id;
         if !self.cfg.is_observer() {
             self.leader().newleader_acks.insert(id);
@@ -362,7 +366,7 @@ impl Peer {
 
     /// A quorum holds our history in the new epoch: it is all committed; start serving.
     fn maybe_establish(&mut self) {
-        let l = self.leader.as_ref().expect("leader");
+        let l = self.role.leader().expect("leader");
         if l.established || !self.cfg.quorum.is_quorum(l.newleader_acks.iter()) {
             return;
         }
@@ -371,14 +375,14 @@ impl Peer {
         self.commit_point = commit;
         self.apply_committed();
         let mut fresh = self.new_leader_state(epoch, true);
-        let old = self.leader.take().expect("leader");
-        fresh.learners = old.learners;
-        fresh.summary = old.summary;
-        fresh.connecting = old.connecting;
-        fresh.epoch_acks = old.epoch_acks;
-        fresh.newleader_acks = old.newleader_acks;
+        let l = self.leader();
+        std::mem::swap(&mut l.learners, &mut fresh.learners);
+        std::mem::swap(&mut l.summary, &mut fresh.summary);
+        std::mem::swap(&mut l.connecting, &mut fresh.connecting);
+        std::mem::swap(&mut l.epoch_acks, &mut fresh.epoch_acks);
+        std::mem::swap(&mut l.newleader_acks, &mut fresh.newleader_acks);
         fresh.last_proposed = Zxid::new(epoch, 0);
-        self.leader = Some(fresh);
+        *l = fresh;
         self.current_vote.peer_epoch = epoch;
         self.event(PeerEvent::Established { epoch });
         let synced = self.leader().learners_where(|h| h.stage == Stage::Synced);
@@ -413,7 +417,11 @@ impl Peer {
     /// The driver wrote `bytes` of snapshot to learner `sid`'s connection: for a learner that
     /// does not acknowledge pieces itself, that is what makes room for the next ones.
     pub(super) fn leader_snap_written(&mut self, sid: ServerId, bytes: u64) {
-        let Some(h) = self.leader.as_mut().and_then(|l| l.learners.get_mut(&sid)) else {
+        let Some(h) = self
+            .role
+            .leader_mut()
+            .and_then(|l| l.learners.get_mut(&sid))
+        else {
             return;
         };
         if h.ext & ext::SNAP_ACK != 0 {
@@ -429,8 +437,8 @@ impl Peer {
     /// NEWLEADER (`LearnerHandler.syncFollower`).
     fn sync_learner(&mut self, sid: ServerId) {
         let Some(h) = self
-            .leader
-            .as_ref()
+            .role
+            .leader()
             .and_then(|l| l.learners.get(&sid))
             .cloned()
         else {
@@ -780,7 +788,7 @@ impl Peer {
                 l.prep.prepare_create_session(timeout)
             }
             Forwarded::CloseSession => {
-                let l = self.leader.as_mut().expect("leader");
+                let l = self.role.leader_mut().expect("leader");
                 l.prep
                     .prepare_close_session(&self.server.tree, &mut l.sessions, session, zxid)
             }
@@ -791,7 +799,7 @@ impl Peer {
                     auth,
                     owner,
                 };
-                let l = self.leader.as_mut().expect("leader");
+                let l = self.role.leader_mut().expect("leader");
                 l.prep
                     .prepare(&self.server.tree, &mut l.sessions, &ctx, &req, zxid, time)
             }
@@ -842,7 +850,7 @@ impl Peer {
     /// expect order, not contiguity).
     #[doc(hidden)]
     pub fn jump_zxid_counter(&mut self, counter: u32) {
-        if let Some(l) = self.leader.as_mut() {
+        if let Some(l) = self.role.leader_mut() {
             let epoch = l.last_proposed.epoch();
             l.last_proposed = l.last_proposed.max(Zxid::new(epoch, counter));
         }
@@ -855,8 +863,8 @@ impl Peer {
         let digest = match txn {
             Txn::Error { .. } => None,
             _ => self
-                .leader
-                .as_ref()
+                .role
+                .leader()
                 .and_then(|l| l.prep.txn_digest(&self.server.tree)),
         };
         let entry = Arc::new(TxnEntry { hdr, txn, digest });
@@ -898,7 +906,7 @@ impl Peer {
     fn try_commit(&mut self) {
         let mut any = false;
         loop {
-            let l = self.leader.as_ref().expect("leader");
+            let l = self.role.leader().expect("leader");
             let Some((&z, acks)) = l.outstanding.iter().next() else {
                 break;
             };
@@ -938,7 +946,7 @@ impl Peer {
     pub(super) fn check_syncs(&mut self) {
         let id = self.cfg.id;
         let applied = self.server.tree.last_processed_zxid();
-        let Some(l) = self.leader.as_ref() else {
+        let Some(l) = self.role.leader() else {
             return;
         };
         if l.pending_syncs.is_empty() {
@@ -1035,7 +1043,7 @@ impl Peer {
             self.event(PeerEvent::Notice(Notice::ExpiringSession { session }));
             let zxid = self.leader().last_proposed.next();
             let txn = {
-                let l = self.leader.as_mut().expect("leader");
+                let l = self.role.leader_mut().expect("leader");
                 l.prep
                     .prepare_close_session(&self.server.tree, &mut l.sessions, session, zxid)
             };
@@ -1068,7 +1076,7 @@ impl Peer {
                 }
                 let zxid = self.leader().last_proposed.next();
                 let txn = {
-                    let l = self.leader.as_mut().expect("leader");
+                    let l = self.role.leader_mut().expect("leader");
                     l.prep
                         .prepare_delete_container(&self.server.tree, &path, zxid)
                 };

@@ -10,7 +10,7 @@
 
 use super::messages::{ext, LearnerInfo, PeerMsg, QuorumPacket, ServerState, ZAB_PROTOCOL};
 use super::reason::{Notice, SnapshotProblem, StateReason};
-use super::{Durable, Peer, PeerConfig, PeerEvent, PersistOp, SyncMode};
+use super::{Durable, Peer, PeerConfig, PeerEvent, PersistOp, Role, SyncMode};
 use crate::snapshot;
 use crate::types::{ConnId, Millis, ServerId, SessionId, Zxid};
 use std::collections::VecDeque;
@@ -102,16 +102,14 @@ impl LearnerState {
 
 impl Peer {
     fn learner(&mut self) -> &mut LearnerState {
-        self.learner.as_mut().expect("learner state")
+        self.role.learner_mut().expect("learner state")
     }
 
     /// Elected someone else: connect to it.
     pub(super) fn become_learner(&mut self, leader: ServerId, state: ServerState) {
-        self.leader = None;
         let observer = state == ServerState::Observing;
-        self.set_state(state, StateReason::Following { leader });
         let now = self.now;
-        self.learner = Some(LearnerState {
+        let l = Box::new(LearnerState {
             leader,
             observer,
             stage: LStage::Connecting,
@@ -129,6 +127,12 @@ impl Peer {
             held_commit: Zxid(0),
             deferred: Vec::new(),
         });
+        let role = if observer {
+            Role::Observing(l)
+        } else {
+            Role::Following(l)
+        };
+        self.set_role(role, StateReason::Following { leader });
         // After syncs with this leader that failed just now, wait a while before the next:
         // 100 ms, doubling, at most 2 s.
         match self.failed_syncs {
@@ -249,7 +253,7 @@ impl Peer {
 
     /// Snapshot bytes are on our disk: tell a leader that wants to know (SNAPACK).
     pub(super) fn learner_snap_piece_durable(&mut self, leader: ServerId, bytes: u64) {
-        if self.learner.as_ref().is_some_and(|l| {
+        if self.role.learner().is_some_and(|l| {
             l.leader == leader && l.stage == LStage::Syncing && l.ext & ext::SNAP_ACK != 0
         }) {
             self.send_q(leader, QuorumPacket::SnapAck { bytes });
@@ -259,7 +263,7 @@ impl Peer {
     /// FOLLOWERINFO or OBSERVERINFO: the first packet on a connection to the leader (the
     /// connection is made by sending it). It is sent once per connection.
     fn send_info(&mut self) {
-        let l = self.learner.as_mut().expect("learner");
+        let l = self.role.learner_mut().expect("learner");
         l.next_info = NEVER;
         let (leader, observer) = (l.leader, l.observer);
         let info = LearnerInfo {
@@ -278,7 +282,7 @@ impl Peer {
 
     pub(super) fn learner_tick(&mut self, now: Millis) {
         let (deadline, stage) = {
-            let l = self.learner.as_ref().expect("learner");
+            let l = self.role.learner().expect("learner");
             let limit = if l.up_to_date {
                 self.cfg.sync_limit
             } else {
@@ -479,7 +483,7 @@ impl Peer {
     /// and not others, until those transactions are applied here too.
     pub(super) fn learner_serve_when_consistent(&mut self) {
         let consistent = self.server.tree.is_consistent();
-        let Some(l) = self.learner.as_mut() else {
+        let Some(l) = self.role.learner_mut() else {
             return;
         };
         if l.stage != LStage::Broadcast || l.up_to_date || !consistent {
@@ -495,7 +499,7 @@ impl Peer {
         let applied = self.server.tree.last_processed_zxid();
         let now = self.now;
         loop {
-            let Some(l) = self.learner.as_mut() else {
+            let Some(l) = self.role.learner_mut() else {
                 return;
             };
             match l.synced.front() {
@@ -540,7 +544,7 @@ impl Peer {
     /// committed part.
     pub(super) fn learner_durable(&mut self) {
         let durable = self.durable;
-        let l = self.learner.as_ref().expect("learner");
+        let l = self.role.learner().expect("learner");
         if l.observer || l.stage < LStage::WaitUpToDate || durable <= l.acked {
             return;
         }
@@ -572,7 +576,7 @@ impl Peer {
     /// Logs a transaction from the leader — later, if it is of the new epoch and NEWLEADER has
     /// not come yet (see [`LearnerState::deferred`]).
     fn learner_log(&mut self, entry: std::sync::Arc<crate::txn::TxnEntry>) {
-        let l = self.learner.as_ref().expect("learner");
+        let l = self.role.learner().expect("learner");
         let z = entry.zxid();
         if l.stage < LStage::PersistingEpoch && z.epoch() > self.current_epoch {
             self.last_logged = z;

@@ -49,8 +49,6 @@ use leader::LeaderState;
 use learner::LearnerState;
 use messages::{Forwarded, Notification, PeerMsg, QuorumPacket, ServerState, Vote};
 use quorum::QuorumVerifier;
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 pub use reason::{Notice, SnapshotProblem, StateReason};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -380,19 +378,65 @@ pub enum ZabPhase {
     Broadcast,
 }
 
-/// Serving clients or not, and why.
-fn serving(
-    state: ServerState,
-    leader: &Option<LeaderState>,
-    learner: &Option<LearnerState>,
-) -> bool {
-    match state {
-        ServerState::Standalone => true,
-        ServerState::Leading => leader.as_ref().is_some_and(|l| l.established),
-        ServerState::Following | ServerState::Observing => {
-            learner.as_ref().is_some_and(|l| l.up_to_date)
+/// What a server is doing, with the state of that role: one value, so that a server's
+/// `ServerState` and the leader's or learner's bookkeeping cannot disagree.
+#[derive(Clone, Debug)]
+enum Role {
+    Looking,
+    /// Elected: discovery, synchronization, then broadcast.
+    Leading(Box<LeaderState>),
+    /// A one-server ensemble: the leader of itself, established at once.
+    Standalone(Box<LeaderState>),
+    Following(Box<LearnerState>),
+    Observing(Box<LearnerState>),
+}
+
+impl Role {
+    fn state(&self) -> ServerState {
+        match self {
+            Role::Looking => ServerState::Looking,
+            Role::Leading(_) => ServerState::Leading,
+            Role::Standalone(_) => ServerState::Standalone,
+            Role::Following(_) => ServerState::Following,
+            Role::Observing(_) => ServerState::Observing,
         }
-        ServerState::Looking => false,
+    }
+
+    /// The leader's bookkeeping, when this server leads (or is standalone).
+    fn leader(&self) -> Option<&LeaderState> {
+        match self {
+            Role::Leading(l) | Role::Standalone(l) => Some(l),
+            _ => None,
+        }
+    }
+    fn leader_mut(&mut self) -> Option<&mut LeaderState> {
+        match self {
+            Role::Leading(l) | Role::Standalone(l) => Some(l),
+            _ => None,
+        }
+    }
+    /// The learner's bookkeeping, when this server follows or observes.
+    fn learner(&self) -> Option<&LearnerState> {
+        match self {
+            Role::Following(l) | Role::Observing(l) => Some(l),
+            _ => None,
+        }
+    }
+    fn learner_mut(&mut self) -> Option<&mut LearnerState> {
+        match self {
+            Role::Following(l) | Role::Observing(l) => Some(l),
+            _ => None,
+        }
+    }
+
+    /// Serving clients or not.
+    fn serving(&self) -> bool {
+        match self {
+            Role::Standalone(_) => true,
+            Role::Leading(l) => l.established,
+            Role::Following(l) | Role::Observing(l) => l.up_to_date,
+            Role::Looking => false,
+        }
     }
 }
 
@@ -411,15 +455,16 @@ enum Durable {
 /// One ZooKeeper server.
 #[derive(Clone, Debug)]
 pub struct Peer {
-    pub cfg: PeerConfig,
-    pub server: Server,
-    pub state: ServerState,
-    pub election: Election,
+    cfg: PeerConfig,
+    server: Server,
+    /// What this server is doing (its ZooKeeper `ServerState`), with that role's state.
+    role: Role,
+    election: Election,
     /// The vote this server stands by when not LOOKING (what it answers a LOOKING server).
-    pub current_vote: Vote,
+    current_vote: Vote,
     /// Epochs as persisted (`acceptedEpoch`, `currentEpoch` files).
-    pub accepted_epoch: u32,
-    pub current_epoch: u32,
+    accepted_epoch: u32,
+    current_epoch: u32,
     /// Logged (or being logged) transactions not applied to the tree, in zxid order.
     tail: VecDeque<Arc<TxnEntry>>,
     /// The last zxid handed to the disk (or found on it).
@@ -435,8 +480,6 @@ pub struct Peer {
     persist_seq: u64,
     persisted_seq: u64,
     markers: VecDeque<(u64, Durable)>,
-    leader: Option<LeaderState>,
-    learner: Option<LearnerState>,
     next_session_id: i64,
     /// Learner: sessions seen alive since the last ping reply.
     touched: BTreeMap<SessionId, i32>,
@@ -456,7 +499,6 @@ pub struct Peer {
     /// FOLLOWERINFO and OBSERVERINFO that came while we were looking: held until the election
     /// ends, for the learner may have decided a moment before we did.
     held_infos: Vec<(ServerId, QuorumPacket)>,
-    pub rng: ChaCha8Rng,
     now: Millis,
     /// When this server last started looking for a leader.
     looking_since: Millis,
@@ -470,7 +512,7 @@ pub struct Peer {
 
 impl Peer {
     /// A server starting from what it finds on disk.
-    pub fn new(cfg: PeerConfig, restored: Restored, now: Millis, seed: u64) -> Peer {
+    pub fn new(cfg: PeerConfig, restored: Restored, now: Millis) -> Peer {
         let Restored {
             tree,
             log,
@@ -493,7 +535,7 @@ impl Peer {
         server.committed = 0;
         let mut p = Peer {
             server,
-            state: ServerState::Looking,
+            role: Role::Looking,
             election: Election::default(),
             current_vote: Vote {
                 leader: cfg.id,
@@ -512,8 +554,6 @@ impl Peer {
             persist_seq: 0,
             persisted_seq: 0,
             markers: VecDeque::new(),
-            leader: None,
-            learner: None,
             next_session_id,
             touched: BTreeMap::new(),
             creating: BTreeMap::new(),
@@ -525,7 +565,6 @@ impl Peer {
             self_inbox: VecDeque::new(),
             early_votes: BTreeMap::new(),
             held_infos: Vec::new(),
-            rng: ChaCha8Rng::seed_from_u64(seed),
             now,
             looking_since: now,
             ro_sessions: BTreeSet::new(),
@@ -568,32 +607,63 @@ impl Peer {
     }
     /// Is this server answering clients?
     pub fn is_serving(&self) -> bool {
-        serving(self.state, &self.leader, &self.learner)
+        self.role.serving()
     }
     /// The leader this server follows or is, once known.
     pub fn leader_id(&self) -> Option<ServerId> {
-        match self.state {
+        match self.state() {
             ServerState::Leading | ServerState::Standalone => Some(self.cfg.id),
             ServerState::Following | ServerState::Observing => {
-                self.learner.as_ref().map(|l| l.leader)
+                self.role.learner().map(|l| l.leader)
             }
             ServerState::Looking => None,
         }
     }
     /// The leader's epoch is established (it has a quorum in it).
     pub fn is_established_leader(&self) -> bool {
-        self.leader.as_ref().is_some_and(|l| l.established)
+        self.role.leader().is_some_and(|l| l.established)
     }
     /// The epoch this leader leads in, once established.
     pub fn leader_epoch(&self) -> Option<u32> {
-        self.leader
-            .as_ref()
+        self.role
+            .leader()
             .filter(|l| l.established)
             .map(|l| l.epoch)
     }
+    /// ZooKeeper's `ServerState`: LOOKING, FOLLOWING, LEADING, OBSERVING (or standalone).
+    pub fn state(&self) -> ServerState {
+        self.role.state()
+    }
+    pub fn cfg(&self) -> &PeerConfig {
+        &self.cfg
+    }
+    /// The client-facing server: connections, the tree, watches.
+    pub fn server(&self) -> &Server {
+        &self.server
+    }
+    /// For a driver's statistics commands (`srst`, `crst`), which reset counters.
+    pub fn server_mut(&mut self) -> &mut Server {
+        &mut self.server
+    }
+    /// FastLeaderElection's state (round, votes received).
+    pub fn election(&self) -> &Election {
+        &self.election
+    }
+    /// The vote this server stands by when not looking.
+    pub fn current_vote(&self) -> &Vote {
+        &self.current_vote
+    }
+    /// The epochs as written to disk (`acceptedEpoch`, `currentEpoch`).
+    pub fn accepted_epoch(&self) -> u32 {
+        self.accepted_epoch
+    }
+    pub fn current_epoch(&self) -> u32 {
+        self.current_epoch
+    }
+
     /// Where this server is in Zab, as ZooKeeper's `QuorumPeer.ZabState` names the phases.
     pub fn zab_phase(&self) -> ZabPhase {
-        if let Some(l) = &self.leader {
+        if let Some(l) = self.role.leader() {
             return if l.established {
                 ZabPhase::Broadcast
             } else if l.epoch_acks_done {
@@ -602,7 +672,7 @@ impl Peer {
                 ZabPhase::Discovery
             };
         }
-        if let Some(l) = &self.learner {
+        if let Some(l) = self.role.learner() {
             return match l.stage {
                 learner::LStage::Connecting | learner::LStage::AcceptingEpoch => {
                     ZabPhase::Discovery
@@ -615,41 +685,45 @@ impl Peer {
         }
         ZabPhase::Election
     }
+    /// The epoch this leader leads (or is establishing), once decided.
+    pub fn leading_epoch(&self) -> Option<u32> {
+        self.role
+            .leader()
+            .filter(|l| l.epoch_decided)
+            .map(|l| l.epoch)
+    }
     /// A leader's last proposed zxid.
     pub fn last_proposed(&self) -> Option<Zxid> {
-        self.leader.as_ref().map(|l| l.last_proposed)
+        self.role.leader().map(|l| l.last_proposed)
     }
     /// Whether this leader has a connection (a learner handler) from `sid`.
     pub fn has_learner(&self, sid: ServerId) -> bool {
-        self.leader
-            .as_ref()
+        self.role
+            .leader()
             .is_some_and(|l| l.learners.contains_key(&sid))
     }
     /// Learners synced with this leader (`zk_synced_followers` and observers).
     pub fn synced_learners(&self) -> Vec<(ServerId, bool)> {
-        self.leader
-            .as_ref()
+        self.role
+            .leader()
             .map(|l| l.synced_learners())
             .unwrap_or_default()
     }
     /// Learners connected to this leader, with whether each is an observer.
     pub fn learners(&self) -> Vec<(ServerId, bool)> {
-        self.leader
-            .as_ref()
+        self.role
+            .leader()
             .map(|l| l.learner_list())
             .unwrap_or_default()
     }
     /// Proposals waiting for a quorum (`zk_outstanding_proposals`... of the leader).
     pub fn outstanding_proposals(&self) -> usize {
-        self.leader
-            .as_ref()
-            .map(|l| l.outstanding.len())
-            .unwrap_or(0)
+        self.role.leader().map(|l| l.outstanding.len()).unwrap_or(0)
     }
     /// The sessions this server expires (a standalone server or a leader), with the tick
     /// boundary each expires at unless touched; `None` on a learner.
     pub fn session_expiries(&self) -> Option<Vec<(Millis, SessionId)>> {
-        self.leader.as_ref().map(|l| {
+        self.role.leader().map(|l| {
             l.sessions
                 .iter()
                 .map(|(id, s)| (s.expires_at, *id))
@@ -661,24 +735,24 @@ impl Peer {
         if self.cfg.standalone {
             return None;
         }
-        self.leader.as_ref().map(|l| l.proposal_sizes)
+        self.role.leader().map(|l| l.proposal_sizes)
     }
     /// `srst` on a leader also forgets the proposal sizes.
     pub fn reset_proposal_sizes(&mut self) {
-        if let Some(l) = self.leader.as_mut() {
+        if let Some(l) = self.role.leader_mut() {
             l.proposal_sizes = Default::default();
         }
     }
     /// Syncs waiting for a quorum round (`zk_pending_syncs`).
     pub fn pending_syncs(&self) -> usize {
-        self.leader
-            .as_ref()
+        self.role
+            .leader()
             .map(|l| l.pending_syncs.len())
             .unwrap_or(0)
     }
     /// Live sessions as the leader tracks them.
     pub fn session_count(&self) -> usize {
-        match &self.leader {
+        match self.role.leader() {
             Some(l) => l.sessions.len(),
             None => self.server.tree.sessions().len(),
         }
@@ -773,14 +847,14 @@ impl Peer {
                 d = Some(d.map_or(x, |y: Millis| y.min(x)));
             }
         };
-        if self.state == ServerState::Looking {
+        if self.state() == ServerState::Looking {
             add(self.election.deadline());
             add(self.read_only_starts());
         }
-        if let Some(l) = &self.leader {
+        if let Some(l) = self.role.leader() {
             add(l.deadline());
         }
-        if let Some(l) = &self.learner {
+        if let Some(l) = self.role.learner() {
             add(Some(l.deadline(&self.cfg)));
         }
         d
@@ -794,16 +868,16 @@ impl Peer {
             self.server.read_only = true;
             self.event(PeerEvent::Notice(Notice::ReadOnly));
         }
-        if self.state == ServerState::Looking {
+        if self.state() == ServerState::Looking {
             let me = self.me();
             let mut out = Vec::new();
             self.election.timeout(now, &me, &self.cfg.quorum, &mut out);
             self.election_outputs(out);
         }
-        if self.leader.is_some() {
+        if self.role.leader().is_some() {
             self.leader_tick(now);
         }
-        if self.learner.is_some() {
+        if self.role.learner().is_some() {
             self.learner_tick(now);
         }
         self.drain_self();
@@ -859,37 +933,37 @@ impl Peer {
     }
 
     fn on_accepted_epoch_durable(&mut self, e: u32) {
-        if self.leader.is_some() {
+        if self.role.leader().is_some() {
             self.leader_accepted_epoch_durable(e);
         }
-        if self.learner.is_some() {
+        if self.role.learner().is_some() {
             self.learner_accepted_epoch_durable(e);
         }
     }
 
     fn on_current_epoch_durable(&mut self, e: u32) {
-        if self.leader.is_some() {
+        if self.role.leader().is_some() {
             self.leader_current_epoch_durable(e);
         }
-        if self.learner.is_some() {
+        if self.role.learner().is_some() {
             self.learner_current_epoch_durable(e);
         }
     }
 
     /// More of the log is durable: acknowledge and apply what may now be.
     fn on_durable(&mut self) {
-        if self.leader.is_some() {
+        if self.role.leader().is_some() {
             self.leader_durable();
         }
-        if self.learner.is_some() {
+        if self.role.learner().is_some() {
             self.learner_durable();
         }
         self.apply_committed();
-        if self.learner.is_some() {
+        if self.role.learner().is_some() {
             self.learner_serve_when_consistent();
             self.learner_synced_check();
         }
-        if self.leader.is_some() {
+        if self.role.leader().is_some() {
             self.check_syncs();
         }
     }
@@ -907,6 +981,21 @@ impl Peer {
 
     fn apply(&mut self, entry: Arc<TxnEntry>) {
         let now = self.now;
+        // The contracts: transactions are applied in zxid order, each only once committed and
+        // durable here.
+        debug_assert!(
+            entry.zxid() > self.server.tree.last_processed_zxid(),
+            "applies are in zxid order: {} after {}",
+            entry.zxid(),
+            self.server.tree.last_processed_zxid()
+        );
+        debug_assert!(
+            entry.zxid() <= self.commit_point && entry.zxid() <= self.durable,
+            "applied only once committed ({}) and durable ({}): {}",
+            self.commit_point,
+            self.durable,
+            entry.zxid()
+        );
         self.server.commit(&mut self.scratch, &entry, now);
         if self.trace {
             self.event(PeerEvent::Applied {
@@ -917,7 +1006,7 @@ impl Peer {
         match &entry.txn {
             Txn::CreateSession { timeout } => {
                 let now = self.now;
-                if let Some(l) = self.leader.as_mut() {
+                if let Some(l) = self.role.leader_mut() {
                     if !l.sessions.contains(session) {
                         l.sessions.track(session, *timeout, now);
                     }
@@ -927,7 +1016,7 @@ impl Peer {
                 }
             }
             Txn::CloseSession { .. } => {
-                if let Some(l) = self.leader.as_mut() {
+                if let Some(l) = self.role.leader_mut() {
                     l.sessions.remove(session);
                 }
                 self.server
@@ -935,7 +1024,7 @@ impl Peer {
             }
             _ => {}
         }
-        if let Some(l) = self.leader.as_mut() {
+        if let Some(l) = self.role.leader_mut() {
             l.prep.applied(entry.zxid());
         }
         self.committed_log.push_back(entry);
@@ -963,13 +1052,13 @@ impl Peer {
         match msg {
             PeerMsg::Election(n) => self.notification(from, n),
             PeerMsg::Quorum(p) => {
-                if self.leader.is_some() {
+                if self.role.leader().is_some() {
                     self.leader_packet(from, p);
                 } else if matches!(
                     p,
                     QuorumPacket::FollowerInfo(_) | QuorumPacket::ObserverInfo(_)
                 ) {
-                    if self.state == ServerState::Looking {
+                    if self.state() == ServerState::Looking {
                         // The learner decided a moment before we did (its finalize wait began
                         // at its last vote, ours at ours). ZooKeeper refuses the connect and the
                         // learner tries again 100 ms later; we hold its FOLLOWERINFO until our
@@ -981,7 +1070,7 @@ impl Peer {
                         // while we follow someone is refused, as its connect would be.
                         self.out.push_back(Output::Disconnect { peer: from });
                     }
-                } else if self.learner.is_some() {
+                } else if self.role.learner().is_some() {
                     self.learner_packet(from, p);
                 }
                 // Anything else (a quorum packet while LOOKING) is stale: dropped.
@@ -994,7 +1083,7 @@ impl Peer {
     /// learner that does not acknowledge pieces itself, such as Apache ZooKeeper).
     pub fn snap_written(&mut self, peer: ServerId, bytes: u64, now: Millis) {
         self.now = now;
-        if self.leader.is_some() {
+        if self.role.leader().is_some() {
             self.leader_snap_written(peer, bytes);
         }
         self.drain_self();
@@ -1007,9 +1096,9 @@ impl Peer {
         // A FOLLOWERINFO held while looking came on the connection that just closed: there is
         // no one to answer any more.
         self.held_infos.retain(|(sid, _)| *sid != peer);
-        if self.leader.is_some() {
+        if self.role.leader().is_some() {
             self.leader_link_down(peer);
-        } else if self.learner.as_ref().is_some_and(|l| l.leader == peer)
+        } else if self.role.learner().is_some_and(|l| l.leader == peer)
             && !self.learner_refused(now)
         {
             self.enter_looking(StateReason::LostLeader { leader: peer });
@@ -1029,7 +1118,7 @@ impl Peer {
             return;
         }
         let voter = self.cfg.quorum.is_voter(from);
-        if self.state == ServerState::Looking {
+        if self.state() == ServerState::Looking {
             if !voter {
                 // An observer looking for the leader: tell it what we propose. (ZooKeeper answers
                 // a non-looking observer too, and the two then answer each other for as long as
@@ -1057,10 +1146,10 @@ impl Peer {
                 self.early_votes.insert(from, (n, self.now));
             }
             // Not looking: answer a LOOKING server with the vote we stand by.
-            let state = if self.state == ServerState::Standalone {
+            let state = if self.state() == ServerState::Standalone {
                 ServerState::Leading
             } else {
-                self.state
+                self.state()
             };
             let reply = self.current_vote.notification(state, self.cfg.id);
             self.send(from, PeerMsg::Election(reply));
@@ -1107,7 +1196,7 @@ impl Peer {
                     // The learners that came while we looked: ours now if we lead, refused if
                     // we do not.
                     for (from, p) in std::mem::take(&mut self.held_infos) {
-                        if self.leader.is_some() {
+                        if self.role.leader().is_some() {
                             self.leader_packet(from, p);
                         } else {
                             self.out.push_back(Output::Disconnect { peer: from });
@@ -1120,7 +1209,7 @@ impl Peer {
 
     /// When the read-only server will start, if it is due to.
     fn read_only_starts(&self) -> Option<Millis> {
-        (self.cfg.read_only_mode && self.state == ServerState::Looking && !self.server.read_only)
+        (self.cfg.read_only_mode && self.state() == ServerState::Looking && !self.server.read_only)
             .then(|| self.looking_since + (self.cfg.tick_time as Millis).max(2000))
     }
 
@@ -1134,13 +1223,20 @@ impl Peer {
         }
     }
 
-    fn set_state(&mut self, to: ServerState, why: StateReason) {
-        let from = self.state;
+    /// Takes up a role.
+    fn set_role(&mut self, role: Role, why: StateReason) {
+        let from = self.state();
+        let to = role.state();
         if to != ServerState::Looking {
             self.stop_read_only();
         }
+        self.role = role;
+        self.state_changed(from, why);
+    }
+
+    fn state_changed(&mut self, from: ServerState, why: StateReason) {
+        let to = self.state();
         if from != to {
-            self.state = to;
             self.event(PeerEvent::State { from, to, why });
         }
     }
@@ -1152,12 +1248,14 @@ impl Peer {
             return;
         }
         let was_serving = self.is_serving();
-        if let Some(l) = self.leader.take() {
+        let from = self.state();
+        let old = std::mem::replace(&mut self.role, Role::Looking);
+        if let Role::Leading(l) | Role::Standalone(l) = &old {
             for sid in l.learners.keys() {
                 self.out.push_back(Output::Disconnect { peer: *sid });
             }
         }
-        if let Some(l) = self.learner.take() {
+        if let Role::Following(l) | Role::Observing(l) = old {
             self.out.push_back(Output::Disconnect { peer: l.leader });
             if !l.up_to_date && l.stage > learner::LStage::Connecting {
                 let n = match self.failed_syncs {
@@ -1182,7 +1280,7 @@ impl Peer {
         self.touched.clear();
         self.stop_read_only();
         self.looking_since = self.now;
-        self.set_state(ServerState::Looking, why);
+        self.state_changed(from, why);
         let me = self.me();
         let mut out = Vec::new();
         self.election.start(self.now, &me, &mut out);
@@ -1244,14 +1342,14 @@ impl Peer {
                 );
             }
             ConnectAction::Revalidate { session, timeout } => {
-                if self.leader.is_some() {
+                if self.role.leader().is_some() {
                     let valid = self.leader_revalidate(session, timeout, self.cfg.id);
                     if valid {
                         self.established(conn, session);
                     } else {
                         self.server.session_invalid(&mut self.scratch, conn);
                     }
-                } else if let Some(leader) = self.learner.as_ref().map(|l| l.leader) {
+                } else if let Some(leader) = self.role.learner().map(|l| l.leader) {
                     self.revalidating.insert(session, conn);
                     self.send_q(leader, QuorumPacket::Revalidate { session, timeout });
                 }
@@ -1306,7 +1404,7 @@ impl Peer {
         if let Some(session) = self.server.session_of(conn) {
             // Every packet renews the session: on the leader directly, on a learner at the
             // next ping.
-            if let Some(l) = self.leader.as_mut() {
+            if let Some(l) = self.role.leader_mut() {
                 if !l.sessions.touch_existing(session, now) {
                     self.server
                         .close_session_conn(&mut self.scratch, session, "session expired");
@@ -1363,12 +1461,12 @@ impl Peer {
         op: Forwarded,
         auth: Vec<crate::acl::Id>,
     ) {
-        if self.leader.is_some() {
+        if self.role.leader().is_some() {
             let owner = self.cfg.id;
             self.leader_request(owner, Some(conn), session, cxid, op, &auth);
-        } else if let Some(leader) = self.learner.as_ref().map(|l| l.leader) {
+        } else if let Some(leader) = self.role.learner().map(|l| l.leader) {
             if let Forwarded::Sync { .. } = op {
-                if let Some(l) = self.learner.as_mut() {
+                if let Some(l) = self.role.learner_mut() {
                     l.syncs.push_back((session, cxid, conn));
                 }
             }

@@ -47,7 +47,6 @@ impl Harness {
                     ..Default::default()
                 },
                 0,
-                1,
             ),
             now: 0,
             log: Vec::new(),

@@ -278,7 +278,7 @@ impl Driver {
                 if let PeerMsg::Quorum(q) = &msg {
                     use zk_core::peer::messages::{QuorumPacket, ServerState};
                     let learner = matches!(
-                        self.peer.state,
+                        self.peer.state(),
                         ServerState::Following | ServerState::Observing
                     );
                     match q {
@@ -324,11 +324,11 @@ impl Driver {
         match e {
             Effect::ResetServerStats => {
                 self.totals = ServerTotals::default();
-                self.peer.server.latency = Default::default();
+                self.peer.server_mut().latency = Default::default();
                 self.peer.reset_proposal_sizes();
                 self.metrics.reset();
             }
-            Effect::ResetConnStats => self.peer.server.reset_conn_stats(),
+            Effect::ResetConnStats => self.peer.server_mut().reset_conn_stats(),
             Effect::SetTraceMask(mask) => self.trace_mask = mask,
         }
     }
@@ -401,7 +401,7 @@ impl Driver {
                     | PeerEvent::SnapshotInstalled { .. }
                     | PeerEvent::Truncated { .. }
             );
-            self.metrics.peer_event(&e, self.peer.state, at);
+            self.metrics.peer_event(&e, self.peer.state(), at);
             log_event(&e);
         }
         self.snapshot_step(replaced);
@@ -412,7 +412,7 @@ impl Driver {
     /// recorded means the replicas have diverged: counted (`digest_mismatches_count`) and
     /// logged, as ZooKeeper does.
     fn check_digests(&mut self) {
-        let tree = &self.peer.server.tree;
+        let tree = &self.peer.server().tree;
         let n = tree.digest_mismatches();
         if n < self.digest_mismatches {
             // A new tree (a SNAP from the leader) counts afresh.
@@ -445,7 +445,7 @@ impl Driver {
             self.disk.snapshot_abort();
         }
         if self.snapshot.is_none() && self.snap.logged >= self.snap.threshold {
-            let tree = &self.peer.server.tree;
+            let tree = &self.peer.server().tree;
             let mut header = Vec::new();
             let w = SnapshotWriter::start(tree, false, &mut header);
             info!(
@@ -459,10 +459,11 @@ impl Driver {
         }
         if let Some(w) = self.snapshot.as_mut() {
             let mut piece = Vec::with_capacity(SNAPSHOT_PIECE + 4096);
-            let done = w.step(&self.peer.server.tree, &mut piece, SNAPSHOT_PIECE);
+            let done = w.step(&self.peer.server().tree, &mut piece, SNAPSHOT_PIECE);
             self.disk.snapshot_piece(piece);
             if done {
-                self.disk.snapshot_end(self.peer.server.tree.last_digest());
+                self.disk
+                    .snapshot_end(self.peer.server().tree.last_digest());
                 self.snapshot = None;
             }
         }
@@ -559,8 +560,7 @@ pub async fn run(
 
     let started_wall = wall_ms();
     let pcfg = PeerConfig::from_config(&cfg, opts.my_id, started_wall);
-    let seed = started_wall as u64 ^ (opts.my_id.0 << 32);
-    let mut peer = Peer::new(pcfg.clone(), restored, 0, seed);
+    let mut peer = Peer::new(pcfg.clone(), restored, 0);
     peer.trace = true;
 
     let (tx, mut rx) = mpsc::unbounded_channel::<Input>();

@@ -225,7 +225,7 @@ fn configuration(v: &ServerView, o: &mut Obj) {
 /// `ServerCnxn.getConnectionInfo` of every client connection.
 fn connections(v: &ServerView, brief: bool) -> Json {
     let mut list = Vec::new();
-    for c in v.peer.server.conns() {
+    for c in v.peer.server().conns() {
         let st = &c.stats;
         let addr = v
             .conn_addrs
@@ -275,7 +275,7 @@ fn buffer_stats(b: zk_core::server::BufferStats) -> Obj {
 /// `SrvrCommand`: the version, `ServerStats` as a bean, response and proposal sizes.
 fn server_stats(v: &ServerView, o: &mut Obj) {
     let p = v.peer;
-    let lat = &p.server.latency;
+    let lat = &p.server().latency;
     let (data, log) = v.dir_sizes();
     let client_response = buffer_stats(v.metrics.client_response);
     let mut stats = Obj::new();
@@ -290,13 +290,13 @@ fn server_stats(v: &ServerView, o: &mut Obj) {
         .put("server_state", v.mode())
         .put(
             "last_processed_zxid",
-            p.server.tree.last_processed_zxid().as_i64(),
+            p.server().tree.last_processed_zxid().as_i64(),
         )
-        .put("outstanding_requests", p.server.outstanding_requests())
+        .put("outstanding_requests", p.server().outstanding_requests())
         .put("avg_latency", super::metrics::round4(lat.avg()))
         .put("max_latency", lat.max)
         .put("min_latency", lat.min)
-        .put("num_alive_client_connections", p.server.conn_count())
+        .put("num_alive_client_connections", p.server().conn_count())
         .put("uptime", v.now)
         .put("auth_failed_count", 0)
         .put("non_mtlsremote_conn_count", 0)
@@ -331,7 +331,12 @@ fn dump(v: &ServerView, o: &mut Obj) {
     o.put("expiry_time_to_session_ids", e);
     let mut eph = Obj::new();
     let sessions = java_hash_order(
-        v.peer.server.tree.ephemerals_by_session().iter().collect(),
+        v.peer
+            .server()
+            .tree
+            .ephemerals_by_session()
+            .iter()
+            .collect(),
         |(id, _)| java_long_hash(id.0),
     );
     for (id, paths) in sessions {
@@ -486,13 +491,13 @@ fn zabstate(v: &ServerView, o: &mut Obj) {
         .flatten()
         .map(|(h, port)| host_port(&h, port))
         .unwrap_or_default();
-    let zxid = p.server.tree.last_processed_zxid();
+    let zxid = p.server().tree.last_processed_zxid();
     o.put("myid", p.id().0)
         .put("is_leader", v.leading())
         .put("quorum_address", multiple_addresses(&quorum))
         .put("election_address", multiple_addresses(&election))
         .put("client_address", client)
-        .put("voting", p.cfg.quorum.is_voter(p.id()))
+        .put("voting", p.cfg().quorum.is_voter(p.id()))
         .put("last_zxid", zxid.to_string())
         .put("zab_epoch", zxid.epoch())
         .put("zab_counter", zxid.counter())
@@ -501,7 +506,7 @@ fn zabstate(v: &ServerView, o: &mut Obj) {
 
 /// `WatchManager.toString()` figures of the data watches: connections, paths, watches.
 pub(super) fn watch_summary(v: &ServerView) -> (usize, usize, usize) {
-    let w = &v.peer.server.watches;
+    let w = &v.peer.server().watches;
     let by_path = w.data_watches_by_path();
     let total = by_path.values().map(Vec::len).sum();
     (w.data_watches_by_connection().len(), by_path.len(), total)
@@ -509,7 +514,7 @@ pub(super) fn watch_summary(v: &ServerView) -> (usize, usize, usize) {
 
 fn session_of(v: &ServerView, c: zk_core::ConnId) -> SessionId {
     v.peer
-        .server
+        .server()
         .conn(c)
         .and_then(|c| c.session)
         .unwrap_or_default()
@@ -517,7 +522,7 @@ fn session_of(v: &ServerView, c: zk_core::ConnId) -> SessionId {
 
 /// Each watching session with its data-watch paths, in `HashMap` order.
 pub(super) fn watches_by_session<'a>(v: &'a ServerView) -> Vec<(SessionId, Vec<&'a str>)> {
-    let w = &v.peer.server.watches;
+    let w = &v.peer.server().watches;
     let list: Vec<_> = w
         .data_watches_by_connection()
         .into_iter()
@@ -531,7 +536,7 @@ pub(super) fn watches_by_session<'a>(v: &'a ServerView) -> Vec<(SessionId, Vec<&
 
 /// Each data-watched path with its sessions, in `HashMap` order.
 pub(super) fn watches_by_path<'a>(v: &'a ServerView) -> Vec<(&'a str, Vec<SessionId>)> {
-    let w = &v.peer.server.watches;
+    let w = &v.peer.server().watches;
     let list: Vec<_> = w
         .data_watches_by_path()
         .into_iter()

@@ -186,7 +186,6 @@ fn standalone() -> Fixture {
             ..Default::default()
         },
         0,
-        1,
     );
     let mut metrics = Metrics::new();
     let mut totals = ServerTotals::default();
@@ -269,7 +268,7 @@ fn ensemble() -> Sim {
 fn member(sim: &Sim, id: ServerId) -> Fixture {
     let peer = sim.peer(id).unwrap().clone();
     let addrs = peer
-        .server
+        .server()
         .conns()
         .map(|c| (c.id, "127.0.0.1:34288".parse().unwrap()))
         .collect();
@@ -432,7 +431,7 @@ fn a_server_out_of_the_quorum_says_so() {
     sim.start(ServerId(1));
     sim.run_for(1000);
     let f = member(&sim, ServerId(1));
-    assert_eq!(f.peer.state, ServerState::Looking);
+    assert_eq!(f.peer.state(), ServerState::Looking);
     let v = f.view();
     let msg = "This ZooKeeper instance is not currently serving requests\n";
     for w in [
@@ -529,7 +528,7 @@ fn admin_aliases_and_errors_are_zookeepers() {
         golden("standalone", "admin_listing")
     );
     let watches = admin("watches", &[], &v);
-    let session = f.peer.server.conns().next().unwrap().session.unwrap();
+    let session = f.peer.server().conns().next().unwrap().session.unwrap();
     assert!(watches.contains(&format!(
         "\"{}\" : [ \"/eph2\", \"/a\", \"/nonexist\" ]",
         session.0

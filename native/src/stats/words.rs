@@ -54,7 +54,7 @@ pub fn four_letter(cmd: &str, v: &ServerView) -> String {
 /// `srvr` and `stat` (`StatCommand`): `stat` adds the client list.
 fn stat(v: &ServerView, with_clients: bool) -> String {
     let p = v.peer;
-    let lat = &p.server.latency;
+    let lat = &p.server().latency;
     let mut s = format!("Zookeeper version: {VERSION}\n");
     if with_clients {
         s.push_str("Clients:\n");
@@ -71,8 +71,8 @@ fn stat(v: &ServerView, with_clients: bool) -> String {
         v.totals.packets_received,
         v.totals.packets_sent,
         v.conn_count(),
-        p.server.outstanding_requests(),
-        p.server.tree.last_processed_zxid(),
+        p.server().outstanding_requests(),
+        p.server().tree.last_processed_zxid(),
         v.mode()
     );
     let _ = writeln!(s, "Node count: {}", v.node_count());
@@ -86,7 +86,7 @@ fn stat(v: &ServerView, with_clients: bool) -> String {
 /// One line per connection (`ServerCnxn.dumpConnectionInfo`), the asking one last.
 pub(super) fn cons(v: &ServerView, brief: bool) -> String {
     let mut s = String::new();
-    for c in v.peer.server.conns() {
+    for c in v.peer.server().conns() {
         let addr = v
             .conn_addrs
             .get(&c.id)
@@ -185,7 +185,7 @@ fn conf(v: &ServerView) -> String {
         let _ = writeln!(s, "electionAlg={}", c.election_alg);
         let _ = writeln!(s, "electionPort={}", ports(|a| a.2));
         let _ = writeln!(s, "quorumPort={}", ports(|a| a.1));
-        let _ = writeln!(s, "peerType={}", u8::from(p.cfg.is_observer()));
+        let _ = writeln!(s, "peerType={}", u8::from(p.cfg().is_observer()));
         s.push_str("membership: \n");
         s.push_str(&membership(v));
     }
@@ -234,7 +234,7 @@ fn dump(v: &ServerView) -> String {
         }
         None => {
             // LearnerSessionTracker: global sessions by id, with their timeouts.
-            let sessions = p.server.tree.sessions();
+            let sessions = p.server().tree.sessions();
             let _ = writeln!(s, "Global Sessions({}):", sessions.len());
             let mut ids: Vec<_> = sessions.iter().collect();
             ids.sort_by_key(|(id, _)| id.0);
@@ -244,7 +244,7 @@ fn dump(v: &ServerView) -> String {
         }
     }
     s.push_str("ephemeral nodes dump:\n");
-    let eph = p.server.tree.ephemerals_by_session();
+    let eph = p.server().tree.ephemerals_by_session();
     let _ = writeln!(s, "Sessions with Ephemerals ({}):", eph.len());
     let sessions = java_hash_order(eph.iter().collect(), |(id, _)| java_long_hash(id.0));
     for (id, paths) in sessions {
@@ -265,7 +265,7 @@ fn connection_expiries(v: &ServerView) -> String {
     const SESSIONLESS: u64 = 10_000;
     let bucket = |t: u64| (t / SESSIONLESS + 1) * SESSIONLESS;
     let mut buckets: std::collections::BTreeMap<u64, Vec<String>> = Default::default();
-    for c in v.peer.server.conns() {
+    for c in v.peer.server().conns() {
         let last = c.stats.established.max(c.stats.last_response_time);
         let timeout = if c.session.is_some() {
             c.timeout.max(0) as u64
