@@ -677,6 +677,20 @@ impl Sim {
         true
     }
 
+    /// kill -9 in the middle of a group commit: the disk has done the first `n` of the writes
+    /// queued to it, and none after. Returns how many it did (the queue may be shorter).
+    pub fn kill_after_writes(&mut self, id: ServerId, n: usize) -> usize {
+        let Some(node) = self.nodes.get_mut(&id) else {
+            return 0;
+        };
+        let n = n.min(node.disk.queue.len());
+        for (_, op) in node.disk.queue.drain(..n).collect::<Vec<_>>() {
+            node.disk.write(id, op, &mut self.checker);
+        }
+        self.kill(id);
+        n
+    }
+
     /// kill, then start: the server comes back from its disk.
     pub fn restart(&mut self, id: ServerId) {
         self.kill(id);

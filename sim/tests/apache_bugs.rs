@@ -283,6 +283,67 @@ fn zk_4643_current_epoch_is_written_after_the_history() {
     }
 }
 
+/// ZOOKEEPER-4643 across epochs (found here by DST with a crash in the middle of a group
+/// commit): server 1 was away for a whole epoch, so the DIFF that brings it back carries
+/// transactions of an epoch it never recorded. Logging them only after the new currentEpoch —
+/// as ZooKeeper 3.8.0 logs its whole sync stream, and as this project once did for such
+/// transactions, to keep the log from outrunning the currentEpoch file — leaves the same window:
+/// a crash right after the new currentEpoch is written makes 1 the winner of the next election
+/// without the committed transactions, and it TRUNCs them off the others.
+///
+/// Here each such epoch is recorded just before its first transaction, and the new epoch after
+/// all of them.
+#[test]
+fn zk_4643_across_epochs_the_history_of_a_missed_epoch_comes_before_the_new_epoch() {
+    for seed in SEEDS {
+        let (mut sim, _) = ensemble(seed);
+        // 1 misses epoch 2 entirely.
+        sim.kill(sid(1));
+        sim.kill(sid(3));
+        sim.start(sid(3));
+        assert!(
+            all_serving(&mut sim, &[2, 3]),
+            "seed {seed}: 2 and 3 in a new epoch"
+        );
+        let c = sim.add_client(vec![sim.leader().unwrap()], 30_000);
+        let r = write(&mut sim, c, "/committed");
+        assert!(r.is_some_and(|r| r.err.is_ok()), "seed {seed}: committed");
+        let p = on_disk(&sim, 2).min(on_disk(&sim, 3));
+        // 1 comes back to 3, leading a third epoch, with 2 away.
+        sim.kill(sid(2));
+        sim.restart(sid(3));
+        sim.cfg.disk = SLOW;
+        sim.start(sid(1));
+        let epoch = sim.nodes[&sid(1)].disk.current_epoch;
+        let accepted = |s: &Sim| s.nodes[&sid(1)].disk.accepted_epoch;
+        assert!(
+            sim.run_until_pred(10_000, |s| accepted(s) > epoch + 1),
+            "seed {seed}: 3 leads 1 into a third epoch"
+        );
+        let new_epoch = accepted(&sim);
+        let writes_it =
+            |op: &PersistOp| matches!(op, PersistOp::CurrentEpoch(e) if *e == new_epoch);
+        assert!(
+            sim.run_until_pred(10_000, |s| s.nodes[&sid(1)].disk.queued().any(writes_it)),
+            "seed {seed}: 1 is told NEWLEADER"
+        );
+        // 1 dies right after the new currentEpoch is written.
+        assert!(sim.kill_after_write(sid(1), writes_it));
+        assert!(
+            on_disk(&sim, 1) >= p,
+            "seed {seed}: the missed epoch's history came first"
+        );
+        sim.kill(sid(3));
+        sim.cfg.disk = FAST;
+        sim.start(sid(1));
+        sim.start(sid(2));
+        assert!(all_serving(&mut sim, &[1, 2]), "seed {seed}: 1 and 2 serve");
+        clean(&mut sim, seed);
+        assert!(survives(&mut sim, "/committed"), "seed {seed}");
+        assert!(on_disk(&sim, 2) >= p, "seed {seed}: 2 was not truncated");
+    }
+}
+
 /// The learner-to-leader packets of one sync, from FOLLOWERINFO on.
 fn learner_packets(sim: &Sim, from: ServerId, to: ServerId, since: usize) -> Vec<QuorumPacket> {
     sim.trace[since..]

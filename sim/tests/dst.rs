@@ -11,6 +11,7 @@
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use std::collections::BTreeMap;
 use zk_core::acl::Acl;
 use zk_core::request::{CreateRequest, Request};
 use zk_core::txn::op;
@@ -81,7 +82,28 @@ impl Workload {
     }
 }
 
-fn run_seed(seed: u64) -> Result<(u64, Vec<(Invariant, u64)>), String> {
+/// The faults, by the number the fault phase draws.
+const FAULTS: [&str; 15] = [
+    "kill",
+    "kill",
+    "restart",
+    "restart",
+    "partition",
+    "one-way cut",
+    "heal",
+    "pause",
+    "resume",
+    "most servers killed at once",
+    "kill the leader",
+    "slow disk",
+    "zxid counter near its end",
+    "crash mid group commit",
+    "start every server down",
+];
+
+type Faults = BTreeMap<&'static str, u64>;
+
+fn run_seed(seed: u64, faults: &mut Faults) -> Result<(u64, Vec<(Invariant, u64)>), String> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5EED);
     let voters = if rng.gen_bool(0.5) { 3 } else { 5 };
     let observers = rng.gen_range(0..=1);
@@ -106,7 +128,7 @@ fn run_seed(seed: u64) -> Result<(u64, Vec<(Invariant, u64)>), String> {
     cfg.snap_piece = rng.gen_range(512..4096);
     cfg.trace = std::env::var("DST_TRACE").is_ok();
     let mut sim = Sim::new(cfg);
-    let r = run_sim(&mut sim, &mut rng).map(|steps| (steps, sim.checker.evaluated()));
+    let r = run_sim(&mut sim, &mut rng, faults).map(|steps| (steps, sim.checker.evaluated()));
     if r.is_err() && sim.cfg.trace {
         let n: usize = std::env::var("DST_TRACE")
             .ok()
@@ -120,7 +142,7 @@ fn run_seed(seed: u64) -> Result<(u64, Vec<(Invariant, u64)>), String> {
     r
 }
 
-fn run_sim(sim: &mut Sim, rng: &mut ChaCha8Rng) -> Result<u64, String> {
+fn run_sim(sim: &mut Sim, rng: &mut ChaCha8Rng, faults: &mut Faults) -> Result<u64, String> {
     let ids = sim.ids();
     for &id in &ids {
         sim.start(id);
@@ -142,7 +164,9 @@ fn run_sim(sim: &mut Sim, rng: &mut ChaCha8Rng) -> Result<u64, String> {
         work.act(sim, rng);
         if rng.gen_bool(0.25) {
             let target = ids[rng.gen_range(0..ids.len())];
-            match rng.gen_range(0..14) {
+            let fault = rng.gen_range(0..15);
+            *faults.entry(FAULTS[fault]).or_default() += 1;
+            match fault {
                 0 | 1 => sim.kill(target),
                 2 | 3 => {
                     if sim.status(target) == Status::Down {
@@ -202,6 +226,17 @@ fn run_sim(sim: &mut Sim, rng: &mut ChaCha8Rng) -> Result<u64, String> {
                     if let Some(l) = sim.leader() {
                         let left = rng.gen_range(1..40);
                         sim.jump_zxid_counter(l, u32::MAX - left);
+                    }
+                }
+                13 => {
+                    // A crash in the middle of a group commit: a prefix of what the disk was
+                    // writing is done, the rest lost.
+                    let queued = sim.nodes[&target].disk.queued().count();
+                    if queued > 0 {
+                        let n = rng.gen_range(0..queued);
+                        sim.kill_after_writes(target, n);
+                    } else {
+                        sim.kill(target);
                     }
                 }
                 _ => {
@@ -304,9 +339,10 @@ fn randomized_faults() {
     };
     let mut failures = Vec::new();
     let mut steps = 0;
+    let mut faults = Faults::new();
     let mut evaluated: Vec<(Invariant, u64)> = Invariant::ALL.iter().map(|&i| (i, 0)).collect();
     for seed in range {
-        match run_seed(seed) {
+        match run_seed(seed, &mut faults) {
             Ok((n, evals)) => {
                 steps += n;
                 for (total, (_, k)) in evaluated.iter_mut().zip(evals) {
@@ -322,6 +358,10 @@ fn randomized_faults() {
     eprintln!("{} simulated events; invariants evaluated:", steps);
     for (inv, n) in &evaluated {
         eprintln!("  {:<24} {n}", inv.name());
+    }
+    eprintln!("faults injected:");
+    for (f, n) in &faults {
+        eprintln!("  {f:<28} {n}");
     }
     assert!(failures.is_empty(), "failing seeds: {failures:?}");
 }

@@ -61,6 +61,10 @@ pub(super) struct LearnerState {
     /// is recorded, as ZooKeeper's learners log them — so that a log never holds a zxid of an
     /// epoch its currentEpoch file does not cover (ZooKeeper refuses to start on that).
     pub deferred: Vec<std::sync::Arc<crate::txn::TxnEntry>>,
+    /// The currentEpoch last handed to the disk while syncing: the sync stream may bring
+    /// transactions of epochs between ours and the new one, and each such epoch is recorded
+    /// just before its first transaction.
+    pub epoch_queued: u32,
 }
 
 /// A snapshot arriving from the leader, a piece at a time. Each piece goes into the tree being
@@ -126,6 +130,7 @@ impl Peer {
             ext: 0,
             held_commit: Zxid(0),
             deferred: Vec::new(),
+            epoch_queued: self.current_epoch,
         });
         let role = if observer {
             Role::Observing(l)
@@ -578,13 +583,23 @@ impl Peer {
     fn learner_log(&mut self, entry: std::sync::Arc<crate::txn::TxnEntry>) {
         let l = self.role.learner().expect("learner");
         let z = entry.zxid();
-        if l.stage < LStage::PersistingEpoch && z.epoch() > self.current_epoch {
+        if l.stage < LStage::PersistingEpoch && z.epoch() >= l.new_epoch {
             self.last_logged = z;
             self.tail.push_back(entry.clone());
             self.learner().deferred.push(entry);
-        } else {
-            self.log_txn(entry);
+            return;
         }
+        // A transaction of an epoch this server never recorded (it was away while that epoch's
+        // leader led): record that epoch first, so that the log never outruns the currentEpoch
+        // file (ZooKeeper refuses to start on that) — and never the new epoch, which would let
+        // a crash leave this server claiming the new epoch without the history NEWLEADER ended
+        // (ZOOKEEPER-4643, across epochs).
+        if l.stage < LStage::PersistingEpoch && z.epoch() > l.epoch_queued {
+            let e = z.epoch();
+            self.learner().epoch_queued = e;
+            self.persist(PersistOp::CurrentEpoch(e), Durable::CurrentEpoch(e));
+        }
+        self.log_txn(entry);
     }
 
     fn synced_by(&mut self, leader: ServerId, mode: SyncMode, zxid: Zxid) {
