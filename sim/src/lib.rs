@@ -930,28 +930,20 @@ impl Sim {
                 .links
                 .get(&(to, from, Chan::Quorum))
                 .is_some_and(|l| l.down_pending);
-        if closed {
-            if self.cfg.trace {
-                self.record(TraceEvent::Sent {
-                    id,
-                    from,
-                    to,
-                    kind,
-                    msg,
-                    deliver_at: None,
-                });
-                self.record(TraceEvent::Dropped {
-                    id,
-                    why: "the receiver closed the connection".into(),
-                });
-            }
-            return;
-        }
-        if receiver_down || (chan == Chan::Election && !self.reachable(from, to)) {
-            if receiver_down && chan == Chan::Quorum {
+        let dropped = if closed {
+            Some("the receiver closed the connection")
+        } else if receiver_down {
+            if chan == Chan::Quorum {
                 // Nobody listens there: the connection is refused and the sender hears so.
                 self.notify_link_down(to, from);
             }
+            Some("receiver is down")
+        } else if chan == Chan::Election && !self.reachable(from, to) {
+            Some("partitioned")
+        } else {
+            None
+        };
+        if let Some(why) = dropped {
             if self.cfg.trace {
                 self.record(TraceEvent::Sent {
                     id,
@@ -961,11 +953,6 @@ impl Sim {
                     msg,
                     deliver_at: None,
                 });
-                let why = if receiver_down {
-                    "receiver is down"
-                } else {
-                    "partitioned"
-                };
                 self.record(TraceEvent::Dropped {
                     id,
                     why: why.into(),

@@ -82,6 +82,18 @@ fn survives(sim: &mut Sim, path: &str) -> bool {
     sim.peer(leader).unwrap().server().tree.get(path).is_some()
 }
 
+/// The end of each scenario: `ids` come back (on fast disks), a leader serves them, every
+/// invariant held throughout, and `path` — committed before the faults — is still there.
+fn back_with(sim: &mut Sim, seed: u64, ids: &[u64], path: &str) {
+    sim.cfg.disk = FAST;
+    for &i in ids {
+        sim.start(sid(i));
+    }
+    assert!(all_serving(sim, ids), "seed {seed}: {ids:?} serve");
+    clean(sim, seed);
+    assert!(survives(sim, path), "seed {seed}: {path} survives");
+}
+
 fn clean(sim: &mut Sim, seed: u64) {
     assert!(
         sim.violations().is_empty(),
@@ -166,13 +178,8 @@ fn zk_3911_newleader_is_acknowledged_after_the_synced_history_is_logged() {
         // 3 committed its history with 2's ACK of NEWLEADER: 2 dies at once, then 3.
         sim.kill(sid(2));
         sim.kill(sid(3));
-        sim.cfg.disk = FAST;
-        sim.start(sid(1));
-        sim.start(sid(2));
-        assert!(all_serving(&mut sim, &[1, 2]), "seed {seed}: 1 and 2 serve");
-        clean(&mut sim, seed);
+        back_with(&mut sim, seed, &[1, 2], "/only-on-3");
         assert!(on_disk(&sim, 2) >= p, "seed {seed}");
-        assert!(survives(&mut sim, "/only-on-3"), "seed {seed}");
     }
 }
 
@@ -219,16 +226,11 @@ fn zk_4646_newleader_is_acknowledged_after_the_history_is_durable() {
         sim.kill(sid(1));
         sim.kill(sid(2));
         sim.kill(sid(3));
-        sim.cfg.disk = FAST;
         assert!(
             on_disk(&sim, 1) >= p || on_disk(&sim, 2) >= p,
             "seed {seed}: a follower that acknowledged NEWLEADER has it on disk"
         );
-        sim.start(sid(1));
-        sim.start(sid(2));
-        assert!(all_serving(&mut sim, &[1, 2]), "seed {seed}: 1 and 2 serve");
-        clean(&mut sim, seed);
-        assert!(survives(&mut sim, "/only-on-3"), "seed {seed}");
+        back_with(&mut sim, seed, &[1, 2], "/only-on-3");
     }
 }
 
@@ -268,17 +270,12 @@ fn zk_4643_current_epoch_is_written_after_the_history() {
         assert!(sim.kill_after_write(sid(1), new_epoch));
         assert!(on_disk(&sim, 1) >= p, "seed {seed}: the history came first");
         sim.kill(sid(3));
-        sim.cfg.disk = FAST;
-        sim.start(sid(1));
-        sim.start(sid(2));
-        assert!(all_serving(&mut sim, &[1, 2]), "seed {seed}: 1 and 2 serve");
-        clean(&mut sim, seed);
+        back_with(&mut sim, seed, &[1, 2], "/committed");
         assert_eq!(
             sim.leader(),
             Some(sid(1)),
             "seed {seed}: the newer currentEpoch wins"
         );
-        assert!(survives(&mut sim, "/committed"), "seed {seed}");
         assert!(on_disk(&sim, 2) >= p, "seed {seed}: 2 was not truncated");
     }
 }
@@ -334,12 +331,7 @@ fn zk_4643_across_epochs_the_history_of_a_missed_epoch_comes_before_the_new_epoc
             "seed {seed}: the missed epoch's history came first"
         );
         sim.kill(sid(3));
-        sim.cfg.disk = FAST;
-        sim.start(sid(1));
-        sim.start(sid(2));
-        assert!(all_serving(&mut sim, &[1, 2]), "seed {seed}: 1 and 2 serve");
-        clean(&mut sim, seed);
-        assert!(survives(&mut sim, "/committed"), "seed {seed}");
+        back_with(&mut sim, seed, &[1, 2], "/committed");
         assert!(on_disk(&sim, 2) >= p, "seed {seed}: 2 was not truncated");
     }
 }
