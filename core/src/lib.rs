@@ -24,6 +24,7 @@
 //! * [`snapshot`] serializes tree and sessions deterministically and restores them.
 
 pub mod acl;
+pub mod client;
 pub mod codec;
 pub mod config;
 pub mod digest;

@@ -29,14 +29,14 @@ use std::sync::Arc;
 use zk_core::peer::election::VoteChange;
 use zk_core::peer::messages::{PeerMsg, QuorumPacket, ServerState};
 use zk_core::peer::{Notice, Peer, PeerEvent, PersistOp, ZabPhase};
-use zk_core::request::Request;
+use zk_core::request::{EventType, Request};
 use zk_core::snapshot;
 use zk_core::tree::DataTree;
 use zk_core::txn::TxnEntry;
 use zk_core::types::{Millis, ServerId, SessionId, Zxid};
 
 /// What the checker verifies. The first twelve are the TLA+ specifications' state invariants,
-/// the next five their action checks; the last three are this project's.
+/// the next five their action checks; the last four are this project's.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Invariant {
     /// At most one leader per epoch: one server leads each epoch into synchronization, and at
@@ -92,10 +92,15 @@ pub enum Invariant {
     /// Apache ZooKeeper could start on every disk, and no server serves a tree that a fuzzy
     /// snapshot left inconsistent.
     Recoverable,
+    /// Every watch a client sets fires once, for a change made after it was set, across
+    /// reconnects and session moves (`setWatches`) — unless the session ends. The one change
+    /// ZooKeeper lets go unseen: a node created and deleted again while the client had no
+    /// connection (its `setWatches` finds no node).
+    WatchDelivery,
 }
 
 impl Invariant {
-    pub const ALL: [Invariant; 20] = [
+    pub const ALL: [Invariant; 21] = [
         Invariant::Leadership,
         Invariant::PrefixConsistency,
         Invariant::Integrity,
@@ -116,6 +121,7 @@ impl Invariant {
         Invariant::TreesMatchHistory,
         Invariant::Linearizable,
         Invariant::Recoverable,
+        Invariant::WatchDelivery,
     ];
 
     /// The name the TLA+ specifications use (camelCase for their action checks).
@@ -141,6 +147,7 @@ impl Invariant {
             Invariant::TreesMatchHistory => "treesMatchHistory",
             Invariant::Linearizable => "linearizable",
             Invariant::Recoverable => "recoverable",
+            Invariant::WatchDelivery => "watchDelivery",
         }
     }
 }
@@ -214,7 +221,11 @@ pub struct Checker {
     sessions: BTreeMap<ClientId, SessionId>,
     extended_types: bool,
     /// How many times each invariant was evaluated, in [`Invariant::ALL`]'s order.
-    pub evaluations: [u64; 20],
+    pub evaluations: [u64; 21],
+    /// Watches clients set and have not seen fire, with the zxid of the read that set them.
+    watches: BTreeMap<(SessionId, String, WatchKind), Zxid>,
+    /// Watches that fired: (client, session, path, kind, set at, the event's type).
+    fired: Vec<(ClientId, SessionId, String, WatchKind, Zxid, EventType)>,
 }
 
 impl Checker {
@@ -236,7 +247,9 @@ impl Checker {
             acked: Vec::new(),
             sessions: BTreeMap::new(),
             extended_types,
-            evaluations: [0; 20],
+            evaluations: [0; 21],
+            watches: BTreeMap::new(),
+            fired: Vec::new(),
         }
     }
 
@@ -940,6 +953,13 @@ impl Checker {
                         | Request::SetData { .. }
                         | Request::Multi(_)
                 );
+                if let Some((path, kind)) = watch_set(request, reply.err) {
+                    let at = self
+                        .watches
+                        .entry((session, path, kind))
+                        .or_insert(reply.zxid);
+                    *at = (*at).min(reply.zxid);
+                }
                 if write && reply.err.is_ok() {
                     self.acked.push(AckedWrite {
                         client,
@@ -950,6 +970,33 @@ impl Checker {
                         acked_at: now,
                         request: request.clone(),
                     });
+                }
+            }
+            ClientEvent::Watch { event, .. } => {
+                let session = self.sessions.get(&client).copied().unwrap_or_default();
+                self.eval(Invariant::WatchDelivery);
+                let mut any = false;
+                for &kind in WatchKind::fired_by(event.event_type) {
+                    if let Some(at) = self.watches.remove(&(session, event.path.clone(), kind)) {
+                        any = true;
+                        self.fired.push((
+                            client,
+                            session,
+                            event.path.clone(),
+                            kind,
+                            at,
+                            event.event_type,
+                        ));
+                    }
+                }
+                if !any {
+                    self.fail(
+                        Invariant::WatchDelivery,
+                        format!(
+                            "client {client:?} (session {session}) told {:?} on {} without a watch set there",
+                            event.event_type, event.path
+                        ),
+                    );
                 }
             }
             _ => {}
@@ -1042,6 +1089,81 @@ impl Checker {
         Ok(())
     }
 
+    /// Watch delivery, at the end of a run: every watch fired for a change after it was set,
+    /// and every watch of a session still connected (`live`: session → how far its server has
+    /// applied) that a change reached has fired.
+    pub fn check_watches(&mut self, live: &BTreeMap<SessionId, Zxid>) -> Result<(), String> {
+        self.eval(Invariant::WatchDelivery);
+        // The changes each path saw, replayed from the committed history.
+        let mut tree = DataTree::new(self.extended_types);
+        let mut changes: BTreeMap<(String, WatchKind), Vec<Zxid>> = BTreeMap::new();
+        let mut events = Vec::new();
+        for (z, e) in &self.history {
+            events.clear();
+            tree.apply_entry(e, &mut events);
+            for ev in &events {
+                let path = ev.path().to_string();
+                let mut add = |p: &str, k: WatchKind| {
+                    changes.entry((p.to_string(), k)).or_default().push(*z);
+                };
+                match ev.event_type() {
+                    EventType::NodeCreated => {
+                        add(&path, WatchKind::Exist);
+                        if let Some(parent) = zk_core::path::parent_of(&path) {
+                            add(parent, WatchKind::Child);
+                        }
+                    }
+                    EventType::NodeDeleted => {
+                        add(&path, WatchKind::Data);
+                        add(&path, WatchKind::Child);
+                        if let Some(parent) = zk_core::path::parent_of(&path) {
+                            add(parent, WatchKind::Child);
+                        }
+                    }
+                    _ => add(&path, WatchKind::Data),
+                }
+            }
+        }
+        let first_after = |path: &str, kind: WatchKind, at: Zxid| {
+            changes
+                .get(&(path.to_string(), kind))
+                .and_then(|v| v.iter().find(|z| **z > at).copied())
+        };
+        for (client, session, path, kind, at, ty) in &self.fired {
+            if first_after(path, *kind, *at).is_none() {
+                return Err(violation(
+                    Invariant::WatchDelivery,
+                    format!(
+                        "client {client:?} (session {session}) was told {ty:?} on {path} for its {kind:?} watch set at {at}, but nothing changed there after it"
+                    ),
+                ));
+            }
+        }
+        for ((session, path, kind), at) in &self.watches {
+            let Some(applied) = live.get(session) else {
+                continue;
+            };
+            let Some(f) = first_after(path, *kind, *at) else {
+                continue;
+            };
+            if f > *applied {
+                continue;
+            }
+            // A node created and deleted again while the client was away: setWatches finds
+            // no node, and ZooKeeper sets the exist watch again without an event.
+            if *kind == WatchKind::Exist && tree.get(path).is_none() {
+                continue;
+            }
+            return Err(violation(
+                Invariant::WatchDelivery,
+                format!(
+                    "session {session}'s {kind:?} watch on {path}, set at {at}, never fired, though {f} changed it and its server has applied to {applied}"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// Acknowledged writes are in the history as sent, and in real-time order.
     pub fn check_clients(&mut self) -> Result<(), String> {
         self.eval(Invariant::Linearizable);
@@ -1114,4 +1236,46 @@ fn durable(disk: &SimDisk) -> (Zxid, u32) {
     let snap = disk.snapshot.as_ref().map(|(z, _)| *z).unwrap_or(Zxid(0));
     let log = disk.log.last().map(|e| e.zxid()).unwrap_or(Zxid(0));
     (snap.max(log), disk.current_epoch)
+}
+
+/// The kinds of watch a client keeps for its default watcher (as `ZKWatchManager` does).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum WatchKind {
+    /// On a node that exists: its data changing, or its deletion.
+    Data,
+    /// On a node that does not exist: its creation.
+    Exist,
+    /// On a node's children, or its deletion.
+    Child,
+}
+
+impl WatchKind {
+    /// The watches a notification of this type fires on its path.
+    fn fired_by(t: EventType) -> &'static [WatchKind] {
+        match t {
+            EventType::NodeCreated | EventType::NodeDataChanged => {
+                &[WatchKind::Data, WatchKind::Exist]
+            }
+            EventType::NodeChildrenChanged => &[WatchKind::Child],
+            EventType::NodeDeleted => &[WatchKind::Data, WatchKind::Exist, WatchKind::Child],
+            _ => &[],
+        }
+    }
+}
+
+/// The watch a read with its watch flag set, answered with `rc`, leaves (`exists` on a missing
+/// node sets an exist watch; a failed `getData` or `getChildren` sets none).
+fn watch_set(request: &Request, rc: zk_core::ErrorCode) -> Option<(String, WatchKind)> {
+    use zk_core::ErrorCode::{NoNode, Ok as Fine};
+    match (request, rc) {
+        (Request::Exists { path, watch: true }, Fine) => Some((path.clone(), WatchKind::Data)),
+        (Request::Exists { path, watch: true }, NoNode) => Some((path.clone(), WatchKind::Exist)),
+        (Request::GetData { path, watch: true }, Fine) => Some((path.clone(), WatchKind::Data)),
+        (
+            Request::GetChildren { path, watch: true }
+            | Request::GetChildren2 { path, watch: true },
+            Fine,
+        ) => Some((path.clone(), WatchKind::Child)),
+        _ => None,
+    }
 }

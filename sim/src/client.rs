@@ -1,11 +1,14 @@
-//! A simulated ZooKeeper client: one session, one server at a time, pings when idle, notices a
-//! silent server after two thirds of its session timeout, and re-attaches its session to
-//! another server when its connection breaks — what the Java client, kazoo and Curator do.
+//! A simulated ZooKeeper client: zk-core's client [`Session`] — the one zkserver's client
+//! library, zkcli and zkbench run — driven over the simulated network. The session pings when
+//! idle, gives up a silent server after two thirds of its timeout, re-attaches to another server
+//! when its connection breaks, and sends its auth and its watches again there; this module only
+//! picks the server, carries the messages and records what happened as [`ClientEvent`]s.
 
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, VecDeque};
+use zk_core::client::{Output, Registration, Session, SessionConfig, States};
 use zk_core::output::ClientOutput;
-use zk_core::request::{xid, ConnectRequest, Reply, Request, WatchedEvent};
+use zk_core::request::{ConnectRequest, Reply, Request, WatchedEvent};
 use zk_core::types::{ConnId, Millis, ServerId, SessionId, Zxid};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -78,45 +81,55 @@ pub struct SimClient {
     pub id: ClientId,
     pub servers: Vec<ServerId>,
     pub timeout: i32,
-    pub session: SessionId,
-    passwd: Vec<u8>,
-    pub negotiated: i32,
+    session: Session<Request>,
     pub state: ClientState,
     conn: Option<(ServerId, ConnId)>,
-    next_xid: i32,
-    queued: VecDeque<(i32, Request)>,
-    pending: BTreeMap<i32, (Request, Millis)>,
-    pub last_zxid: Zxid,
+    /// When each request in flight went out.
+    sent_at: BTreeMap<i32, Millis>,
+    /// What the session asked to send, for the current connection.
+    outbox: VecDeque<(i32, Request)>,
+    /// Why the connection is being given up (the session's own reason).
+    why: Option<String>,
     pub auto_reconnect: bool,
-    /// The client allows read-only sessions (`canBeReadOnly`).
-    pub can_be_read_only: bool,
-    last_send: Millis,
-    last_heard: Millis,
     /// Everything that happened, for whoever drives this client.
     pub events: VecDeque<ClientEvent>,
 }
 
 impl SimClient {
-    pub fn new(id: ClientId, servers: Vec<ServerId>, timeout: i32) -> SimClient {
+    pub fn new(id: ClientId, servers: Vec<ServerId>, timeout: i32, read_only: bool) -> SimClient {
+        let mut cfg = SessionConfig::new(timeout, servers.len());
+        cfg.read_only = read_only;
+        cfg.connect_timeout = Some((timeout.max(3) as Millis) * 2 / 3);
         SimClient {
             id,
             servers,
             timeout,
-            session: SessionId(0),
-            passwd: vec![0; 16],
-            negotiated: timeout,
+            session: Session::new(cfg),
             state: ClientState::Disconnected,
             conn: None,
-            next_xid: 0,
-            queued: VecDeque::new(),
-            pending: BTreeMap::new(),
-            last_zxid: Zxid(0),
+            sent_at: BTreeMap::new(),
+            outbox: VecDeque::new(),
+            why: None,
             auto_reconnect: true,
-            can_be_read_only: false,
-            last_send: 0,
-            last_heard: 0,
             events: VecDeque::new(),
         }
+    }
+
+    /// The session this client runs.
+    pub fn session(&self) -> &Session<Request> {
+        &self.session
+    }
+
+    pub fn session_id(&self) -> SessionId {
+        self.session.session_id()
+    }
+
+    pub fn negotiated(&self) -> i32 {
+        self.session.negotiated_timeout()
+    }
+
+    pub fn last_zxid(&self) -> Zxid {
+        self.session.last_zxid()
     }
 
     pub fn connection(&self) -> Option<(ServerId, ConnId)> {
@@ -149,94 +162,60 @@ impl SimClient {
         conn: ConnId,
         now: Millis,
     ) -> Option<(ServerId, ConnectRequest)> {
-        if matches!(
-            self.state,
-            ClientState::Expired
-                | ClientState::Closed
-                | ClientState::Connecting
-                | ClientState::Connected
-        ) {
-            return None;
-        }
         let server = *self.servers.first()?;
+        let req = self.session.start_connect(now)?;
+        self.why = None;
         self.conn = Some((server, conn));
-        self.state = ClientState::Connecting;
-        self.last_heard = now;
-        Some((
-            server,
-            ConnectRequest {
-                protocol_version: 0,
-                last_zxid_seen: self.last_zxid,
-                timeout: self.timeout,
-                session_id: self.session,
-                passwd: self.passwd.clone(),
-                read_only: Some(self.can_be_read_only),
-            },
-        ))
+        self.pump(now);
+        Some((server, req))
     }
 
+    /// Sends a request (queued until the session is connected). Returns its xid.
     pub fn enqueue(&mut self, req: Request, now: Millis) -> i32 {
-        let xid = if req == Request::Ping {
-            xid::PING
-        } else {
-            self.next_xid += 1;
-            self.next_xid
+        let xid = match req {
+            Request::CloseSession => self.session.close(req, now),
+            req => {
+                let watch = Registration::by_flag(&req, None);
+                self.session.request(req.clone(), watch, req, now)
+            }
         };
-        if matches!(self.state, ClientState::Expired | ClientState::Closed) {
-            self.events
-                .push_back(ClientEvent::Lost { xid, request: req });
-            return xid;
-        }
-        self.queued.push_back((xid, req));
-        let _ = now;
+        self.pump(now);
         xid
     }
 
+    /// `addauth`, kept for every later connection.
+    pub fn add_auth(&mut self, scheme: &str, auth: &[u8], now: Millis) {
+        let req = Request::Auth {
+            auth_type: 0,
+            scheme: scheme.to_string(),
+            auth: auth.to_vec(),
+        };
+        self.session.add_auth(scheme, auth, req, now);
+        self.pump(now);
+    }
+
     /// Requests that can go out now.
-    pub fn take_sendable(&mut self, now: Millis) -> Vec<(i32, Request)> {
+    pub fn take_sendable(&mut self, _now: Millis) -> Vec<(i32, Request)> {
         if self.state != ClientState::Connected {
             return Vec::new();
         }
-        let server = self.server().unwrap_or_default();
-        let mut v = Vec::new();
-        while let Some((xid, req)) = self.queued.pop_front() {
-            if xid != xid::PING {
-                self.pending.insert(xid, (req.clone(), now));
-                self.events.push_back(ClientEvent::Sent {
-                    server,
-                    xid,
-                    request: req.clone(),
-                });
-            }
-            v.push((xid, req));
-        }
-        if !v.is_empty() {
-            self.last_send = now;
-        }
-        v
+        self.outbox.drain(..).collect()
     }
 
-    /// Drops the current connection; pending requests are lost.
+    /// Drops the current connection; what was in flight is lost.
     pub fn drop_connection(&mut self, now: Millis, why: &str) -> Option<(ServerId, ConnId)> {
-        let old = self.conn.take();
-        if let Some((server, _)) = old {
-            self.events.push_back(ClientEvent::Disconnected {
-                server,
-                why: why.to_string(),
-            });
-        }
-        for (xid, (request, _)) in std::mem::take(&mut self.pending) {
-            self.events.push_back(ClientEvent::Lost { xid, request });
-        }
-        for (xid, request) in std::mem::take(&mut self.queued) {
-            if xid != xid::PING {
-                self.events.push_back(ClientEvent::Lost { xid, request });
-            }
-        }
-        if !matches!(self.state, ClientState::Expired | ClientState::Closed) {
-            self.state = ClientState::Disconnected;
-        }
-        let _ = now;
+        self.why = Some(why.to_string());
+        self.session.connection_lost(why);
+        self.pump(now);
+        self.conn.take()
+    }
+
+    /// Ends the session here without telling anyone, as a process that dies does.
+    pub fn abandon(&mut self, now: Millis) -> Option<(ServerId, ConnId)> {
+        self.auto_reconnect = false;
+        let old = self.drop_connection(now, "abandoned");
+        self.session.abandon();
+        self.pump(now);
         old
     }
 
@@ -246,90 +225,120 @@ impl SimClient {
         if self.conn.map(|(_, c)| c) != Some(conn) {
             return Vec::new(); // an old connection
         }
-        self.last_heard = now;
-        let server = self.server().unwrap_or_default();
         match msg {
             FromServer::Closed(why) => {
-                self.drop_connection(now, &why);
+                self.why = Some(why.clone());
+                self.session.connection_lost(&why);
             }
             FromServer::Output(o) => match o {
-                ClientOutput::Connected { resp, .. } => {
-                    if resp.timeout <= 0 || resp.session_id.0 == 0 {
-                        self.state = ClientState::Expired;
-                        self.conn = None;
-                        self.events.push_back(ClientEvent::Expired { server });
-                        for (xid, request) in std::mem::take(&mut self.queued) {
-                            self.events.push_back(ClientEvent::Lost { xid, request });
-                        }
-                    } else {
-                        self.session = resp.session_id;
-                        self.passwd = resp.passwd.clone();
-                        self.negotiated = resp.timeout;
-                        self.state = ClientState::Connected;
-                        self.events.push_back(ClientEvent::Connected {
-                            server,
-                            session: resp.session_id,
-                            timeout: resp.timeout,
-                        });
-                    }
-                }
-                ClientOutput::Reply { reply, .. } => {
-                    if reply.zxid.0 > 0 && reply.zxid > self.last_zxid {
-                        self.last_zxid = reply.zxid;
-                    }
-                    if reply.xid == xid::PING {
-                        return self.events.iter().skip(before).cloned().collect();
-                    }
-                    if let Some((request, sent_at)) = self.pending.remove(&reply.xid) {
-                        if request == Request::CloseSession {
-                            self.state = ClientState::Closed;
-                            self.auto_reconnect = false;
-                        }
-                        self.events.push_back(ClientEvent::Reply {
-                            server,
-                            request,
-                            reply,
-                            sent_at,
-                        });
-                    }
-                }
-                ClientOutput::Event { event, .. } => {
-                    self.events.push_back(ClientEvent::Watch { server, event });
-                }
+                ClientOutput::Connected { resp, .. } => self.session.connected(&resp, now),
+                ClientOutput::Reply { reply, .. } => self.session.on_reply(reply, now),
+                ClientOutput::Event { event, .. } => self.session.on_event(event, now),
                 ClientOutput::Close { reason, .. } => {
-                    self.drop_connection(now, &reason);
+                    self.why = Some(reason.clone());
+                    self.session.connection_lost(&reason);
                 }
             },
         }
+        self.pump(now);
         self.events.iter().skip(before).cloned().collect()
     }
 
-    /// Pings when idle; gives up on a silent server. Returns (ping now?, next tick).
-    pub fn tick(&mut self, now: Millis) -> (bool, Option<Millis>) {
+    /// Pings, read and connect timeouts. Returns the next tick.
+    pub fn tick(&mut self, now: Millis) -> Option<Millis> {
+        let next = self.session.tick(now);
+        self.pump(now);
         match self.state {
-            ClientState::Connected | ClientState::Connecting => {
-                let read_timeout = (self.negotiated as Millis * 2 / 3).max(1);
-                if now.saturating_sub(self.last_heard) > read_timeout {
-                    self.drop_connection(now, "server silent for 2/3 of the session timeout");
-                    return (false, Some(now + 1));
+            ClientState::Connected | ClientState::Connecting => Some(next.unwrap_or(now + 1)),
+            ClientState::Disconnected if self.auto_reconnect => Some(now + 1),
+            _ => None,
+        }
+    }
+
+    /// Turns what the session said into sends and events.
+    fn pump(&mut self, now: Millis) {
+        let server = self.server().unwrap_or_default();
+        while let Some(out) = self.session.poll() {
+            match out {
+                Output::Send { xid, request } => {
+                    if xid > 0 {
+                        self.sent_at.insert(xid, now);
+                        self.events.push_back(ClientEvent::Sent {
+                            server,
+                            xid,
+                            request: request.clone(),
+                        });
+                    }
+                    self.outbox.push_back((xid, request));
                 }
-                let ping_every = (self.negotiated as Millis / 3).max(1);
-                let ping = self.state == ClientState::Connected
-                    && now.saturating_sub(self.last_send) >= ping_every;
-                if ping {
-                    self.last_send = now;
-                }
-                (ping, Some(now + ping_every.min(read_timeout / 2).max(1)))
-            }
-            ClientState::Disconnected => (
-                false,
-                if self.auto_reconnect {
-                    Some(now + 1)
-                } else {
-                    None
+                Output::State { state, .. } => match state {
+                    States::Connected | States::ConnectedReadOnly => {
+                        self.events.push_back(ClientEvent::Connected {
+                            server,
+                            session: self.session.session_id(),
+                            timeout: self.session.negotiated_timeout(),
+                        });
+                    }
+                    States::Connecting => {
+                        let why = self.why.take().unwrap_or_default();
+                        self.events
+                            .push_back(ClientEvent::Disconnected { server, why });
+                    }
+                    States::Expired => self.events.push_back(ClientEvent::Expired { server }),
+                    States::Closed | States::AuthFailed => {}
                 },
-            ),
-            _ => (false, None),
+                Output::Drop { why } => self.why = Some(why),
+                Output::Reply { tag, xid, result } => {
+                    let sent_at = self.sent_at.remove(&xid).unwrap_or(now);
+                    self.events.push_back(match result {
+                        Ok(reply) => ClientEvent::Reply {
+                            server,
+                            request: tag,
+                            reply,
+                            sent_at,
+                        },
+                        Err(_) => ClientEvent::Lost { xid, request: tag },
+                    });
+                }
+                Output::Closed { tag, xid, reply } => {
+                    self.auto_reconnect = false;
+                    let sent_at = self.sent_at.remove(&xid).unwrap_or(now);
+                    self.events.push_back(match reply {
+                        Some(reply) => ClientEvent::Reply {
+                            server,
+                            request: tag,
+                            sent_at,
+                            reply,
+                        },
+                        None => ClientEvent::Lost { xid, request: tag },
+                    });
+                }
+                Output::Watch { event, .. } => {
+                    if event.event_type != zk_core::request::EventType::None {
+                        self.events.push_back(ClientEvent::Watch { server, event });
+                    }
+                }
+                Output::Auth { .. } | Output::Removed { .. } | Output::Unregistered { .. } => {}
+            }
+        }
+        self.state = if self.session.is_connecting() {
+            ClientState::Connecting
+        } else {
+            match self.session.state() {
+                States::Connected | States::ConnectedReadOnly => ClientState::Connected,
+                States::Connecting => ClientState::Disconnected,
+                States::Expired => ClientState::Expired,
+                States::Closed | States::AuthFailed => ClientState::Closed,
+            }
+        };
+        if self.state != ClientState::Connected {
+            self.outbox.clear();
+            if self.state != ClientState::Connecting {
+                self.conn = None;
+            }
+        }
+        if matches!(self.state, ClientState::Expired | ClientState::Closed) {
+            self.auto_reconnect = false;
         }
     }
 }

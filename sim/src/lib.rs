@@ -1065,7 +1065,7 @@ impl Sim {
     pub fn add_client(&mut self, servers: Vec<ServerId>, timeout: i32) -> ClientId {
         let id = ClientId(self.next_client);
         self.next_client += 1;
-        let c = SimClient::new(id, servers, timeout);
+        let c = SimClient::new(id, servers, timeout, false);
         self.clients.insert(id, c);
         self.client_connect(id);
         id
@@ -1075,8 +1075,7 @@ impl Sim {
     pub fn add_read_only_client(&mut self, servers: Vec<ServerId>, timeout: i32) -> ClientId {
         let id = ClientId(self.next_client);
         self.next_client += 1;
-        let mut c = SimClient::new(id, servers, timeout);
-        c.can_be_read_only = true;
+        let c = SimClient::new(id, servers, timeout, true);
         self.clients.insert(id, c);
         self.client_connect(id);
         id
@@ -1121,12 +1120,7 @@ impl Sim {
     pub fn client_close(&mut self, id: ClientId, abandon: bool) {
         let now = self.now;
         if abandon {
-            let old = self.clients.get_mut(&id).and_then(|c| {
-                c.auto_reconnect = false;
-                let old = c.drop_connection(now, "abandoned");
-                c.state = client::ClientState::Closed;
-                old
-            });
+            let old = self.clients.get_mut(&id).and_then(|c| c.abandon(now));
             if let Some((srv, conn)) = old {
                 self.server_disconnect(srv, conn);
             }
@@ -1250,6 +1244,22 @@ impl Sim {
                     );
                 }
             }
+            // What the peer handed to its disk in this batch is queued first: the checks on
+            // its events count writes handed over (a server stepping down as its zxid counter
+            // runs out proposes and votes in one batch).
+            let mut disk_ops = false;
+            let mut rest = Vec::with_capacity(outs.len());
+            for o in outs {
+                match o {
+                    Output::Persist { seq, op } => {
+                        if let Some(n) = self.nodes.get_mut(&id) {
+                            n.disk.queue.push_back((seq, op));
+                            disk_ops = true;
+                        }
+                    }
+                    o => rest.push(o),
+                }
+            }
             for (_, e) in events {
                 let before = self.checker.violations.len();
                 self.checker.peer_event(id, &e, &self.nodes, self.now);
@@ -1262,19 +1272,13 @@ impl Sim {
                     self.record(TraceEvent::Violation(v));
                 }
             }
-            if outs.is_empty() {
+            if rest.is_empty() && !disk_ops {
                 return;
             }
-            let mut disk_ops = false;
-            for o in outs {
+            for o in rest {
                 match o {
                     Output::Send { to, msg } => self.send(id, to, msg),
-                    Output::Persist { seq, op } => {
-                        if let Some(n) = self.nodes.get_mut(&id) {
-                            n.disk.queue.push_back((seq, op));
-                            disk_ops = true;
-                        }
-                    }
+                    Output::Persist { .. } => {}
                     Output::Client(c) => self.client_output(id, c),
                     Output::Disconnect { peer } => self.break_link(id, peer, true),
                 }
@@ -1628,10 +1632,8 @@ impl Sim {
                     self.client_connect(client);
                     return;
                 }
-                let (ping, next) = c.tick(now);
-                if ping {
-                    self.client_request(client, Request::Ping);
-                }
+                let next = c.tick(now);
+                self.client_flush(client);
                 if let Some(next) = next {
                     self.schedule(next, Ev::ClientTick { client });
                 }
@@ -1673,6 +1675,26 @@ impl Sim {
     /// up to where it has applied.
     pub fn check_trees(&mut self) -> Result<(), String> {
         let r = self.checker.check_trees(&self.nodes);
+        if let Err(v) = &r {
+            self.checker.violations.push(v.clone());
+        }
+        r
+    }
+
+    /// Watch delivery ([`check::Invariant::WatchDelivery`]), once the run has gone quiet: the
+    /// sessions of connected clients must have seen every watch fire that their server has
+    /// applied a change for.
+    pub fn check_watches(&mut self) -> Result<(), String> {
+        let mut live = BTreeMap::new();
+        for c in self.clients.values() {
+            let Some((server, _)) = c.connection() else {
+                continue;
+            };
+            if let Some(p) = self.peer(server) {
+                live.insert(c.session_id(), p.server().tree.last_processed_zxid());
+            }
+        }
+        let r = self.checker.check_watches(&live);
         if let Err(v) = &r {
             self.checker.violations.push(v.clone());
         }

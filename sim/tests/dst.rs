@@ -57,8 +57,34 @@ impl Workload {
             if rng.gen_bool(0.5) {
                 continue;
             }
+            if rng.gen_bool(0.02) {
+                // The session moves to another server (as zkCli's `connect`): its watches go
+                // with it in setWatches.
+                sim.client_move(c, None);
+                continue;
+            }
             self.counter += 1;
             let n = self.counter;
+            let key = format!("/k{}", rng.gen_range(1..=n));
+            let read = match rng.gen_range(0..12) {
+                0 => Some(Request::GetData {
+                    path: key,
+                    watch: true,
+                }),
+                1 => Some(Request::Exists {
+                    path: key,
+                    watch: true,
+                }),
+                2 => Some(Request::GetChildren {
+                    path: "/".into(),
+                    watch: true,
+                }),
+                _ => None,
+            };
+            if let Some(req) = read {
+                sim.client_request(c, req);
+                continue;
+            }
             let req = match rng.gen_range(0..10) {
                 0..=3 => create(format!("/k{n}"), 0),
                 4 | 5 => create("/seq-".to_string(), 2),
@@ -319,6 +345,7 @@ fn run_sim(sim: &mut Sim, rng: &mut ChaCha8Rng, faults: &mut Faults) -> Result<u
     }
     sim.check_trees()?;
     sim.checker.check_clients()?;
+    sim.check_watches()?;
     Ok(sim.steps)
 }
 

@@ -74,27 +74,7 @@ fn parse_host_port(h: &str) -> Result<(String, u16), String> {
     }
 }
 
-/// The server's path for a client path.
-pub fn to_server_path(chroot: Option<&str>, client_path: &str) -> String {
-    match chroot {
-        None => client_path.to_string(),
-        Some(c) if client_path == "/" => c.to_string(),
-        Some(c) => format!("{c}{client_path}"),
-    }
-}
-
-/// The client's path for a server path, as `ClientCnxn` strips a chroot from event paths: the
-/// chroot itself is `/`; a path too short to be under the chroot is left as it is.
-pub fn to_client_path(chroot: Option<&str>, server_path: &str) -> String {
-    match chroot {
-        None => server_path.to_string(),
-        Some(c) if server_path == c => "/".to_string(),
-        Some(c) if server_path.len() > c.len() && server_path.starts_with(c) => {
-            server_path[c.len()..].to_string()
-        }
-        Some(_) => server_path.to_string(),
-    }
-}
+pub use zk_core::client::{to_client_path, to_server_path};
 
 #[cfg(test)]
 mod tests {

@@ -52,7 +52,6 @@
 mod connect_string;
 mod driver;
 mod error;
-mod watches;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -69,8 +68,8 @@ use zk_core::txn::op;
 
 pub use connect_string::{ConnectString, DEFAULT_PORT};
 pub use error::ClientError;
-pub use watches::WatcherType;
 pub use zk_core::acl::{perms, Acl, Id};
+pub use zk_core::client::{States, WatcherType};
 pub use zk_core::request::{
     ClientInfo, CreateMode, EventType, KeeperState, OpResult, Request, Response, WatchedEvent,
 };
@@ -79,49 +78,10 @@ pub use zk_core::{ErrorCode, SessionId, Zxid};
 
 use connect_string::{to_client_path, to_server_path};
 use driver::{Command, Driver, Registration, RemoveWatches, SessionInfo, Setup, Shared, Watcher};
-use watches::WatchRequest;
+use zk_core::client::WatchRequest;
 
 /// The path of the ensemble's configuration node (`ZooDefs.CONFIG_NODE`).
 pub const CONFIG_NODE: &str = zk_core::path::CONFIG;
-
-/// The state of a client's session (`ZooKeeper.States`). Displays as Java names it, which zkCli
-/// shows in its prompt.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum States {
-    /// No connection yet, or between connections.
-    Connecting,
-    Connected,
-    /// Connected to a server that is cut off from its quorum and serves reads only.
-    ConnectedReadOnly,
-    /// The server refused an auth packet and closed the session's connection.
-    AuthFailed,
-    /// The session expired; the client is done. Java shows this as CLOSED.
-    Expired,
-    /// Closed by [`Client::close`] (or every handle dropped, or given up).
-    Closed,
-}
-
-impl States {
-    /// Can the client still be used (Java's `isAlive`)?
-    pub fn is_alive(self) -> bool {
-        !matches!(self, States::AuthFailed | States::Expired | States::Closed)
-    }
-    pub fn is_connected(self) -> bool {
-        matches!(self, States::Connected | States::ConnectedReadOnly)
-    }
-}
-
-impl std::fmt::Display for States {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            States::Connecting => "CONNECTING",
-            States::Connected => "CONNECTED",
-            States::ConnectedReadOnly => "CONNECTEDREADONLY",
-            States::AuthFailed => "AUTH_FAILED",
-            States::Expired | States::Closed => "CLOSED",
-        })
-    }
-}
 
 /// `AddWatchMode`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -19,20 +19,20 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use zk_core::path::parent_of;
-use zk_core::request::{EventType, SetWatches};
-use zk_core::{ErrorCode, Zxid};
+use crate::path::parent_of;
+use crate::request::{EventType, SetWatches};
+use crate::{ErrorCode, Zxid};
 
-use super::connect_string::to_server_path;
+use super::to_server_path;
 
 /// Who is told when a watch fires.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum WatcherId {
-    /// The session's default watcher: every [`super::EventStream`] of the client.
+    /// The session's default watcher (in zk-native, every `EventStream` of the client).
     Default,
-    /// A [`super::OneshotWatch`].
+    /// A one-shot watcher of the driver's (zk-native's `OneshotWatch`).
     Oneshot(u64),
-    /// A [`super::PersistentWatch`].
+    /// A persistent watcher of the driver's (zk-native's `PersistentWatch`).
     Persistent(u64),
 }
 
@@ -74,7 +74,7 @@ pub enum WatcherType {
 impl WatcherType {
     /// The number that travels in `RemoveWatchesRequest.type` / `CheckWatchesRequest.type`.
     pub fn code(self) -> i32 {
-        use zk_core::request::watcher_type as t;
+        use crate::request::watcher_type as t;
         match self {
             WatcherType::Children => t::CHILDREN,
             WatcherType::Data => t::DATA,
@@ -86,7 +86,7 @@ impl WatcherType {
 
     /// The type a [`code`](Self::code) stands for; an unknown number means any.
     pub fn from_code(code: i32) -> WatcherType {
-        use zk_core::request::watcher_type as t;
+        use crate::request::watcher_type as t;
         match code {
             t::CHILDREN => WatcherType::Children,
             t::DATA => WatcherType::Data,
@@ -130,7 +130,7 @@ pub const SET_WATCHES_MAX_LENGTH: usize = 128 * 1024;
 type PathMap = BTreeMap<String, BTreeSet<WatcherId>>;
 
 /// The watches of one session, by client path (chroot not included).
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct WatchRegistry {
     data: PathMap,
     exist: PathMap,
@@ -291,7 +291,6 @@ impl WatchRegistry {
             .collect()
     }
 
-    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.maps().iter().all(|m| m.is_empty())
     }
