@@ -287,7 +287,7 @@ impl SimClient {
                     States::Expired => self.events.push_back(ClientEvent::Expired { server }),
                     States::Closed | States::AuthFailed => {}
                 },
-                Output::Drop { why } => self.why = Some(why),
+                Output::Drop { cause } => self.why = Some(cause.to_string()),
                 Output::Reply { tag, xid, result } => {
                     let sent_at = self.sent_at.remove(&xid).unwrap_or(now);
                     self.events.push_back(match result {

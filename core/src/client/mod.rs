@@ -205,8 +205,8 @@ pub enum Output<T> {
     /// The session's state changed; `keeper` is the event the default watcher hears.
     State { state: States, keeper: KeeperState },
     /// The session gives the connection up (read timeout, a reply out of order, a frame it
-    /// cannot read, an auth refused): close it. `connection_lost` has been applied already.
-    Drop { why: String },
+    /// cannot read, an auth refused, the session closed): close it.
+    Drop { cause: DropCause },
     /// The answer to [`Session::request`].
     Reply {
         tag: T,
@@ -287,6 +287,64 @@ enum Phase {
         read_only: bool,
     },
     Ended(End),
+}
+
+/// Why the session gives a connection up.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DropCause {
+    /// Nothing heard from the server for two thirds of the negotiated timeout.
+    Silent { ms: Millis, session: SessionId },
+    /// No session within the connect timeout.
+    NoSession { ms: Millis },
+    /// A reply to another request than the oldest one outstanding (`want`; None: nothing was).
+    OutOfOrder {
+        got: i32,
+        want: Option<i32>,
+        err: ErrorCode,
+    },
+    /// A frame that cannot be read.
+    Unreadable(String),
+    /// The server refused an auth packet.
+    AuthFailed,
+    /// closeSession was answered, or went unanswered too long.
+    Closed,
+}
+
+impl DropCause {
+    /// The server answered wrongly (as opposed to going silent or away).
+    pub fn is_wrong_answer(&self) -> bool {
+        matches!(
+            self,
+            DropCause::OutOfOrder { .. } | DropCause::Unreadable(_)
+        )
+    }
+}
+
+impl std::fmt::Display for DropCause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DropCause::Silent { ms, session } => write!(
+                f,
+                "Client session timed out, have not heard from server in {ms}ms for session id {session}"
+            ),
+            DropCause::NoSession { ms } => write!(f, "no session within {ms} ms"),
+            DropCause::OutOfOrder {
+                got,
+                want: Some(want),
+                err,
+            } => write!(
+                f,
+                "Xid out of order. Got Xid {got} with err {} expected Xid {want}",
+                err.code()
+            ),
+            DropCause::OutOfOrder { got, want: None, .. } => {
+                write!(f, "Nothing in the queue, but got {got}")
+            }
+            DropCause::Unreadable(why) => f.write_str(why),
+            DropCause::AuthFailed => f.write_str("authentication failed"),
+            DropCause::Closed => f.write_str("session closed"),
+        }
+    }
 }
 
 /// One connection's bookkeeping.
@@ -561,8 +619,9 @@ impl<T> Session<T> {
     }
 
     /// Gives the connection up from inside: the driver must close it.
-    fn drop_connection(&mut self, why: String) {
-        self.out.push_back(Output::Drop { why: why.clone() });
+    fn drop_connection(&mut self, cause: DropCause) {
+        let why = cause.to_string();
+        self.out.push_back(Output::Drop { cause });
         self.connection_lost(&why);
     }
 
@@ -809,12 +868,12 @@ impl<T> Session<T> {
         self.conn.last_recv = now;
         let h = match decode_reply_header(body) {
             Ok(h) => h,
-            Err(e) => return self.drop_connection(e.to_string()),
+            Err(e) => return self.drop_connection(DropCause::Unreadable(e.to_string())),
         };
         if h.xid == xid::NOTIFICATION {
             match decode_watch_event(body, MAX_FRAME) {
                 Ok(ev) => self.on_event(ev, now),
-                Err(e) => self.drop_connection(e.to_string()),
+                Err(e) => self.drop_connection(DropCause::Unreadable(e.to_string())),
             }
             return;
         }
@@ -836,8 +895,10 @@ impl<T> Session<T> {
             match decode_reply(body, op, MAX_FRAME) {
                 Ok(r) => r,
                 Err(e) => {
-                    return self
-                        .drop_connection(format!("cannot read the reply to xid {}: {e}", h.xid))
+                    return self.drop_connection(DropCause::Unreadable(format!(
+                        "cannot read the reply to xid {}: {e}",
+                        h.xid
+                    )))
                 }
             }
         };
@@ -845,15 +906,8 @@ impl<T> Session<T> {
     }
 
     fn out_of_order(&mut self, got: i32, err: ErrorCode) {
-        let why = match self.conn.pending.front() {
-            Some(p) => format!(
-                "Xid out of order. Got Xid {got} with err {} expected Xid {}",
-                err.code(),
-                p.xid
-            ),
-            None => format!("Nothing in the queue, but got {got}"),
-        };
-        self.drop_connection(why);
+        let want = self.conn.pending.front().map(|p| p.xid);
+        self.drop_connection(DropCause::OutOfOrder { got, want, err });
     }
 
     /// A reply from the server, already read.
@@ -877,7 +931,7 @@ impl<T> Session<T> {
                 }
                 if refused {
                     self.out.push_back(Output::Drop {
-                        why: "authentication failed".into(),
+                        cause: DropCause::AuthFailed,
                     });
                     self.end(End::AuthFailed);
                 }
@@ -918,7 +972,7 @@ impl<T> Session<T> {
             }
             PendingKind::Close { tag } => {
                 self.out.push_back(Output::Drop {
-                    why: "session closed".into(),
+                    cause: DropCause::Closed,
                 });
                 self.end(End::Closed);
                 self.out.push_back(Output::Closed {
@@ -986,7 +1040,7 @@ impl<T> Session<T> {
                 if now >= since + limit {
                     self.connect_failed("no session in time");
                     self.out.push_back(Output::Drop {
-                        why: format!("no session within {limit} ms"),
+                        cause: DropCause::NoSession { ms: limit },
                     });
                     return None;
                 }
@@ -996,7 +1050,7 @@ impl<T> Session<T> {
                 if let Some(d) = self.conn.close_deadline {
                     if now >= d {
                         self.out.push_back(Output::Drop {
-                            why: "no answer to closeSession".into(),
+                            cause: DropCause::Closed,
                         });
                         self.end(End::Closed);
                         return None;
@@ -1004,12 +1058,10 @@ impl<T> Session<T> {
                 }
                 let read_timeout = self.read_timeout();
                 if now >= self.conn.last_recv + read_timeout {
-                    let why = format!(
-                        "Client session timed out, have not heard from server in {}ms for session id {}",
-                        now - self.conn.last_recv,
-                        self.id
-                    );
-                    self.drop_connection(why);
+                    self.drop_connection(DropCause::Silent {
+                        ms: now - self.conn.last_recv,
+                        session: self.id,
+                    });
                     return None;
                 }
                 let ping_every = self.ping_every();

@@ -99,10 +99,25 @@ fn a_new_connection_sends_auth_then_watches_then_what_waited() {
 #[test]
 fn watches_and_the_session_go_to_the_next_server() {
     let mut s = connected();
-    let x = s.request(get_data("/a"), Registration::by_flag(&get_data("/a"), None), "get", 1);
+    let x = s.request(
+        get_data("/a"),
+        Registration::by_flag(&get_data("/a"), None),
+        "get",
+        1,
+    );
     s.on_reply(reply(x, 0x105, ErrorCode::Ok, data(0x100)), 2);
     let outs = outputs(&mut s);
-    assert!(matches!(&outs[..], [_, Output::Reply { tag: "get", result: Ok(_), .. }]));
+    assert!(matches!(
+        &outs[..],
+        [
+            _,
+            Output::Reply {
+                tag: "get",
+                result: Ok(_),
+                ..
+            }
+        ]
+    ));
     assert_eq!(s.last_zxid(), Zxid(0x105));
     // A request in flight when the connection breaks fails with ConnectionLoss.
     let y = s.request(Request::Sync { path: "/".into() }, None, "sync", 3);
@@ -161,12 +176,13 @@ fn a_reply_out_of_order_breaks_the_connection() {
     outputs(&mut s);
     s.on_reply(reply(b, 0x105, ErrorCode::Ok, Response::Empty), 2);
     let outs = outputs(&mut s);
-    let Output::Drop { why } = &outs[0] else {
+    let Output::Drop { cause } = &outs[0] else {
         panic!("{outs:?}")
     };
+    assert!(cause.is_wrong_answer());
     assert_eq!(
-        why,
-        &format!("Xid out of order. Got Xid {b} with err 0 expected Xid {a}")
+        cause.to_string(),
+        format!("Xid out of order. Got Xid {b} with err 0 expected Xid {a}")
     );
     let lost: Vec<&str> = outs
         .iter()
@@ -191,8 +207,15 @@ fn pings_at_a_third_and_gives_up_at_two_thirds() {
     assert_eq!(s.tick(1000), Some(2000));
     assert_eq!(sends(&outputs(&mut s)), vec![(xid::PING, Request::Ping)]);
     // The ping's answer counts as hearing from the server.
-    s.on_reply(reply(xid::PING, 0x105, ErrorCode::Ok, Response::Empty), 1500);
-    assert_eq!(s.last_zxid(), Zxid(0), "pings do not move the last zxid seen");
+    s.on_reply(
+        reply(xid::PING, 0x105, ErrorCode::Ok, Response::Empty),
+        1500,
+    );
+    assert_eq!(
+        s.last_zxid(),
+        Zxid(0),
+        "pings do not move the last zxid seen"
+    );
     assert_eq!(s.tick(1600), Some(2000));
     outputs(&mut s);
     assert_eq!(s.tick(3499), Some(3500));
@@ -200,7 +223,7 @@ fn pings_at_a_third_and_gives_up_at_two_thirds() {
     assert_eq!(s.tick(3500), None);
     let outs = outputs(&mut s);
     assert!(
-        matches!(&outs[0], Output::Drop { why } if why.starts_with("Client session timed out, have not heard from server in 2000ms"))
+        matches!(&outs[0], Output::Drop { cause } if cause.to_string().starts_with("Client session timed out, have not heard from server in 2000ms"))
     );
     assert!(s.is_idle());
 }
@@ -212,18 +235,25 @@ fn an_attempt_gets_the_timeout_divided_by_the_hosts() {
     s.start_connect(100).unwrap();
     assert_eq!(s.tick(1000), Some(2100));
     assert_eq!(s.tick(2100), None);
-    assert!(matches!(&outputs(&mut s)[..], [Output::Drop { why }] if why == "no session within 2000 ms"));
+    assert!(
+        matches!(&outputs(&mut s)[..], [Output::Drop { cause }] if cause.to_string() == "no session within 2000 ms")
+    );
     assert!(s.is_idle());
 }
 
 #[test]
 fn an_expired_session_fails_everything_and_tells_every_watcher() {
     let mut s = connected();
-    let x = s.request(get_data("/a"), Some(Registration {
-        request: WatchRequest::Data,
-        path: "/a".into(),
-        watcher: WatcherId::Oneshot(4),
-    }), "get", 1);
+    let x = s.request(
+        get_data("/a"),
+        Some(Registration {
+            request: WatchRequest::Data,
+            path: "/a".into(),
+            watcher: WatcherId::Oneshot(4),
+        }),
+        "get",
+        1,
+    );
     s.on_reply(reply(x, 0x105, ErrorCode::Ok, data(0x100)), 2);
     s.connection_lost("reset");
     outputs(&mut s);
@@ -243,7 +273,11 @@ fn an_expired_session_fails_everything_and_tells_every_watcher() {
     s.request(Request::Sync { path: "/".into() }, None, "late", 6);
     assert!(matches!(
         &outputs(&mut s)[..],
-        [Output::Reply { tag: "late", result: Err(Failure::Code(ErrorCode::SessionExpired)), .. }]
+        [Output::Reply {
+            tag: "late",
+            result: Err(Failure::Code(ErrorCode::SessionExpired)),
+            ..
+        }]
     ));
 }
 
@@ -255,13 +289,30 @@ fn close_waits_for_the_answer_then_refuses_everything() {
     s.request(Request::Sync { path: "/".into() }, None, "after", 2);
     assert!(matches!(
         &outputs(&mut s)[..],
-        [Output::Reply { tag: "after", result: Err(Failure::Closed), .. }]
+        [Output::Reply {
+            tag: "after",
+            result: Err(Failure::Closed),
+            ..
+        }]
     ));
     s.on_reply(reply(x, 0x106, ErrorCode::Ok, Response::Empty), 3);
     let outs = outputs(&mut s);
     assert!(matches!(&outs[0], Output::Drop { .. }));
-    assert!(matches!(&outs[1], Output::State { state: States::Closed, .. }));
-    assert!(matches!(&outs[2], Output::Closed { tag: "close", reply: Some(_), .. }));
+    assert!(matches!(
+        &outs[1],
+        Output::State {
+            state: States::Closed,
+            ..
+        }
+    ));
+    assert!(matches!(
+        &outs[2],
+        Output::Closed {
+            tag: "close",
+            reply: Some(_),
+            ..
+        }
+    ));
     assert_eq!(s.state(), States::Closed);
 }
 
@@ -270,7 +321,20 @@ fn close_without_a_connection_ends_at_once() {
     let mut s = session(SessionConfig::new(3000, 1));
     s.close("close", 0);
     let outs = outputs(&mut s);
-    assert!(matches!(&outs[..], [Output::State { state: States::Closed, .. }, Output::Closed { tag: "close", reply: None, .. }]));
+    assert!(matches!(
+        &outs[..],
+        [
+            Output::State {
+                state: States::Closed,
+                ..
+            },
+            Output::Closed {
+                tag: "close",
+                reply: None,
+                ..
+            }
+        ]
+    ));
     assert_eq!(s.start_connect(1), None);
 }
 
@@ -279,11 +343,17 @@ fn a_refused_auth_ends_the_session() {
     let mut s = connected();
     s.add_auth("digest", b"u:wrong", "auth", 1);
     assert_eq!(sends(&outputs(&mut s))[0].0, xid::AUTH);
-    s.on_reply(reply(xid::AUTH, 0, ErrorCode::AuthFailed, Response::Empty), 2);
+    s.on_reply(
+        reply(xid::AUTH, 0, ErrorCode::AuthFailed, Response::Empty),
+        2,
+    );
     let outs = outputs(&mut s);
     assert!(matches!(
         &outs[0],
-        Output::Auth { tag: "auth", result: Err(Failure::Code(ErrorCode::AuthFailed)) }
+        Output::Auth {
+            tag: "auth",
+            result: Err(Failure::Code(ErrorCode::AuthFailed))
+        }
     ));
     assert_eq!(s.ended(), Some(End::AuthFailed));
 }
@@ -299,7 +369,10 @@ fn frames_are_read_with_the_opcode_of_the_request_they_answer() {
         path: "/a".into(),
     };
     s.on_frame(&encode_watch_event(&ev), 2);
-    s.on_frame(&encode_reply(&reply(x, 0x107, ErrorCode::Ok, data(0x106))), 3);
+    s.on_frame(
+        &encode_reply(&reply(x, 0x107, ErrorCode::Ok, data(0x106))),
+        3,
+    );
     let outs = outputs(&mut s);
     assert!(
         matches!(&outs[..], [Output::Reply { tag: "get", result: Ok(r), .. }] if r.body == data(0x106)),
@@ -319,7 +392,12 @@ fn chroot_paths_in_watches_and_events() {
     s.connected(&response(0x11, 3000), 0);
     outputs(&mut s);
     let req = get_data("/app/a");
-    let x = s.request(req.clone(), Registration::by_flag(&req, Some("/app")), "get", 1);
+    let x = s.request(
+        req.clone(),
+        Registration::by_flag(&req, Some("/app")),
+        "get",
+        1,
+    );
     s.on_reply(reply(x, 0x105, ErrorCode::Ok, data(0x100)), 2);
     outputs(&mut s);
     assert_eq!(

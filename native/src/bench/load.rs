@@ -141,7 +141,6 @@ impl Sent {
 
 struct Pending {
     xid: i32,
-    op_code: i32,
     sent: Sent,
     /// The operation its latency counts under, if measured.
     stat: Option<Op>,
@@ -293,7 +292,7 @@ impl Session {
                             version: versions.1 + 1000,
                         },
                     ]);
-                    self.push(conn, &r, Sent::FailingMulti, stat, now);
+                    self.push(conn, r, Sent::FailingMulti, stat, now);
                     let read = Request::GetData {
                         path: a,
                         watch: false,
@@ -302,7 +301,7 @@ impl Session {
                         version: versions.0,
                         seq: self.pair.next_seq,
                     };
-                    self.push(conn, &read, sent, None, now);
+                    self.push(conn, read, sent, None, now);
                     return;
                 }
                 let r = Request::Multi(vec![
@@ -328,54 +327,39 @@ impl Session {
                 )
             }
         };
-        self.push(conn, &req, sent, stat, now);
+        self.push(conn, req, sent, stat, now);
     }
 
-    fn push(&mut self, conn: &mut Conn, req: &Request, sent: Sent, stat: Option<Op>, at: Instant) {
+    fn push(&mut self, conn: &mut Conn, req: Request, sent: Sent, stat: Option<Op>, at: Instant) {
         let xid = conn.queue(req);
         self.inflight.push_back(Pending {
             xid,
-            op_code: req.op_code(),
             sent,
             stat,
             at,
         });
     }
 
-    /// Handles one frame from the server. `Err` ends the session.
-    fn on_frame(&mut self, body: &[u8]) -> Result<(), String> {
-        let h = zk_core::proto::decode_reply_header(body).map_err(|e| e.to_string())?;
-        if h.xid < 0 {
-            return Ok(()); // a ping's answer or a notification
-        }
+    /// Handles one reply, which the session matched to the oldest request outstanding (a reply
+    /// out of order or unreadable ends the connection as a wrong answer). `Err` ends the session.
+    fn on_reply(&mut self, reply: zk_core::request::Reply) -> Result<(), String> {
         let Some(p) = self.inflight.pop_front() else {
             let msg = format!(
                 "session {}: a reply to xid {} that was never sent",
-                self.idx, h.xid
+                self.idx, reply.xid
             );
             self.sh.ledger.wrong(msg.clone());
             return Err(msg);
         };
-        if h.xid != p.xid {
+        if reply.xid != p.xid {
             let msg = format!(
                 "session {}: a reply to xid {} while xid {} was the oldest outstanding: replies out of order",
-                self.idx, h.xid, p.xid
+                self.idx, reply.xid, p.xid
             );
             self.sh.ledger.wrong(msg.clone());
             return Err(msg);
         }
         let done = Instant::now();
-        let reply = match zk_core::proto::decode_reply(body, p.op_code, usize::MAX) {
-            Ok(r) => r,
-            Err(e) => {
-                let msg = format!(
-                    "session {}: an unreadable reply to xid {}: {e}",
-                    self.idx, p.xid
-                );
-                self.sh.ledger.wrong(msg.clone());
-                return Err(msg);
-            }
-        };
         self.sh.ledger.checked.fetch_add(1, Ordering::Relaxed);
         if let Verdict::Wrong(w) = self.check.header(&reply) {
             self.sh.ledger.wrong(w);
@@ -520,7 +504,6 @@ impl Session {
     async fn run(mut self, mut conn: Conn) -> SessionEnd {
         let outstanding = self.sh.opts.outstanding.max(1) as usize;
         let ping_every = Duration::from_millis((conn.timeout_ms.max(3) / 3) as u64);
-        let mut last_send = Instant::now();
         let mut issuing = true;
         let mut alive = true;
         loop {
@@ -531,11 +514,11 @@ impl Session {
                     None => issuing = false,
                 }
             }
-            if conn.unsent() > 0 {
-                last_send = now;
-            } else if now.duration_since(last_send) > ping_every {
-                conn.queue_ping();
-                last_send = now;
+            // Pings when idle; a silent server ends the connection.
+            if let Err(e) = conn.tick() {
+                self.sh.error(format!("connection failed: {e}"));
+                alive = false;
+                break;
             }
             if self.inflight.is_empty() && !issuing {
                 break;
@@ -568,16 +551,20 @@ impl Session {
                 Ok(Ok(_)) => {}
             }
             loop {
-                let frame = match conn.next_frame() {
+                let reply = match conn.next_reply() {
                     Ok(Some(r)) => r,
                     Ok(None) => break,
                     Err(e) => {
-                        self.sh.ledger.wrong(format!("session {}: {e}", self.idx));
+                        if e.is_wrong_answer() {
+                            self.sh.ledger.wrong(format!("session {}: {e}", self.idx));
+                        } else {
+                            self.sh.error(format!("connection failed: {e}"));
+                        }
                         alive = false;
                         break;
                     }
                 };
-                if self.on_frame(conn.frame(frame)).is_err() {
+                if self.on_reply(reply).is_err() {
                     alive = false;
                     break;
                 }

@@ -1,23 +1,28 @@
-//! One ZooKeeper session over TCP, as lean as a load generator needs: the connect handshake,
-//! requests framed and encoded with `zk_core::proto`, replies matched to requests by xid.
+//! One ZooKeeper session over TCP, as lean as a load generator needs. The session itself — the
+//! handshake, xids, replies matched to requests in order, pings — is zk-core's client
+//! [`Session`], the one zkserver's client library and the simulator run; this module carries its
+//! frames.
 //!
 //! A benchmark session keeps many requests outstanding, so reading and writing go on together
 //! ([`Conn::pump`]): requests are appended to a send buffer and written as the socket takes them,
-//! replies are read into a receive buffer and split into frames. ZooKeeper answers a session's
-//! requests in the order they were sent, so the caller keeps its outstanding requests in a queue
-//! and checks each reply's xid against the head of it: a reply out of order is a wrong answer.
+//! replies are read into a receive buffer and handed to the session ([`Conn::next_reply`]). A
+//! reply out of order or one that cannot be read ends the connection as a wrong answer.
 //!
 //! Setup, checks and cleanup use the simpler [`Conn::call`] and [`Conn::pipeline`].
 
+use std::collections::VecDeque;
 use std::io;
 use std::ops::Range;
 use std::time::Duration;
+use std::time::Instant;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
+use zk_core::client::{DropCause, Output, Session, SessionConfig};
 use zk_core::proto::{self, ProtoError};
-use zk_core::request::{xid, ConnectRequest, Reply, Request};
-use zk_core::{SessionId, Zxid};
+use zk_core::request::{Reply, Request};
+use zk_core::types::Millis;
+use zk_core::SessionId;
 
 /// The largest frame a benchmark expects: ZooKeeper's default `jute.maxbuffer` plus headers.
 const MAX_FRAME: usize = proto::DEFAULT_MAX_BUFFER + 1024;
@@ -35,8 +40,8 @@ pub enum WireError {
     SessionRefused { addr: String },
     #[error("{addr}: {source}")]
     Proto { addr: String, source: ProtoError },
-    #[error("{addr}: a reply to xid {got} came while xid {want} was the oldest outstanding request: replies out of order")]
-    OutOfOrder { addr: String, got: i32, want: i32 },
+    #[error("{addr}: {cause}")]
+    Dropped { addr: String, cause: DropCause },
     #[error("{addr}: no answer within {after:?}")]
     Timeout { addr: String, after: Duration },
 }
@@ -44,7 +49,11 @@ pub enum WireError {
 impl WireError {
     /// A protocol-level wrong answer (as opposed to a connection that failed).
     pub fn is_wrong_answer(&self) -> bool {
-        matches!(self, WireError::OutOfOrder { .. } | WireError::Proto { .. })
+        match self {
+            WireError::Proto { .. } => true,
+            WireError::Dropped { cause, .. } => cause.is_wrong_answer(),
+            _ => false,
+        }
     }
 }
 
@@ -54,13 +63,17 @@ pub struct Conn {
     pub session_id: SessionId,
     /// The session timeout the server granted, in milliseconds.
     pub timeout_ms: i32,
+    session: Session<()>,
+    /// The session's clock starts here.
+    epoch: Instant,
+    /// Replies the session has matched and not handed out yet.
+    replies: VecDeque<Reply>,
     rd: OwnedReadHalf,
     wr: OwnedWriteHalf,
     rbuf: Vec<u8>,
     rpos: usize,
     wbuf: Vec<u8>,
     wpos: usize,
-    next_xid: i32,
 }
 
 /// What one [`Conn::pump`] did.
@@ -88,32 +101,30 @@ impl Conn {
                 addr: addr_s.clone(),
                 session_id: SessionId(0),
                 timeout_ms: 0,
+                session: Session::new(SessionConfig::new(timeout_ms, 1)),
+                epoch: Instant::now(),
+                replies: VecDeque::new(),
                 rd,
                 wr,
                 rbuf: Vec::with_capacity(64 * 1024),
                 rpos: 0,
                 wbuf: Vec::with_capacity(64 * 1024),
                 wpos: 0,
-                next_xid: 1,
             };
-            let req = ConnectRequest {
-                protocol_version: 0,
-                last_zxid_seen: Zxid(0),
-                timeout: timeout_ms,
-                session_id: SessionId(0),
-                passwd: vec![0; 16],
-                read_only: Some(false),
-            };
+            let req = c.session.start_connect(0).expect("a new session");
             proto::frame_into(&mut c.wbuf, &proto::encode_connect_request(&req));
             c.flush().await?;
             let range = c.read_frame().await?;
             let rsp = proto::decode_connect_response(&c.rbuf[range], MAX_FRAME)
                 .map_err(|source| c.proto_err(source))?;
-            if rsp.timeout <= 0 || rsp.session_id.0 == 0 {
+            let now = c.now();
+            c.session.connected(&rsp, now);
+            if !c.session.state().is_connected() {
                 return Err(WireError::SessionRefused {
                     addr: addr_s.clone(),
                 });
             }
+            c.emit()?;
             c.session_id = rsp.session_id;
             c.timeout_ms = rsp.timeout;
             Ok(c)
@@ -141,21 +152,53 @@ impl Conn {
         }
     }
 
+    fn now(&self) -> Millis {
+        self.epoch.elapsed().as_millis() as Millis
+    }
+
+    /// Carries out what the session said: requests into the send buffer, replies into the
+    /// queue [`Conn::next_reply`] hands out. `Err` when the session gave the connection up.
+    fn emit(&mut self) -> Result<(), WireError> {
+        let mut dropped = None;
+        while let Some(out) = self.session.poll() {
+            match out {
+                Output::Send { xid, request } => {
+                    proto::frame_into(&mut self.wbuf, &proto::encode_request(xid, &request))
+                }
+                Output::Reply {
+                    result: Ok(reply), ..
+                } => self.replies.push_back(reply),
+                Output::Drop { cause } => {
+                    dropped.get_or_insert(cause);
+                }
+                _ => {}
+            }
+        }
+        match dropped {
+            Some(cause) => Err(WireError::Dropped {
+                addr: self.addr.clone(),
+                cause,
+            }),
+            None => Ok(()),
+        }
+    }
+
     /// Encodes `req` into the send buffer under a fresh xid, which it returns. Nothing is sent
     /// until [`Conn::pump`] or [`Conn::flush`].
-    pub fn queue(&mut self, req: &Request) -> i32 {
-        let x = self.next_xid;
-        self.next_xid = if x == i32::MAX { 1 } else { x + 1 };
-        proto::frame_into(&mut self.wbuf, &proto::encode_request(x, req));
+    pub fn queue(&mut self, req: Request) -> i32 {
+        let now = self.now();
+        let x = self.session.request(req, None, (), now);
+        // Sending cannot give a connection up.
+        let _ = self.emit();
         x
     }
 
-    /// Queues a ping (xid -2); its answer is skipped by [`Conn::next_reply_range`] callers.
-    pub fn queue_ping(&mut self) {
-        proto::frame_into(
-            &mut self.wbuf,
-            &proto::encode_request(xid::PING, &Request::Ping),
-        );
+    /// Pings when nothing was sent for a third of the session timeout; gives the connection up
+    /// when nothing was heard for two thirds.
+    pub fn tick(&mut self) -> Result<(), WireError> {
+        let now = self.now();
+        self.session.tick(now);
+        self.emit()
     }
 
     /// Bytes queued and not yet written.
@@ -231,8 +274,24 @@ impl Conn {
         }
     }
 
-    /// The next complete frame already received, as a range of [`Conn::frame`], or `None`.
-    pub fn next_frame(&mut self) -> Result<Option<Range<usize>>, WireError> {
+    /// The next reply among what was already received (pings' answers and notifications are
+    /// skipped), or `None`.
+    pub fn next_reply(&mut self) -> Result<Option<Reply>, WireError> {
+        loop {
+            if let Some(r) = self.replies.pop_front() {
+                return Ok(Some(r));
+            }
+            let Some(range) = self.next_frame()? else {
+                return Ok(None);
+            };
+            let now = self.now();
+            self.session.on_frame(&self.rbuf[range], now);
+            self.emit()?;
+        }
+    }
+
+    /// The next complete frame already received, as a range of the receive buffer, or `None`.
+    fn next_frame(&mut self) -> Result<Option<Range<usize>>, WireError> {
         match proto::split_frame(&self.rbuf[self.rpos..], MAX_FRAME) {
             Ok(Some((n, body))) => {
                 let start = self.rpos + (n - body.len());
@@ -242,11 +301,6 @@ impl Conn {
             Ok(None) => Ok(None),
             Err(e) => Err(self.proto_err(e)),
         }
-    }
-
-    /// The bytes of a frame [`Conn::next_frame`] returned (valid until the next pump).
-    pub fn frame(&self, r: Range<usize>) -> &[u8] {
-        &self.rbuf[r]
     }
 
     async fn read_frame(&mut self) -> Result<Range<usize>, WireError> {
@@ -260,18 +314,15 @@ impl Conn {
         }
     }
 
-    /// The next reply to a request (pings' answers and notifications are skipped), decoded for
-    /// `op_of(xid)`'s opcode.
-    async fn read_reply(&mut self, op_of: impl Fn(i32) -> i32) -> Result<Reply, WireError> {
+    /// The next reply to a request (pings' answers and notifications are skipped).
+    async fn read_reply(&mut self) -> Result<Reply, WireError> {
         loop {
-            let r = self.read_frame().await?;
-            let body = &self.rbuf[r];
-            let h = proto::decode_reply_header(body).map_err(|e| self.proto_err(e))?;
-            if h.xid == xid::PING || h.xid == xid::NOTIFICATION {
-                continue;
+            if let Some(r) = self.next_reply()? {
+                return Ok(r);
             }
-            return proto::decode_reply(body, op_of(h.xid), MAX_FRAME)
-                .map_err(|e| self.proto_err(e));
+            self.make_room();
+            let r = self.rd.read_buf(&mut self.rbuf).await;
+            Self::after_read(&self.addr, r)?;
         }
     }
 
@@ -292,26 +343,15 @@ impl Conn {
         let addr = self.addr.clone();
         let fut = async {
             let mut out = Vec::with_capacity(reqs.len());
-            let mut sent: std::collections::VecDeque<(i32, i32)> = Default::default();
             let mut next = 0;
             while out.len() < reqs.len() {
-                while next < reqs.len() && sent.len() < window.max(1) {
-                    let x = self.queue(&reqs[next]);
-                    sent.push_back((x, reqs[next].op_code()));
+                while next < reqs.len() && next - out.len() < window.max(1) {
+                    self.queue(reqs[next].clone());
                     next += 1;
                 }
                 self.flush().await?;
-                let (want, op) = sent.front().copied().unwrap_or((0, 0));
-                let reply = self.read_reply(|_| op).await?;
-                if reply.xid != want {
-                    return Err(WireError::OutOfOrder {
-                        addr: self.addr.clone(),
-                        got: reply.xid,
-                        want,
-                    });
-                }
-                sent.pop_front();
-                out.push(reply);
+                // The session matched it to the oldest request outstanding.
+                out.push(self.read_reply().await?);
             }
             Ok(out)
         };

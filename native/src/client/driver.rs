@@ -416,8 +416,8 @@ impl Driver {
                     }
                 }
                 Output::State { state, keeper } => self.publish_state(state, keeper),
-                Output::Drop { why } => {
-                    gone.get_or_insert(why);
+                Output::Drop { cause } => {
+                    gone.get_or_insert(cause.to_string());
                 }
                 Output::Reply { tag, result, .. } => {
                     if let Tag::Reply(tx) = tag {
