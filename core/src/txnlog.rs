@@ -298,6 +298,127 @@ fn find_valid_record(buf: &[u8], from: usize, after: Option<Zxid>) -> Option<u64
     None
 }
 
+/// A torn tail recovery cuts off: the end of the last log file, from `offset` (or the whole
+/// file, when its header never made it to disk).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TornTail {
+    /// The file, by the zxid it is named for.
+    pub file: Zxid,
+    pub offset: u64,
+    pub why: String,
+    pub remove_file: bool,
+}
+
+/// Damage no crash explains, in the file named for `file` at `offset`: a server must not
+/// start on it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogCorrupt {
+    pub file: Zxid,
+    pub offset: u64,
+    pub what: String,
+    /// The file is a log of this server's earlier format.
+    pub legacy: bool,
+}
+
+/// Recovery's reading of the log, the same for zkserver (over files) and the simulator (over
+/// its disk's bytes): the files are handed over oldest first, from the one holding the first
+/// transaction after the snapshot (ZooKeeper's `getLogFiles`); what comes out is every
+/// transaction after the snapshot, and the torn tail to cut. Appends after recovery go to a
+/// new file, as ZooKeeper's do.
+///
+/// * A record cut short or garbled at the very end of the last file, with nothing valid after
+///   it, is the tail of a write whose fsync never finished, so never acknowledged: cut off. So
+///   is a last file whose header never made it to disk.
+/// * Damage with a good record after it, damage in a file that is not the last, records out of
+///   order, or a file whose first record is not the zxid it is named for: [`LogCorrupt`].
+/// * Zeros or junk after a clean end are ignored (junk is reported in `junk`).
+#[derive(Debug)]
+pub struct LogRecovery {
+    base: Zxid,
+    prev: Option<Zxid>,
+    entries: Vec<TxnEntry>,
+    torn: Option<TornTail>,
+    /// Junk after the clean end of a file that is not the last: (file, offset, what).
+    pub junk: Vec<(Zxid, u64, String)>,
+}
+
+impl LogRecovery {
+    /// Recovery of the transactions after `base` (the snapshot's zxid).
+    pub fn new(base: Zxid) -> LogRecovery {
+        LogRecovery {
+            base,
+            prev: None,
+            entries: Vec::new(),
+            torn: None,
+            junk: Vec::new(),
+        }
+    }
+
+    /// The next file, named for `start`; `last` when no newer file follows.
+    pub fn file(&mut self, start: Zxid, bytes: &[u8], last: bool) -> Result<(), LogCorrupt> {
+        let corrupt = |offset: u64, what: String| LogCorrupt {
+            file: start,
+            offset,
+            what,
+            legacy: false,
+        };
+        let scan = scan(bytes).map_err(|e| LogCorrupt {
+            file: start,
+            offset: e.offset,
+            what: e.why,
+            legacy: e.legacy,
+        })?;
+        for (k, (off, e)) in scan.records.into_iter().enumerate() {
+            let z = e.zxid();
+            if k == 0 && z != start {
+                return Err(corrupt(
+                    off,
+                    format!("the first record has zxid {z}, but the file is named for {start}"),
+                ));
+            }
+            if let Some(p) = self.prev.filter(|p| z <= *p) {
+                return Err(corrupt(off, format!("zxid {z} does not follow {p}")));
+            }
+            self.prev = Some(z);
+            if z > self.base {
+                self.entries.push(e);
+            }
+        }
+        let Some(d) = scan.damage else {
+            return Ok(());
+        };
+        if let Some(at) = d.valid_record_at {
+            return Err(corrupt(
+                d.offset,
+                format!("{}, and a valid record follows at offset {at}", d.why),
+            ));
+        }
+        if !last {
+            if d.kind == DamageKind::TrailingBytes {
+                // Junk after a clean end, holding no record: nothing is lost.
+                self.junk.push((start, d.offset, d.why));
+                return Ok(());
+            }
+            return Err(corrupt(
+                d.offset,
+                format!("{}, in a log file that is not the last", d.why),
+            ));
+        }
+        self.torn = Some(TornTail {
+            file: start,
+            offset: d.offset,
+            why: d.why,
+            remove_file: d.kind == DamageKind::Header,
+        });
+        Ok(())
+    }
+
+    /// Every transaction after the snapshot, and the tail to cut.
+    pub fn finish(self) -> (Vec<TxnEntry>, Option<TornTail>) {
+        (self.entries, self.torn)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -416,5 +537,49 @@ mod tests {
         let e = scan(&b).unwrap_err();
         assert_eq!(e.offset, HEADER_LEN as u64);
         assert!(e.why.contains("cannot be read"), "{}", e.why);
+    }
+
+    fn recover(
+        files: &[(u64, Vec<u8>)],
+        base: u64,
+    ) -> Result<(Vec<u64>, Option<TornTail>), LogCorrupt> {
+        let mut rec = LogRecovery::new(Zxid(base));
+        for (i, (start, bytes)) in files.iter().enumerate() {
+            rec.file(Zxid(*start), bytes, i + 1 == files.len())?;
+        }
+        let (entries, torn) = rec.finish();
+        Ok((entries.iter().map(|e| e.zxid().0).collect(), torn))
+    }
+
+    #[test]
+    fn recovery_cuts_a_torn_tail_and_refuses_damage_no_crash_explains() {
+        // Whole files, zeros after the end: every record after the snapshot.
+        let (zs, torn) = recover(&[(1, file(&[1, 2, 3], 64)), (4, file(&[4, 5], 0))], 2).unwrap();
+        assert_eq!((zs, torn), (vec![3, 4, 5], None));
+        // A record cut short at the very end of the last file: cut there.
+        let mut last = file(&[4, 5], 0);
+        let end = last.len() as u64;
+        let mut r = Vec::new();
+        encode_record(&entry(6), &mut r).unwrap();
+        last.extend_from_slice(&r[..r.len() / 2]);
+        let (zs, torn) = recover(&[(1, file(&[1, 2, 3], 0)), (4, last.clone())], 0).unwrap();
+        assert_eq!(zs, vec![1, 2, 3, 4, 5]);
+        let t = torn.unwrap();
+        assert_eq!((t.file, t.offset, t.remove_file), (Zxid(4), end, false));
+        // The same damage in a file that is not the last: corrupt.
+        let e = recover(&[(4, last), (6, file(&[6], 0))], 0).unwrap_err();
+        assert_eq!((e.file, e.offset), (Zxid(4), end));
+        // A hole with a good record after it: corrupt.
+        let mut holed = file(&[1, 2, 3], 0);
+        let second = (HEADER_LEN + r.len()) as usize;
+        holed[second + 3] ^= 0xff;
+        let e = recover(&[(1, holed)], 0).unwrap_err();
+        assert!(e.what.contains("a valid record follows"), "{}", e.what);
+        // A file whose header never reached the disk: removed.
+        let (_, torn) = recover(&[(1, file(&[1], 0)), (2, vec![0; 10])], 0).unwrap();
+        assert!(torn.unwrap().remove_file);
+        // Out of order, or misnamed.
+        assert!(recover(&[(1, file(&[1, 2], 0)), (2, file(&[2], 0))], 0).is_err());
+        assert!(recover(&[(7, file(&[1], 0))], 0).is_err());
     }
 }

@@ -194,9 +194,69 @@ pub struct SimDisk {
     receiving: Option<(Zxid, Vec<u8>)>,
     busy: bool,
     applied_since_snapshot: u64,
+    /// The log as the bytes of ZooKeeper's transaction log files (`FileTxnLog`), named for
+    /// their first zxid: what recovery reads at every start. A new file begins with every
+    /// snapshot, as a server rolls its log.
+    pub log_files: Vec<(Zxid, Vec<u8>)>,
+    /// The next append starts a new log file.
+    roll: bool,
 }
 
 impl SimDisk {
+    /// Appends `e`'s record to the last log file (starting one if there is none).
+    fn append_bytes(&mut self, e: &TxnEntry) {
+        if self.log_files.is_empty() || std::mem::take(&mut self.roll) {
+            self.log_files
+                .push((e.zxid(), zk_core::txnlog::header().to_vec()));
+        }
+        if let Some((_, f)) = self.log_files.last_mut() {
+            // A record too large for the format cannot be in a log: nothing to write.
+            let _ = zk_core::txnlog::encode_record(e, f);
+        }
+    }
+
+    /// The log files rewritten from the log, in one file (after a truncation or a snapshot).
+    fn rebuild_bytes(&mut self) {
+        self.log_files.clear();
+        let log = std::mem::take(&mut self.log);
+        for e in &log {
+            self.append_bytes(e);
+        }
+        self.log = log;
+    }
+
+    /// Recovery at start, from the log's bytes, as zkserver recovers from its files
+    /// ([`zk_core::txnlog::LogRecovery`]): a torn tail is cut off the bytes. Returns what the
+    /// log holds after `base`, or why it cannot be read.
+    fn recover_log(&mut self, base: Zxid) -> Result<Vec<TxnEntry>, String> {
+        let first = self
+            .log_files
+            .iter()
+            .rposition(|(z, _)| *z <= base)
+            .unwrap_or(0);
+        let n = self.log_files.len();
+        let mut rec = zk_core::txnlog::LogRecovery::new(base);
+        for (i, (start, bytes)) in self.log_files.iter().enumerate().skip(first) {
+            rec.file(*start, bytes, i + 1 == n).map_err(|e| {
+                format!(
+                    "the log file named for {} cannot be read at offset {}: {}",
+                    e.file, e.offset, e.what
+                )
+            })?;
+        }
+        let (entries, torn) = rec.finish();
+        if let Some(t) = torn {
+            if t.remove_file {
+                self.log_files.retain(|(z, _)| *z != t.file);
+            } else if let Some((_, f)) = self.log_files.iter_mut().find(|(z, _)| *z == t.file) {
+                f.truncate(t.offset as usize);
+            }
+        }
+        // Appends go to a new file, as a restarted server's do (zeros a torn write left at the
+        // end of this one read as ZooKeeper's preallocation).
+        self.roll = true;
+        Ok(entries)
+    }
     /// The writes handed to the disk and not yet done, in order.
     pub fn queued(&self) -> impl Iterator<Item = &PersistOp> {
         self.queue.iter().map(|(_, op)| op)
@@ -216,8 +276,14 @@ impl SimDisk {
 
     fn apply(&mut self, op: PersistOp) {
         match op {
-            PersistOp::Append(e) => self.log.push(e),
-            PersistOp::Truncate(z) => self.log.retain(|e| e.zxid() <= z),
+            PersistOp::Append(e) => {
+                self.append_bytes(&e);
+                self.log.push(e);
+            }
+            PersistOp::Truncate(z) => {
+                self.log.retain(|e| e.zxid() <= z);
+                self.rebuild_bytes();
+            }
             PersistOp::SnapshotPiece { zxid, first, bytes } => {
                 if first {
                     self.receiving = Some((zxid, Vec::new()));
@@ -231,6 +297,7 @@ impl SimDisk {
                 Some((z, buf)) if z == zxid => {
                     self.snapshot = Some((zxid, Arc::new(buf)));
                     self.log.clear();
+                    self.log_files.clear();
                 }
                 _ => panic!("snapshot {zxid} installed but not received"),
             },
@@ -565,6 +632,7 @@ impl Sim {
                 current_epoch: epoch,
                 ..SimDisk::default()
             };
+            n.disk.rebuild_bytes();
         }
     }
 
@@ -601,6 +669,36 @@ impl Sim {
         }
         let restored = node.disk.restore(extended);
         let base = restored.tree.last_processed_zxid();
+        // Recovery from the log's bytes must give back exactly what the disk completed.
+        self.checker.eval(check::Invariant::Recoverable);
+        let from_bytes = node.disk.recover_log(base);
+        let same = match &from_bytes {
+            Ok(log) => {
+                log.len() == restored.log.len()
+                    && log.iter().zip(&restored.log).all(|(a, b)| a == b)
+            }
+            Err(_) => false,
+        };
+        if !same {
+            let got = match from_bytes {
+                Ok(log) => format!(
+                    "{} transactions to {}",
+                    log.len(),
+                    log.last().map_or(base, TxnEntry::zxid)
+                ),
+                Err(e) => e,
+            };
+            let v = check::violation(
+                check::Invariant::Recoverable,
+                format!(
+                    "server {id}'s log recovers from its bytes as {got}, but its disk completed {} transactions to {}",
+                    restored.log.len(),
+                    restored.log.last().map_or(base, TxnEntry::zxid)
+                ),
+            );
+            self.record(TraceEvent::Violation(v.clone()));
+            self.checker.violations.push(v);
+        }
         // A new process has no connections: nothing queued for or from its previous life
         // reaches it.
         for (&(a, b, _), link) in self.links.iter_mut() {
@@ -672,6 +770,45 @@ impl Sim {
         };
         for (_, op) in n.disk.queue.drain(..=upto).collect::<Vec<_>>() {
             n.disk.write(id, op, &mut self.checker);
+        }
+        self.kill(id);
+        true
+    }
+
+    /// kill -9 while a group commit's appends are being written: the first `whole` of the
+    /// appends at the head of the queue reach the disk, then `per_mille`‰ of the next one's
+    /// bytes (a torn tail: never synced, so never acknowledged); nothing after. Returns false
+    /// (and kills no one) if no append heads the queue.
+    pub fn kill_torn(&mut self, id: ServerId, whole: usize, per_mille: u32) -> bool {
+        let Some(n) = self.nodes.get_mut(&id) else {
+            return false;
+        };
+        let appends = n
+            .disk
+            .queue
+            .iter()
+            .take_while(|(_, op)| matches!(op, PersistOp::Append(_)))
+            .count();
+        if appends == 0 {
+            return false;
+        }
+        let whole = whole % appends;
+        for (_, op) in n.disk.queue.drain(..whole).collect::<Vec<_>>() {
+            n.disk.write(id, op, &mut self.checker);
+        }
+        if let Some((_, PersistOp::Append(e))) = n.disk.queue.front() {
+            let mut record = Vec::new();
+            if zk_core::txnlog::encode_record(e, &mut record).is_some() {
+                let cut = (record.len() * per_mille.min(999) as usize / 1000).max(1);
+                if n.disk.log_files.is_empty() || std::mem::take(&mut n.disk.roll) {
+                    n.disk
+                        .log_files
+                        .push((e.zxid(), zk_core::txnlog::header().to_vec()));
+                }
+                if let Some((_, f)) = n.disk.log_files.last_mut() {
+                    f.extend_from_slice(&record[..cut]);
+                }
+            }
         }
         self.kill(id);
         true
@@ -1529,6 +1666,7 @@ impl Sim {
                         let data = Arc::new(snapshot::serialize(&p.server().tree));
                         n.disk.snapshot = Some((z, data));
                         n.disk.log.retain(|e| e.zxid() > z);
+                        n.disk.rebuild_bytes();
                         n.disk.applied_since_snapshot = 0;
                     }
                 }

@@ -258,7 +258,12 @@ fn run_sim(sim: &mut Sim, rng: &mut ChaCha8Rng, faults: &mut Faults) -> Result<u
                     // A crash in the middle of a group commit: a prefix of what the disk was
                     // writing is done, the rest lost.
                     let queued = sim.nodes[&target].disk.queued().count();
-                    if queued > 0 {
+                    let torn = rng.gen_bool(0.5)
+                        && sim.kill_torn(target, rng.gen_range(0..8), rng.gen_range(1..1000));
+                    if torn {
+                        // The record being written is cut short: recovery must cut it off.
+                        *faults.entry("torn write at the crash").or_default() += 1;
+                    } else if queued > 0 {
                         let n = rng.gen_range(0..queued);
                         sim.kill_after_writes(target, n);
                     } else {

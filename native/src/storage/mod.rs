@@ -689,86 +689,47 @@ impl Storage {
         // As ZooKeeper's getLogFiles: the last file that starts at or before the snapshot holds
         // the first transactions after it; every later file follows.
         let first = all.iter().rposition(|(z, _)| *z <= base).unwrap_or(0);
-        let mut out = Vec::new();
-        let mut prev: Option<Zxid> = None;
+        let mut rec = txnlog::LogRecovery::new(base);
         for (i, (start, path)) in all.iter().enumerate().skip(first) {
-            let is_last = i + 1 == all.len();
             let buf = fs::read(path).map_err(io_err("read", path))?;
-            let corrupt = |offset: u64, what: String| StorageError::CorruptLog {
-                path: path.clone(),
-                offset,
-                what,
-            };
-            let scan = txnlog::scan(&buf).map_err(|e| {
-                if e.legacy {
-                    StorageError::LegacyFormat { path: path.clone() }
-                } else {
-                    corrupt(e.offset, e.why)
-                }
-            })?;
+            rec.file(*start, &buf, i + 1 == all.len())
+                .map_err(|e| match e.legacy {
+                    true => StorageError::LegacyFormat { path: path.clone() },
+                    false => StorageError::CorruptLog {
+                        path: path.clone(),
+                        offset: e.offset,
+                        what: e.what,
+                    },
+                })?;
             report.log_files.push(path.clone());
-            for (k, (off, e)) in scan.records.into_iter().enumerate() {
-                let z = e.zxid();
-                if k == 0 && z != *start {
-                    return Err(corrupt(
-                        off,
-                        format!("the first record has zxid {z}, but the file is named for {start}"),
-                    ));
+        }
+        for (start, offset, why) in std::mem::take(&mut rec.junk) {
+            let path = self.logs.get(&start).cloned().unwrap_or_default();
+            warn!(log = %path.display(), offset, reason = %why, "ignoring junk after the end of a log file");
+        }
+        let (out, torn) = rec.finish();
+        if let Some(t) = torn {
+            let path = self.logs.get(&t.file).cloned().unwrap_or_default();
+            if !self.read_only {
+                if t.remove_file {
+                    fs::remove_file(&path).map_err(io_err("remove", &path))?;
+                    files::fsync_dir(&self.log_dir)?;
+                    self.logs.remove(&t.file);
+                } else {
+                    let f = OpenOptions::new()
+                        .write(true)
+                        .open(&path)
+                        .map_err(io_err("open", &path))?;
+                    f.set_len(t.offset).map_err(io_err("truncate", &path))?;
+                    f.sync_all().map_err(io_err("fsync", &path))?;
                 }
-                if let Some(p) = prev.filter(|p| z <= *p) {
-                    return Err(corrupt(off, format!("zxid {z} does not follow {p}")));
-                }
-                prev = Some(z);
-                if z > base {
-                    out.push(e);
-                }
+                warn!(log = %path.display(), offset = t.offset, reason = %t.why, removed_file = t.remove_file, "cut a torn tail off the log");
             }
-            let Some(d) = scan.damage else { continue };
-            if let Some(at) = d.valid_record_at {
-                return Err(corrupt(
-                    d.offset,
-                    format!("{}, and a valid record follows at offset {at}", d.why),
-                ));
-            }
-            if !is_last {
-                if d.kind == DamageKind::TrailingBytes {
-                    // Junk after a clean end, holding no record: nothing is lost.
-                    warn!(log = %path.display(), offset = d.offset, reason = %d.why, "ignoring junk after the end of a log file");
-                    continue;
-                }
-                return Err(corrupt(
-                    d.offset,
-                    format!("{}, in a log file that is not the last", d.why),
-                ));
-            }
-            let removed_file = d.kind == DamageKind::Header;
-            if self.read_only {
-                report.torn_tail = Some(TornTail {
-                    file: path.clone(),
-                    offset: d.offset,
-                    why: d.why,
-                    removed_file,
-                });
-                continue;
-            }
-            if removed_file {
-                fs::remove_file(path).map_err(io_err("remove", path))?;
-                files::fsync_dir(&self.log_dir)?;
-                self.logs.remove(start);
-            } else {
-                let f = OpenOptions::new()
-                    .write(true)
-                    .open(path)
-                    .map_err(io_err("open", path))?;
-                f.set_len(d.offset).map_err(io_err("truncate", path))?;
-                f.sync_all().map_err(io_err("fsync", path))?;
-            }
-            warn!(log = %path.display(), offset = d.offset, reason = %d.why, removed_file, "cut a torn tail off the log");
             report.torn_tail = Some(TornTail {
-                file: path.clone(),
-                offset: d.offset,
-                why: d.why,
-                removed_file,
+                file: path,
+                offset: t.offset,
+                why: t.why,
+                removed_file: t.remove_file,
             });
         }
         Ok(out)
