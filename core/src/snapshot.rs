@@ -174,6 +174,56 @@ struct Frame {
     next: usize,
 }
 
+/// When a server takes a snapshot: after `snapCount / 2 + r` logged transactions, `r` drawn
+/// below `snapCount / 2` (ZooKeeper's `SyncRequestProcessor` rolls it so), so that the servers
+/// of an ensemble do not all snapshot at once. The driver draws `r` (the core has no
+/// randomness); zkserver and the simulator both follow this schedule.
+#[derive(Clone, Debug)]
+pub struct SnapSchedule {
+    snap_count: u64,
+    logged: u64,
+    threshold: u64,
+}
+
+impl SnapSchedule {
+    /// `draw`: any number; the roll is `draw % (snapCount / 2)`.
+    pub fn new(snap_count: u64, draw: u64) -> SnapSchedule {
+        let mut s = SnapSchedule {
+            snap_count: snap_count.max(2),
+            logged: 0,
+            threshold: 0,
+        };
+        s.roll(draw);
+        s
+    }
+
+    fn roll(&mut self, draw: u64) {
+        let half = self.snap_count / 2;
+        self.threshold = half + draw % half.max(1);
+        self.logged = 0;
+    }
+
+    /// `n` more transactions were logged.
+    pub fn logged(&mut self, n: u64) {
+        self.logged += n;
+    }
+
+    /// A snapshot is due.
+    pub fn due(&self) -> bool {
+        self.logged >= self.threshold
+    }
+
+    /// A snapshot was started; the next is due after a new roll (`draw`).
+    pub fn taken(&mut self, draw: u64) {
+        self.roll(draw);
+    }
+
+    /// Transactions to log before the next snapshot is due.
+    pub fn threshold(&self) -> u64 {
+        self.threshold
+    }
+}
+
 /// Writes the body of a snapshot of a tree in steps, while the tree keeps changing between
 /// them (see the module docs). Every step appends whole records, so each step's bytes can
 /// travel on their own.

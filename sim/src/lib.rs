@@ -193,7 +193,8 @@ pub struct SimDisk {
     /// A snapshot from the leader being written aside, piece by piece.
     receiving: Option<(Zxid, Vec<u8>)>,
     busy: bool,
-    applied_since_snapshot: u64,
+    /// When this server takes its next snapshot (with `snap_count` set).
+    snaps: Option<snapshot::SnapSchedule>,
     /// The log as the bytes of ZooKeeper's transaction log files (`FileTxnLog`), named for
     /// their first zxid: what recovery reads at every start. A new file begins with every
     /// snapshot, as a server rolls its log.
@@ -1657,17 +1658,34 @@ impl Sim {
                     }
                     n.disk.write(node, op, &mut self.checker);
                 }
-                n.disk.applied_since_snapshot += appended;
+                if snap_count > 0 && n.disk.snaps.is_none() {
+                    n.disk.snaps = Some(snapshot::SnapSchedule::new(snap_count, self.rng.gen()));
+                }
+                let mut taken = false;
                 if let Some(p) = n.peer.as_mut() {
                     p.persisted(upto, now);
-                    // A periodic snapshot of the committed tree keeps restarts short.
-                    if snap_count > 0 && n.disk.applied_since_snapshot >= snap_count {
-                        let z = p.server().tree.last_processed_zxid();
-                        let data = Arc::new(snapshot::serialize(&p.server().tree));
-                        n.disk.snapshot = Some((z, data));
-                        n.disk.log.retain(|e| e.zxid() > z);
-                        n.disk.rebuild_bytes();
-                        n.disk.applied_since_snapshot = 0;
+                    // A periodic snapshot of the committed tree keeps restarts short, on the
+                    // schedule zkserver follows.
+                    if let Some(s) = n.disk.snaps.as_mut() {
+                        s.logged(appended);
+                        if s.due() {
+                            let z = p.server().tree.last_processed_zxid();
+                            let data = Arc::new(snapshot::serialize(&p.server().tree));
+                            n.disk.snapshot = Some((z, data));
+                            n.disk.log.retain(|e| e.zxid() > z);
+                            n.disk.rebuild_bytes();
+                            taken = true;
+                        }
+                    }
+                }
+                if taken {
+                    let draw = self.rng.gen();
+                    if let Some(s) = self
+                        .nodes
+                        .get_mut(&node)
+                        .and_then(|n| n.disk.snaps.as_mut())
+                    {
+                        s.taken(draw);
                     }
                 }
                 self.flush_disk(node);

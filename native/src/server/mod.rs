@@ -34,7 +34,7 @@ use zk_core::peer::messages::PeerMsg;
 use zk_core::peer::{Output, Peer, PeerConfig, PeerEvent};
 use zk_core::proto;
 use zk_core::request::{ConnectRequest, Request};
-use zk_core::snapshot::SnapshotWriter;
+use zk_core::snapshot::{SnapSchedule, SnapshotWriter};
 use zk_core::{ConnId, Millis, ServerId};
 
 /// What a server is started with.
@@ -145,32 +145,6 @@ fn wall_ms() -> i64 {
         .unwrap_or(0)
 }
 
-/// How often a snapshot is taken: after `snapCount / 2 + random(snapCount / 2)` logged
-/// transactions, as ZooKeeper's SyncRequestProcessor rolls it, so servers do not all snapshot at
-/// once.
-struct SnapPolicy {
-    snap_count: u64,
-    logged: u64,
-    threshold: u64,
-}
-
-impl SnapPolicy {
-    fn new(snap_count: u64) -> SnapPolicy {
-        let mut s = SnapPolicy {
-            snap_count: snap_count.max(2),
-            logged: 0,
-            threshold: 0,
-        };
-        s.roll();
-        s
-    }
-    fn roll(&mut self) {
-        let half = self.snap_count / 2;
-        self.threshold = half + fastrand::u64(0..half.max(1));
-        self.logged = 0;
-    }
-}
-
 /// About how many bytes of snapshot the loop writes per turn: a few milliseconds' work.
 const SNAPSHOT_PIECE: usize = 256 << 10;
 
@@ -181,7 +155,7 @@ struct Driver {
     conns: HashMap<ConnId, ConnHandle>,
     disk: disk::DiskHandle,
     net: Option<QuorumHandle>,
-    snap: SnapPolicy,
+    snap: SnapSchedule,
     /// The snapshot being taken, a piece per turn of the loop while requests go on.
     snapshot: Option<SnapshotWriter>,
     cfg: Arc<Config>,
@@ -374,7 +348,7 @@ impl Driver {
                 Output::Client(c) => self.send_client(c),
                 Output::Persist { seq, op } => {
                     if matches!(op, zk_core::peer::PersistOp::Append(_)) {
-                        self.snap.logged += 1;
+                        self.snap.logged(1);
                     }
                     ops.push((seq, op));
                 }
@@ -444,7 +418,7 @@ impl Driver {
             info!("snapshot dropped: the server changed state");
             self.disk.snapshot_abort();
         }
-        if self.snapshot.is_none() && self.snap.logged >= self.snap.threshold {
+        if self.snapshot.is_none() && self.snap.due() {
             let tree = &self.peer.server().tree;
             let mut header = Vec::new();
             let w = SnapshotWriter::start(tree, false, &mut header);
@@ -455,7 +429,7 @@ impl Driver {
             );
             self.disk.snapshot_begin(w.zxid(), header);
             self.snapshot = Some(w);
-            self.snap.roll();
+            self.snap.taken(fastrand::u64(..));
         }
         if let Some(w) = self.snapshot.as_mut() {
             let mut piece = Vec::with_capacity(SNAPSHOT_PIECE + 4096);
@@ -626,7 +600,7 @@ pub async fn run(
     stats::spawn_metrics(&cfg, tx.clone()).await;
 
     let mut d = Driver {
-        snap: SnapPolicy::new(cfg.snap_count as u64),
+        snap: SnapSchedule::new(cfg.snap_count as u64, fastrand::u64(..)),
         snapshot: None,
         peer,
         start: Instant::now(),
