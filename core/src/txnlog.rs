@@ -571,7 +571,7 @@ mod tests {
         assert_eq!((e.file, e.offset), (Zxid(4), end));
         // A hole with a good record after it: corrupt.
         let mut holed = file(&[1, 2, 3], 0);
-        let second = (HEADER_LEN + r.len()) as usize;
+        let second = HEADER_LEN + r.len();
         holed[second + 3] ^= 0xff;
         let e = recover(&[(1, holed)], 0).unwrap_err();
         assert!(e.what.contains("a valid record follows"), "{}", e.what);
