@@ -399,6 +399,31 @@ pub fn file_bytes(tree: &DataTree) -> Vec<u8> {
     out
 }
 
+/// Recovery's choice of snapshot (`FileSnap.findNValidSnapshots`): of `zxids`, newest first, the
+/// first that reads back whole and holds the tree at the zxid it is named for. Returns it (None
+/// when none does) and why each newer one was skipped. `read` gives a snapshot's tree, or why it
+/// cannot be read; an `Err` from it stops the search. zkserver reads its files with it, the
+/// simulator its disk's bytes.
+#[allow(clippy::type_complexity)]
+pub fn newest_valid<E>(
+    zxids: impl IntoIterator<Item = Zxid>,
+    mut read: impl FnMut(Zxid) -> Result<Result<DataTree, String>, E>,
+) -> Result<(Option<(Zxid, DataTree)>, Vec<(Zxid, String)>), E> {
+    let mut skipped = Vec::new();
+    for z in zxids {
+        let why = match read(z)? {
+            Ok(tree) if tree.last_processed_zxid() == z => return Ok((Some((z, tree)), skipped)),
+            Ok(tree) => format!(
+                "it holds the tree at {}, not at the zxid of its name",
+                tree.last_processed_zxid()
+            ),
+            Err(why) => why,
+        };
+        skipped.push((z, why));
+    }
+    Ok((None, skipped))
+}
+
 /// Restores a tree from a whole snapshot body labelled `zxid`.
 pub fn deserialize(bytes: &[u8], zxid: Zxid, opts: LoadOptions) -> Result<DataTree, SnapshotError> {
     let mut r = SnapshotReader::new(Form::Stream, zxid, opts);

@@ -185,7 +185,13 @@ struct Link {
 /// A server's simulated disk.
 #[derive(Clone, Debug, Default)]
 pub struct SimDisk {
+    /// The newest snapshot: a `snapshot.<zxid>` file's bytes (with its checksum), or — when
+    /// `snapshot_stream` — the body a SNAP carried.
     pub snapshot: Option<(Zxid, Arc<Vec<u8>>)>,
+    snapshot_stream: bool,
+    /// The snapshot before it, kept with the log after it as a server keeps older snapshots
+    /// (`snapRetainCount`): recovery falls back on it when the newest cannot be read.
+    older_snapshot: Option<(Zxid, Arc<Vec<u8>>, bool)>,
     pub log: Vec<Arc<TxnEntry>>,
     pub accepted_epoch: u32,
     pub current_epoch: u32,
@@ -297,6 +303,8 @@ impl SimDisk {
             PersistOp::SnapshotInstall { zxid } => match self.receiving.take() {
                 Some((z, buf)) if z == zxid => {
                     self.snapshot = Some((zxid, Arc::new(buf)));
+                    self.snapshot_stream = true;
+                    self.older_snapshot = None;
                     self.log.clear();
                     self.log_files.clear();
                 }
@@ -307,21 +315,78 @@ impl SimDisk {
         }
     }
 
-    /// What a restarting server finds.
-    fn restore(&self, extended_types: bool) -> Restored {
-        let tree = match &self.snapshot {
-            Some((z, data)) => {
-                let opts = snapshot::LoadOptions {
-                    extended_types,
-                    ..Default::default()
-                };
-                snapshot::deserialize(data, *z, opts)
-                    .unwrap_or_else(|_| DataTree::new(extended_types))
-            }
-            None => DataTree::new(extended_types),
+    /// A periodic snapshot of `tree`. Snapshots are named for their zxid, so one of the same
+    /// zxid replaces that file; the two of highest zxid are kept (the newest may be older than
+    /// the tree a server restarted on, if it fell back), and the log keeps what follows the
+    /// older one.
+    fn take_snapshot(&mut self, tree: &DataTree) {
+        let z = tree.last_processed_zxid();
+        let mut all: Vec<(Zxid, Arc<Vec<u8>>, bool)> = Vec::new();
+        if let Some((nz, d)) = self.snapshot.take() {
+            all.push((nz, d, self.snapshot_stream));
+        }
+        all.extend(self.older_snapshot.take());
+        all.retain(|(x, _, _)| *x != z);
+        all.push((z, Arc::new(snapshot::file_bytes(tree)), false));
+        all.sort_by_key(|(x, _, _)| std::cmp::Reverse(*x));
+        all.truncate(2);
+        let mut it = all.into_iter();
+        if let Some((nz, d, stream)) = it.next() {
+            self.snapshot = Some((nz, d));
+            self.snapshot_stream = stream;
+        }
+        self.older_snapshot = it.next();
+        let keep_after = self
+            .older_snapshot
+            .as_ref()
+            .map_or(Zxid(0), |(oz, _, _)| *oz);
+        self.log.retain(|e| e.zxid() > keep_after);
+        self.rebuild_bytes();
+    }
+
+    /// What a restarting server finds: the newest snapshot that reads back whole (chosen as
+    /// zkserver chooses, [`snapshot::newest_valid`]) and the log after it. Err when there are
+    /// snapshots but none can be read (a server refuses to start then; here it starts empty
+    /// and the checker reports it).
+    fn restore(&self, extended_types: bool) -> (Restored, Result<(), String>) {
+        let opts = snapshot::LoadOptions {
+            extended_types,
+            ..Default::default()
         };
+        let mut all: Vec<(Zxid, Arc<Vec<u8>>, bool)> = Vec::new();
+        if let Some((z, d)) = &self.snapshot {
+            all.push((*z, d.clone(), self.snapshot_stream));
+        }
+        if let Some(o) = &self.older_snapshot {
+            all.push(o.clone());
+        }
+        let mut next = all.iter();
+        let found = snapshot::newest_valid::<std::convert::Infallible>(
+            all.iter().map(|(z, _, _)| *z),
+            |z| {
+                let Some((_, data, stream)) = next.next() else {
+                    return Ok(Err("gone".into()));
+                };
+                let read = if *stream {
+                    snapshot::deserialize(data, z, opts)
+                } else {
+                    snapshot::deserialize_file(data, z, opts)
+                };
+                Ok(read.map_err(|e| e.to_string()))
+            },
+        );
+        let (chosen, skipped) = match found {
+            Ok(x) => x,
+            Err(never) => match never {},
+        };
+        let ok = if chosen.is_none() && !all.is_empty() {
+            Err(format!("no snapshot can be read: {skipped:?}"))
+        } else {
+            Ok(())
+        };
+        let tree = chosen.map_or_else(|| DataTree::new(extended_types), |(_, t)| t);
         let base = tree.last_processed_zxid();
-        Restored {
+        let restored = Restored {
             log: self
                 .log
                 .iter()
@@ -331,7 +396,8 @@ impl SimDisk {
             tree,
             accepted_epoch: self.accepted_epoch,
             current_epoch: self.current_epoch,
-        }
+        };
+        (restored, ok)
     }
 }
 
@@ -668,8 +734,12 @@ impl Sim {
         if node.status != Status::Down {
             return;
         }
-        let restored = node.disk.restore(extended);
+        let (restored, readable) = node.disk.restore(extended);
         let base = restored.tree.last_processed_zxid();
+        if let Err(why) = readable {
+            let v = check::violation(check::Invariant::Recoverable, format!("server {id}: {why}"));
+            self.checker.violations.push(v);
+        }
         // Recovery from the log's bytes must give back exactly what the disk completed.
         self.checker.eval(check::Invariant::Recoverable);
         let from_bytes = node.disk.recover_log(base);
@@ -773,6 +843,43 @@ impl Sim {
             n.disk.write(id, op, &mut self.checker);
         }
         self.kill(id);
+        true
+    }
+
+    /// A bit of the newest snapshot file flips (`at` picks which; not in its last 64 bytes,
+    /// the checksum and digest trailer): the next start must fall back on the older snapshot.
+    /// Returns false when there is no readable older snapshot to fall back on, or the newest
+    /// is not a file.
+    pub fn flip_snapshot_bit(&mut self, id: ServerId, at: u64) -> bool {
+        let Some(n) = self.nodes.get_mut(&id) else {
+            return false;
+        };
+        let d = &mut n.disk;
+        // Only with a readable older snapshot to fall back on (two damaged snapshots stop a
+        // server, here as in ZooKeeper).
+        let opts = snapshot::LoadOptions {
+            extended_types: self.cfg.server.extended_types,
+            ..Default::default()
+        };
+        let older_ok = d.older_snapshot.as_ref().is_some_and(|(z, data, stream)| {
+            if *stream {
+                snapshot::deserialize(data, *z, opts).is_ok()
+            } else {
+                snapshot::deserialize_file(data, *z, opts).is_ok()
+            }
+        });
+        if d.snapshot_stream || !older_ok {
+            return false;
+        }
+        let Some((_, data)) = d.snapshot.as_mut() else {
+            return false;
+        };
+        let span = data.len().saturating_sub(64) as u64 * 8;
+        if span == 0 {
+            return false;
+        }
+        let bit = at % span;
+        Arc::make_mut(data)[(bit / 8) as usize] ^= 1 << (bit % 8);
         true
     }
 
@@ -1669,11 +1776,7 @@ impl Sim {
                     if let Some(s) = n.disk.snaps.as_mut() {
                         s.logged(appended);
                         if s.due() {
-                            let z = p.server().tree.last_processed_zxid();
-                            let data = Arc::new(snapshot::serialize(&p.server().tree));
-                            n.disk.snapshot = Some((z, data));
-                            n.disk.log.retain(|e| e.zxid() > z);
-                            n.disk.rebuild_bytes();
+                            n.disk.take_snapshot(&p.server().tree);
                             taken = true;
                         }
                     }

@@ -109,7 +109,7 @@ impl Workload {
 }
 
 /// The faults, by the number the fault phase draws.
-const FAULTS: [&str; 15] = [
+const FAULTS: [&str; 16] = [
     "kill",
     "kill",
     "restart",
@@ -125,6 +125,7 @@ const FAULTS: [&str; 15] = [
     "zxid counter near its end",
     "crash mid group commit",
     "start every server down",
+    "bit flip in the newest snapshot",
 ];
 
 type Faults = BTreeMap<&'static str, u64>;
@@ -190,7 +191,7 @@ fn run_sim(sim: &mut Sim, rng: &mut ChaCha8Rng, faults: &mut Faults) -> Result<u
         work.act(sim, rng);
         if rng.gen_bool(0.25) {
             let target = ids[rng.gen_range(0..ids.len())];
-            let fault = rng.gen_range(0..15);
+            let fault = rng.gen_range(0..FAULTS.len());
             *faults.entry(FAULTS[fault]).or_default() += 1;
             match fault {
                 0 | 1 => sim.kill(target),
@@ -268,6 +269,16 @@ fn run_sim(sim: &mut Sim, rng: &mut ChaCha8Rng, faults: &mut Faults) -> Result<u
                         sim.kill_after_writes(target, n);
                     } else {
                         sim.kill(target);
+                    }
+                }
+                15 => {
+                    // A bit flips in the newest snapshot; the server restarts on the older
+                    // one and the longer log after it.
+                    if sim.flip_snapshot_bit(target, rng.gen()) {
+                        *faults
+                            .entry("  flipped (an older snapshot to fall back on)")
+                            .or_default() += 1;
+                        sim.restart(target);
                     }
                 }
                 _ => {

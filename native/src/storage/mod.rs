@@ -617,28 +617,28 @@ impl Storage {
             digest: self.opts.digest,
             skim: false,
         };
-        for (zxid, path) in found.iter().rev() {
+        let paths: BTreeMap<Zxid, PathBuf> = found.iter().cloned().collect();
+        let (chosen, skipped) = snapshot::newest_valid(paths.keys().rev().copied(), |zxid| {
+            let path = &paths[&zxid];
             if is_legacy_snapshot(path) {
                 return Err(StorageError::LegacyFormat { path: path.clone() });
             }
-            let why = match read_snapshot(path, *zxid, opts) {
-                Ok(result) => match result {
-                    Ok(tree) if tree.last_processed_zxid() == *zxid => {
-                        info!(snapshot = %path.display(), "loaded snapshot");
-                        report.snapshot = Some((path.clone(), *zxid));
-                        return Ok(tree);
-                    }
-                    Ok(tree) => format!(
-                        "it holds the tree at {}, not at the zxid of its name",
-                        tree.last_processed_zxid()
-                    ),
-                    Err(e) => e.to_string(),
-                },
-                Err(e) => format!("cannot read it: {e}"),
-            };
+            Ok(match read_snapshot(path, zxid, opts) {
+                Ok(result) => result.map_err(|e| e.to_string()),
+                Err(e) => Err(format!("cannot read it: {e}")),
+            })
+        })?;
+        for (zxid, why) in skipped {
+            let path = paths[&zxid].clone();
             warn!(snapshot = %path.display(), reason = %why, "skipping unreadable snapshot");
-            self.snapshots.insert(*zxid, false);
-            report.skipped_snapshots.push((path.clone(), why));
+            self.snapshots.insert(zxid, false);
+            report.skipped_snapshots.push((path, why));
+        }
+        if let Some((zxid, tree)) = chosen {
+            let path = paths[&zxid].clone();
+            info!(snapshot = %path.display(), "loaded snapshot");
+            report.snapshot = Some((path, zxid));
+            return Ok(tree);
         }
         if !found.is_empty() {
             let tried = report
