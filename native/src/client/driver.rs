@@ -415,42 +415,10 @@ impl Driver {
                         }
                     }
                 }
-                Output::State { state, keeper } => self.publish_state(state, keeper),
                 Output::Drop { cause } => {
                     gone.get_or_insert(cause.to_string());
                 }
-                Output::Reply { tag, result, .. } => {
-                    if let Tag::Reply(tx) = tag {
-                        if let Ok(r) = &result {
-                            if r.zxid.as_i64() > 0 {
-                                self.shared.session.lock().unwrap().last_zxid =
-                                    self.session.last_zxid();
-                            }
-                        }
-                        let _ = tx.send(result.map_err(client_error));
-                    }
-                }
-                Output::Auth { tag, result } | Output::Removed { tag, result } => match tag {
-                    Tag::Auth(tx) | Tag::Removed(tx) => {
-                        let _ = tx.send(result.map_err(client_error));
-                    }
-                    _ => {}
-                },
-                Output::Closed { tag, .. } => {
-                    if let Tag::Close(tx) = tag {
-                        let _ = tx.send(());
-                    }
-                }
-                Output::Watch { watcher, event } => self.deliver(watcher, event),
-                Output::Unregistered { watcher } => match watcher {
-                    WatcherId::Oneshot(n) => {
-                        self.oneshots.remove(&n);
-                    }
-                    WatcherId::Persistent(n) => {
-                        self.persistents.remove(&n);
-                    }
-                    WatcherId::Default => {}
-                },
+                out => self.answer(out),
             }
         }
         if self.session.ended().is_some() {
@@ -553,27 +521,45 @@ impl Driver {
             self.on_command(cmd);
         }
         while let Some(out) = self.session.poll() {
-            match out {
-                Output::State { state, keeper } => self.publish_state(state, keeper),
-                Output::Reply { tag, result, .. } => {
-                    if let Tag::Reply(tx) = tag {
-                        let _ = tx.send(result.map_err(client_error));
+            self.answer(out);
+        }
+    }
+
+    /// Hands on what the session answered: results to whoever waits, events to watchers, state
+    /// changes to the handles. (Frames to send and dropped connections are the caller's.)
+    fn answer(&mut self, out: Output<Tag>) {
+        match out {
+            Output::State { state, keeper } => self.publish_state(state, keeper),
+            Output::Reply { tag, result, .. } => {
+                if let Tag::Reply(tx) = tag {
+                    if result.as_ref().is_ok_and(|r| r.zxid.as_i64() > 0) {
+                        self.shared.session.lock().unwrap().last_zxid = self.session.last_zxid();
                     }
+                    let _ = tx.send(result.map_err(client_error));
                 }
-                Output::Auth { tag, result } | Output::Removed { tag, result } => match tag {
-                    Tag::Auth(tx) | Tag::Removed(tx) => {
-                        let _ = tx.send(result.map_err(client_error));
-                    }
-                    _ => {}
-                },
-                Output::Closed { tag, .. } => {
-                    if let Tag::Close(tx) = tag {
-                        let _ = tx.send(());
-                    }
-                }
-                Output::Watch { watcher, event } => self.deliver(watcher, event),
-                Output::Send { .. } | Output::Drop { .. } | Output::Unregistered { .. } => {}
             }
+            Output::Auth { tag, result } | Output::Removed { tag, result } => match tag {
+                Tag::Auth(tx) | Tag::Removed(tx) => {
+                    let _ = tx.send(result.map_err(client_error));
+                }
+                _ => {}
+            },
+            Output::Closed { tag, .. } => {
+                if let Tag::Close(tx) = tag {
+                    let _ = tx.send(());
+                }
+            }
+            Output::Watch { watcher, event } => self.deliver(watcher, event),
+            Output::Unregistered { watcher } => match watcher {
+                WatcherId::Oneshot(n) => {
+                    self.oneshots.remove(&n);
+                }
+                WatcherId::Persistent(n) => {
+                    self.persistents.remove(&n);
+                }
+                WatcherId::Default => {}
+            },
+            Output::Send { .. } | Output::Drop { .. } => {}
         }
     }
 }
