@@ -226,6 +226,8 @@ pub struct Checker {
     watches: BTreeMap<(SessionId, String, WatchKind), Zxid>,
     /// Watches that fired: (client, session, path, kind, set at, the event's type).
     fired: Vec<(ClientId, SessionId, String, WatchKind, Zxid, EventType)>,
+    /// Persistent watches (`addWatch`): (session, path) → recursive.
+    persistent: BTreeMap<(SessionId, String), bool>,
 }
 
 impl Checker {
@@ -250,6 +252,7 @@ impl Checker {
             evaluations: [0; 21],
             watches: BTreeMap::new(),
             fired: Vec::new(),
+            persistent: BTreeMap::new(),
         }
     }
 
@@ -953,6 +956,21 @@ impl Checker {
                         | Request::SetData { .. }
                         | Request::Multi(_)
                 );
+                match request {
+                    Request::AddWatch { path, mode } if reply.err.is_ok() => {
+                        let recursive =
+                            *mode == zk_core::request::add_watch_mode::PERSISTENT_RECURSIVE;
+                        self.persistent.insert((session, path.clone()), recursive);
+                    }
+                    Request::RemoveWatches { path, .. } if reply.err.is_ok() => {
+                        // Whatever was removed, nothing more is owed on that path.
+                        self.persistent.remove(&(session, path.clone()));
+                        for kind in [WatchKind::Data, WatchKind::Exist, WatchKind::Child] {
+                            self.watches.remove(&(session, path.clone(), kind));
+                        }
+                    }
+                    _ => {}
+                }
                 if let Some((path, kind)) = watch_set(request, reply.err) {
                     let at = self
                         .watches
@@ -974,8 +992,18 @@ impl Checker {
             }
             ClientEvent::Watch { event, .. } => {
                 let session = self.sessions.get(&client).copied().unwrap_or_default();
+                if WatchKind::fired_by(event.event_type).is_empty() {
+                    // The client's own WatchRemoved events.
+                    return;
+                }
                 self.eval(Invariant::WatchDelivery);
-                let mut any = false;
+                let mut any = self.persistent.iter().any(|((s, p), recursive)| {
+                    *s == session
+                        && (*p == event.path
+                            || *recursive
+                                && event.event_type != EventType::NodeChildrenChanged
+                                && (p == "/" || event.path.starts_with(&format!("{p}/"))))
+                });
                 for &kind in WatchKind::fired_by(event.event_type) {
                     if let Some(at) = self.watches.remove(&(session, event.path.clone(), kind)) {
                         any = true;

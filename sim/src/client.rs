@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, VecDeque};
 use zk_core::client::{Output, Registration, Session, SessionConfig, States};
 use zk_core::output::ClientOutput;
-use zk_core::request::{ConnectRequest, Reply, Request, WatchedEvent};
+use zk_core::request::{xid, ConnectRequest, Reply, Request, WatchedEvent};
 use zk_core::types::{ConnId, Millis, ServerId, SessionId, Zxid};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -174,6 +174,25 @@ impl SimClient {
     pub fn enqueue(&mut self, req: Request, now: Millis) -> i32 {
         let xid = match req {
             Request::CloseSession => self.session.close(req, now),
+            // Answered ahead of the requests in the server's pipeline, with xid -4: the
+            // session keeps the auth for later connections, and the reply carries that xid.
+            Request::Auth {
+                ref scheme,
+                ref auth,
+                ..
+            } => {
+                let (scheme, auth) = (scheme.clone(), auth.clone());
+                self.session.add_auth(&scheme, &auth, req, now);
+                xid::AUTH
+            }
+            Request::RemoveWatches {
+                ref path,
+                watcher_type,
+            } => {
+                let path = path.clone();
+                let t = zk_core::client::WatcherType::from_code(watcher_type);
+                self.session.remove_watches(&path, t, false, req, now)
+            }
             req => {
                 let watch = Registration::by_flag(&req, None);
                 self.session.request(req.clone(), watch, req, now)
@@ -181,17 +200,6 @@ impl SimClient {
         };
         self.pump(now);
         xid
-    }
-
-    /// `addauth`, kept for every later connection.
-    pub fn add_auth(&mut self, scheme: &str, auth: &[u8], now: Millis) {
-        let req = Request::Auth {
-            auth_type: 0,
-            scheme: scheme.to_string(),
-            auth: auth.to_vec(),
-        };
-        self.session.add_auth(scheme, auth, req, now);
-        self.pump(now);
     }
 
     /// Requests that can go out now.
@@ -318,7 +326,24 @@ impl SimClient {
                         self.events.push_back(ClientEvent::Watch { server, event });
                     }
                 }
-                Output::Auth { .. } | Output::Removed { .. } | Output::Unregistered { .. } => {}
+                Output::Auth { tag, result } => {
+                    self.events.push_back(ClientEvent::Reply {
+                        server,
+                        request: tag,
+                        reply: answer(xid::AUTH, result),
+                        sent_at: now,
+                    });
+                }
+                Output::Removed { tag, xid, result } => {
+                    let sent_at = self.sent_at.remove(&xid).unwrap_or(now);
+                    self.events.push_back(ClientEvent::Reply {
+                        server,
+                        request: tag,
+                        reply: answer(xid, result),
+                        sent_at,
+                    });
+                }
+                Output::Unregistered { .. } => {}
             }
         }
         self.state = if self.session.is_connecting() {
@@ -340,5 +365,20 @@ impl SimClient {
         if matches!(self.state, ClientState::Expired | ClientState::Closed) {
             self.auto_reconnect = false;
         }
+    }
+}
+
+/// A reply for an answer the session gives without one of the server's (auth, removeWatches).
+fn answer(xid: i32, result: Result<(), zk_core::client::Failure>) -> Reply {
+    let err = match result {
+        Ok(()) => zk_core::ErrorCode::Ok,
+        Err(zk_core::client::Failure::Code(c)) => c,
+        Err(zk_core::client::Failure::Closed) => zk_core::ErrorCode::SessionExpired,
+    };
+    Reply {
+        xid,
+        zxid: Zxid(0),
+        err,
+        body: zk_core::request::Response::Empty,
     }
 }

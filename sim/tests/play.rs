@@ -278,3 +278,49 @@ fn last_vote_change_follows_the_log_back_and_forth() {
         }
     }
 }
+
+/// The session commands go through the client's session as zkCli's do: `addauth` is answered
+/// (and kept for later connections), `addWatch` sets a persistent watch that fires on every
+/// change, `removewatches` removes it (the default watcher hears WatchRemoved... here
+/// PersistentWatchRemoved) and no event comes after.
+#[test]
+fn console_addauth_addwatch_and_removewatches() {
+    let mut p = Player::new(Setup::playground(5));
+    assert!(run_until(&mut p, 20_000, |p| leader(p).is_some()));
+    let l = leader(&p).unwrap();
+    p.act(Action::OpenConsole { server: l });
+    assert!(run_until(&mut p, 10_000, |p| transcript(p, 1)
+        .contains("SyncConnected")));
+    let line = |p: &mut Player, line: &str| {
+        p.act(Action::Console {
+            console: 1,
+            line: line.into(),
+        })
+    };
+    line(&mut p, "addauth digest u:p");
+    line(&mut p, "create /w x");
+    line(&mut p, "addWatch /w");
+    line(&mut p, "set /w y");
+    line(&mut p, "set /w z");
+    assert!(
+        run_until(&mut p, 10_000, |p| transcript(p, 1)
+            .matches("type:NodeDataChanged path:/w")
+            .count()
+            == 2),
+        "{}",
+        transcript(&p, 1)
+    );
+    line(&mut p, "removewatches /w");
+    line(&mut p, "set /w again");
+    line(&mut p, "get /w");
+    assert!(
+        run_until(&mut p, 10_000, |p| transcript(p, 1)
+            .ends_with("get /w\nagain\n")),
+        "{}",
+        transcript(&p, 1)
+    );
+    let t = transcript(&p, 1);
+    assert_eq!(t.matches("type:NodeDataChanged path:/w").count(), 2, "{t}");
+    assert!(t.contains("PersistentWatchRemoved path:/w"), "{t}");
+    assert!(p.violations().is_empty(), "{:?}", p.violations());
+}

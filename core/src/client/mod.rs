@@ -145,10 +145,19 @@ pub struct Registration {
 }
 
 impl Registration {
-    /// The default watcher's watch that a read's own flag asks for (`exists`, `getData`,
-    /// `getChildren` with `watch` set), as ZooKeeper's `watch: boolean` overloads register it.
+    /// The default watcher's watch a request asks for: a read's own flag (`exists`,
+    /// `getData`, `getChildren` with `watch` set, as ZooKeeper's `watch: boolean` overloads
+    /// register it), or `addWatch` with the default watcher (as zkCli's `addWatch` does).
     pub fn by_flag(request: &Request, chroot: Option<&str>) -> Option<Registration> {
         let (kind, path) = match request {
+            Request::AddWatch { path, mode } => (
+                if *mode == crate::request::add_watch_mode::PERSISTENT_RECURSIVE {
+                    WatchRequest::PersistentRecursive
+                } else {
+                    WatchRequest::Persistent
+                },
+                path,
+            ),
             Request::Exists { path, watch: true } => (WatchRequest::Exists, path),
             Request::GetData { path, watch: true } => (WatchRequest::Data, path),
             Request::GetChildren { path, watch: true }
@@ -215,8 +224,12 @@ pub enum Output<T> {
     },
     /// The answer to [`Session::add_auth`].
     Auth { tag: T, result: Result<(), Failure> },
-    /// The answer to [`Session::remove_watches`].
-    Removed { tag: T, result: Result<(), Failure> },
+    /// The answer to [`Session::remove_watches`] (with the xid it went with).
+    Removed {
+        tag: T,
+        xid: i32,
+        result: Result<(), Failure>,
+    },
     /// [`Session::close`] is done: the session has ended. `reply` is the server's answer to
     /// closeSession, when there was one.
     Closed {
@@ -256,6 +269,7 @@ enum Op<T> {
 
 #[derive(Clone, Debug)]
 struct RemoveWatches<T> {
+    xid: i32,
     path: String,
     watcher_type: WatcherType,
     local: bool,
@@ -669,7 +683,7 @@ impl<T> Session<T> {
     }
 
     /// `removeWatches` on the server, then the matching watchers here; with `local`, here even
-    /// when the server cannot be reached.
+    /// when the server cannot be reached. Returns the xid it goes with.
     pub fn remove_watches(
         &mut self,
         path: &str,
@@ -677,9 +691,11 @@ impl<T> Session<T> {
         local: bool,
         tag: T,
         now: Millis,
-    ) {
+    ) -> i32 {
+        let xid = self.xid();
         self.submit(
             Op::RemoveWatches(RemoveWatches {
+                xid,
                 path: path.to_string(),
                 watcher_type,
                 local,
@@ -687,6 +703,7 @@ impl<T> Session<T> {
             }),
             now,
         );
+        xid
     }
 
     /// Closes the session: closeSession on the connection, or at once when there is none.
@@ -754,7 +771,7 @@ impl<T> Session<T> {
                 self.send(xid::AUTH, request, now);
             }
             Op::RemoveWatches(rw) => {
-                let xid = self.xid();
+                let xid = rw.xid;
                 let request = Request::RemoveWatches {
                     path: to_server_path(self.chroot(), &rw.path),
                     watcher_type: rw.watcher_type.code(),
@@ -836,6 +853,7 @@ impl<T> Session<T> {
         };
         self.out.push_back(Output::Removed {
             tag: rw.tag,
+            xid: rw.xid,
             result,
         });
     }
@@ -967,6 +985,7 @@ impl<T> Session<T> {
                 let result = self.remove_here(&rw, reply.err);
                 self.out.push_back(Output::Removed {
                     tag: rw.tag,
+                    xid: rw.xid,
                     result,
                 });
             }

@@ -360,13 +360,15 @@ impl Driver {
                 auth,
                 reply,
             } => self.session.add_auth(&scheme, &auth, Tag::Auth(reply), now),
-            Command::RemoveWatches(rw) => self.session.remove_watches(
-                &rw.path,
-                rw.watcher_type,
-                rw.local,
-                Tag::Removed(rw.reply),
-                now,
-            ),
+            Command::RemoveWatches(rw) => {
+                self.session.remove_watches(
+                    &rw.path,
+                    rw.watcher_type,
+                    rw.local,
+                    Tag::Removed(rw.reply),
+                    now,
+                );
+            }
             Command::Reconnect => self.session.connection_lost("reconnect requested"),
             Command::Close { reply } => {
                 self.session.close(Tag::Close(reply), now);
@@ -538,7 +540,7 @@ impl Driver {
                     let _ = tx.send(result.map_err(client_error));
                 }
             }
-            Output::Auth { tag, result } | Output::Removed { tag, result } => match tag {
+            Output::Auth { tag, result } | Output::Removed { tag, result, .. } => match tag {
                 Tag::Auth(tx) | Tag::Removed(tx) => {
                     let _ = tx.send(result.map_err(client_error));
                 }
