@@ -755,9 +755,16 @@ const SENTENCES: &[(&str, &str)] = &[
     ("partitioned", "网络分区"),
     ("connection broke", "连接断开"),
     (
-        "server silent for 2/3 of the session timeout",
-        "服务器在会话超时的 2/3 时间内没有回应",
+        "Client session timed out, have not heard from server in {}ms for session id {}",
+        "客户端会话超时：{} 毫秒内没有收到服务器的消息（会话 id {}）",
     ),
+    ("no session within {} ms", "{} 毫秒内未能建立会话"),
+    (
+        "Xid out of order. Got Xid {} with err {} expected Xid {}",
+        "Xid 乱序：收到 Xid {}（错误码 {}），应为 Xid {}",
+    ),
+    ("session closed", "会话已关闭"),
+    ("authentication failed", "认证失败"),
     ("moved by the user", "被用户切换"),
     ("abandoned", "被放弃"),
     (
@@ -946,6 +953,18 @@ mod tests {
         );
         assert_eq!(core_sentence(Lang::Zh, "dropped by hand"), "被手动丢弃");
         assert_eq!(core_sentence(Lang::Zh, "something new"), "something new");
+        // The client session's reasons for giving a connection up, as DropCause words them.
+        let silent = zk_core::client::DropCause::Silent {
+            ms: 2667,
+            session: zk_core::SessionId(0x1234),
+        };
+        assert_eq!(
+            core_sentence(Lang::Zh, &silent.to_string()),
+            format!(
+                "客户端会话超时：2667 毫秒内没有收到服务器的消息（会话 id {}）",
+                zk_core::SessionId(0x1234)
+            )
+        );
     }
 
     #[test]
