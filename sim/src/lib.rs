@@ -212,14 +212,19 @@ pub struct SimDisk {
 impl SimDisk {
     /// Appends `e`'s record to the last log file (starting one if there is none).
     fn append_bytes(&mut self, e: &TxnEntry) {
+        // A record too large for the format cannot be in a log: nothing to write.
+        let _ = zk_core::txnlog::encode_record(e, self.file_for(e));
+    }
+
+    /// The log file `e`'s record goes to: the last one, or a new one named for `e` when there
+    /// is none or the log rolls.
+    fn file_for(&mut self, e: &TxnEntry) -> &mut Vec<u8> {
         if self.log_files.is_empty() || std::mem::take(&mut self.roll) {
             self.log_files
                 .push((e.zxid(), zk_core::txnlog::header().to_vec()));
         }
-        if let Some((_, f)) = self.log_files.last_mut() {
-            // A record too large for the format cannot be in a log: nothing to write.
-            let _ = zk_core::txnlog::encode_record(e, f);
-        }
+        let last = self.log_files.len() - 1;
+        &mut self.log_files[last].1
     }
 
     /// The log files rewritten from the log, in one file (after a truncation or a snapshot).
@@ -905,17 +910,11 @@ impl Sim {
             n.disk.write(id, op, &mut self.checker);
         }
         if let Some((_, PersistOp::Append(e))) = n.disk.queue.front() {
+            let e = e.clone();
             let mut record = Vec::new();
-            if zk_core::txnlog::encode_record(e, &mut record).is_some() {
+            if zk_core::txnlog::encode_record(&e, &mut record).is_some() {
                 let cut = (record.len() * per_mille.min(999) as usize / 1000).max(1);
-                if n.disk.log_files.is_empty() || std::mem::take(&mut n.disk.roll) {
-                    n.disk
-                        .log_files
-                        .push((e.zxid(), zk_core::txnlog::header().to_vec()));
-                }
-                if let Some((_, f)) = n.disk.log_files.last_mut() {
-                    f.extend_from_slice(&record[..cut]);
-                }
+                n.disk.file_for(&e).extend_from_slice(&record[..cut]);
             }
         }
         self.kill(id);
