@@ -930,3 +930,81 @@ fn connection_stats_follow_zookeepers_server_cnxn() {
         "crst keeps when it was established"
     );
 }
+
+/// A full disk: the write in flight is undone and answered NotReadOnly, reads go on, writes are
+/// refused (and nobody expires) until a probe finds room; then writes go on from the zxid after
+/// the last durable one, and the log holds no gap.
+#[test]
+fn a_full_disk_refuses_writes_serves_reads_and_recovers() {
+    let mut h = Harness::new();
+    let (c, session) = h.connect();
+    assert_eq!(h.call(c, create("/a", Some(b"1"), 0)).err, ErrorCode::Ok);
+    h.disk_full = true;
+    let r = h.call(c, create("/b", None, 0));
+    assert_eq!(r.err, ErrorCode::NotReadOnly, "the write in flight");
+    assert!(h.s.is_disk_full() && h.s.halted().is_none());
+    assert_eq!(data(&h.call(c, get("/a", false))), Some(b"1".to_vec()));
+    assert_eq!(h.call(c, get("/b", false)).err, ErrorCode::NoNode);
+    assert_eq!(
+        h.call(c, create("/b", None, 0)).err,
+        ErrorCode::NotReadOnly,
+        "refused while full"
+    );
+    // Probes find no room for a minute; the session (30 s) does not expire, for it pings.
+    for _ in 0..60 {
+        h.advance(1000);
+        h.call(c, Request::Ping);
+    }
+    assert!(h.s.is_disk_full());
+    assert!(!h.closed(c));
+    // A new session is refused; the existing one reconnects.
+    let fresh = h.open("127.0.0.1");
+    h.s.connect(
+        fresh,
+        &ConnectRequest {
+            protocol_version: 0,
+            last_zxid_seen: Zxid(0),
+            timeout: 30000,
+            session_id: SessionId(0),
+            passwd: vec![0; 16],
+            read_only: Some(false),
+        },
+        h.now,
+    );
+    h.pump();
+    assert!(h.closed(fresh), "no new session while full");
+    h.disconnect(c);
+    let (c, r) = h.connect_with(session, session_password(session), 30000);
+    assert_eq!(r.session_id, session, "the session reconnects");
+    h.disk_full = false;
+    h.advance(1000);
+    assert!(!h.s.is_disk_full());
+    assert_eq!(h.call(c, create("/b", None, 0)).err, ErrorCode::Ok);
+    let zxids: Vec<u64> = h.log.iter().map(|e| e.zxid().0).collect();
+    assert!(
+        zxids.windows(2).all(|w| w[1] == w[0] + 1),
+        "the log holds no gap: {zxids:?}"
+    );
+    assert_eq!(h.log.last().map(|e| e.zxid()), Some(h.s.last_logged()));
+}
+
+/// A failed fsync: the server halts and answers nothing more — not the write in flight, not
+/// a read — for what it acknowledged after could be lost.
+#[test]
+fn a_failed_fsync_halts_the_server() {
+    let mut h = Harness::new();
+    let (c, _) = h.connect();
+    assert_eq!(h.call(c, create("/a", None, 0)).err, ErrorCode::Ok);
+    h.fsync_fails = true;
+    h.send(c, create("/b", None, 0));
+    assert_eq!(h.s.halted(), Some(zk_core::peer::HaltReason::DiskFailed));
+    assert_eq!(h.halted, h.s.halted(), "the driver was told to stop");
+    assert!(
+        h.replies(c).is_empty(),
+        "the write in flight is not answered"
+    );
+    h.send(c, get("/a", false));
+    h.advance(10_000);
+    assert!(h.replies(c).is_empty(), "nothing is answered after a halt");
+    assert_eq!(h.s.next_deadline(), None);
+}

@@ -38,7 +38,7 @@ use std::sync::Arc;
 use zk_core::output::ClientOutput;
 use zk_core::peer::messages::{PeerMsg, QuorumPacket, ServerState};
 use zk_core::peer::quorum::QuorumVerifier;
-use zk_core::peer::{Output, Peer, PeerConfig, PeerEvent, PersistOp, Restored};
+use zk_core::peer::{Output, Peer, PeerConfig, PeerEvent, PersistFailure, PersistOp, Restored};
 use zk_core::request::{ConnectRequest, Request};
 use zk_core::server::ServerConfig;
 use zk_core::snapshot;
@@ -207,6 +207,19 @@ pub struct SimDisk {
     pub log_files: Vec<(Zxid, Vec<u8>)>,
     /// The next append starts a new log file.
     roll: bool,
+    /// The disk has no room until then: writes that need room fail with NoSpace.
+    pub full_until: Option<Millis>,
+    /// The next write batch fails as a failed fsync does; this many of its ops reached the
+    /// disk anyway (the kernel wrote some pages before it gave up).
+    fail_sync: Option<usize>,
+    /// After a failure, ops handed over are dropped until the next probe (the driver's
+    /// contract, [`zk_core::peer::Peer::persist_failed`]).
+    discarding: bool,
+}
+
+/// Whether `op` needs room on the disk (a truncation frees some; a probe writes nothing).
+fn needs_room(op: &PersistOp) -> bool {
+    !matches!(op, PersistOp::Truncate(_) | PersistOp::Probe)
 }
 
 impl SimDisk {
@@ -317,6 +330,29 @@ impl SimDisk {
             },
             PersistOp::AcceptedEpoch(e) => self.accepted_epoch = e,
             PersistOp::CurrentEpoch(e) => self.current_epoch = e,
+            PersistOp::Probe => {}
+        }
+    }
+
+    /// Hands `op` to the disk, or drops it after a failure until the next probe.
+    fn enqueue(&mut self, seq: u64, op: PersistOp) {
+        if op == PersistOp::Probe {
+            self.discarding = false;
+        } else if self.discarding {
+            return;
+        }
+        self.queue.push_back((seq, op));
+    }
+
+    /// A write failed: nothing queued after it is done, up to the next probe.
+    fn fail(&mut self) {
+        self.discarding = true;
+        while let Some((_, op)) = self.queue.front() {
+            if *op == PersistOp::Probe {
+                self.discarding = false;
+                break;
+            }
+            self.queue.pop_front();
         }
     }
 
@@ -579,6 +615,8 @@ pub struct Sim {
     pub checker: Checker,
     /// Events processed (for the speed benchmark).
     pub steps: u64,
+    /// What the disk faults led to, counted (for DST's summary).
+    pub disk_outcomes: BTreeMap<&'static str, u64>,
     /// With [`SimConfig::wire`]: each quorum connection's decoder, per direction (a connection
     /// starts afresh when it breaks).
     wires: BTreeMap<(ServerId, ServerId), zk_core::wire::QuorumDecoder>,
@@ -622,6 +660,7 @@ impl Sim {
             next_conn: 1,
             checker,
             steps: 0,
+            disk_outcomes: BTreeMap::new(),
             wires: BTreeMap::new(),
             conn_clock: BTreeMap::new(),
         }
@@ -810,6 +849,8 @@ impl Sim {
         node.peer = None;
         node.disk.queue.clear();
         node.disk.busy = false;
+        node.disk.discarding = false;
+        node.disk.fail_sync = None;
         node.tick_at = None;
         node.generation += 1;
         let conns: Vec<(ConnId, ClientId)> = std::mem::take(&mut node.conns).into_iter().collect();
@@ -933,6 +974,31 @@ impl Sim {
         }
         self.kill(id);
         n
+    }
+
+    /// The disk of `id` has no room for `ms` ms: its writes fail with NoSpace until then (the
+    /// server refuses writes and leaves the quorum; its probes find room afterwards).
+    pub fn fill_disk(&mut self, id: ServerId, ms: Millis) {
+        let until = self.now + ms;
+        if let Some(n) = self.nodes.get_mut(&id) {
+            n.disk.full_until = Some(until);
+        }
+    }
+
+    /// The next write batch of `id` fails as a failed fsync does, with the first `reach` of its
+    /// ops on the disk all the same: the server must halt, acknowledging none of them.
+    pub fn fail_next_fsync(&mut self, id: ServerId, reach: usize) {
+        if let Some(n) = self.nodes.get_mut(&id) {
+            n.disk.fail_sync = Some(reach);
+        }
+    }
+
+    /// Every disk has room and syncs again (no fault pending).
+    pub fn heal_disks(&mut self) {
+        for n in self.nodes.values_mut() {
+            n.disk.full_until = None;
+            n.disk.fail_sync = None;
+        }
     }
 
     /// kill, then start: the server comes back from its disk.
@@ -1497,7 +1563,7 @@ impl Sim {
                 match o {
                     Output::Persist { seq, op } => {
                         if let Some(n) = self.nodes.get_mut(&id) {
-                            n.disk.queue.push_back((seq, op));
+                            n.disk.enqueue(seq, op);
                             disk_ops = true;
                         }
                     }
@@ -1505,6 +1571,12 @@ impl Sim {
                 }
             }
             for (_, e) in events {
+                if e == PeerEvent::Notice(zk_core::peer::Notice::DiskSpaceBack) {
+                    *self
+                        .disk_outcomes
+                        .entry("room again: writes resume")
+                        .or_default() += 1;
+                }
                 let before = self.checker.violations.len();
                 self.checker.peer_event(id, &e, &self.nodes, self.now);
                 self.record(TraceEvent::Peer {
@@ -1519,13 +1591,24 @@ impl Sim {
             if rest.is_empty() && !disk_ops {
                 return;
             }
+            let mut halted = false;
             for o in rest {
                 match o {
                     Output::Send { to, msg } => self.send(id, to, msg),
                     Output::Persist { .. } => {}
                     Output::Client(c) => self.client_output(id, c),
                     Output::Disconnect { peer } => self.break_link(id, peer, true),
+                    // The process exits (zkserver does); it is started again like a killed one.
+                    Output::Halt { .. } => halted = true,
                 }
+            }
+            if halted {
+                *self
+                    .disk_outcomes
+                    .entry("halted: failed fsync")
+                    .or_default() += 1;
+                self.kill(id);
+                return;
             }
             if disk_ops {
                 self.flush_disk(id);
@@ -1754,27 +1837,71 @@ impl Sim {
                     return;
                 }
                 n.disk.busy = false;
+                let full = n.disk.full_until.is_some_and(|u| now < u);
+                if !full {
+                    n.disk.full_until = None;
+                }
                 let mut appended = 0;
+                let mut done = None;
+                let mut failed = None;
+                let mut reach = n.disk.fail_sync.take();
                 while n.disk.queue.front().is_some_and(|(s, _)| *s <= upto) {
-                    let Some((_, op)) = n.disk.queue.pop_front() else {
+                    let Some((seq, op)) = n.disk.queue.pop_front() else {
                         break;
                     };
+                    if let Some(left) = reach.as_mut() {
+                        // The fsync fails: what reached the disk stays there, unacknowledged.
+                        if *left > 0 && op != PersistOp::Probe {
+                            *left -= 1;
+                            n.disk.write(node, op, &mut self.checker);
+                        } else {
+                            *left = 0;
+                        }
+                        if failed.is_none() {
+                            failed = Some((seq, PersistFailure::Failed));
+                        }
+                        continue;
+                    }
+                    if full && (op == PersistOp::Probe || needs_room(&op)) {
+                        // No room: nothing of this op is written; the rest is dropped.
+                        if op != PersistOp::Probe {
+                            *self
+                                .disk_outcomes
+                                .entry("write undone: no room")
+                                .or_default() += 1;
+                        }
+                        failed = Some((seq, PersistFailure::NoSpace));
+                        n.disk.fail();
+                        break;
+                    }
                     if matches!(op, PersistOp::Append(_)) {
                         appended += 1;
                     }
                     n.disk.write(node, op, &mut self.checker);
+                    done = Some(seq);
+                }
+                if let Some((seq, PersistFailure::Failed)) = failed {
+                    // Reported at the batch's first op: none of it is known durable.
+                    done = None;
+                    n.disk.fail();
+                    failed = Some((seq, PersistFailure::Failed));
                 }
                 if snap_count > 0 && n.disk.snaps.is_none() {
                     n.disk.snaps = Some(snapshot::SnapSchedule::new(snap_count, self.rng.gen()));
                 }
                 let mut taken = false;
                 if let Some(p) = n.peer.as_mut() {
-                    p.persisted(upto, now);
+                    if let Some(d) = done {
+                        p.persisted(d, now);
+                    }
+                    if let Some((seq, why)) = failed {
+                        p.persist_failed(seq, why, now);
+                    }
                     // A periodic snapshot of the committed tree keeps restarts short, on the
-                    // schedule zkserver follows.
+                    // schedule zkserver follows (not while the disk has no room for it).
                     if let Some(s) = n.disk.snaps.as_mut() {
                         s.logged(appended);
-                        if s.due() {
+                        if s.due() && !full {
                             n.disk.take_snapshot(&p.server().tree);
                             taken = true;
                         }
@@ -1997,5 +2124,6 @@ fn persist_label(op: &PersistOp) -> String {
         PersistOp::SnapshotInstall { zxid } => format!("install snapshot at {zxid}"),
         PersistOp::AcceptedEpoch(e) => format!("acceptedEpoch = {e}"),
         PersistOp::CurrentEpoch(e) => format!("currentEpoch = {e}"),
+        PersistOp::Probe => "probe: is there room again?".into(),
     }
 }

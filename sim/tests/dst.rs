@@ -109,7 +109,7 @@ impl Workload {
 }
 
 /// The faults, by the number the fault phase draws.
-const FAULTS: [&str; 16] = [
+const FAULTS: [&str; 18] = [
     "kill",
     "kill",
     "restart",
@@ -126,6 +126,8 @@ const FAULTS: [&str; 16] = [
     "crash mid group commit",
     "start every server down",
     "bit flip in the newest snapshot",
+    "disk full for a while",
+    "failed fsync",
 ];
 
 type Faults = BTreeMap<&'static str, u64>;
@@ -156,6 +158,9 @@ fn run_seed(seed: u64, faults: &mut Faults) -> Result<(u64, Vec<(Invariant, u64)
     cfg.trace = std::env::var("DST_TRACE").is_ok();
     let mut sim = Sim::new(cfg);
     let r = run_sim(&mut sim, &mut rng, faults).map(|steps| (steps, sim.checker.evaluated()));
+    for (what, n) in &sim.disk_outcomes {
+        *faults.entry(what).or_default() += n;
+    }
     if r.is_err() && sim.cfg.trace {
         let n: usize = std::env::var("DST_TRACE")
             .ok()
@@ -281,6 +286,16 @@ fn run_sim(sim: &mut Sim, rng: &mut ChaCha8Rng, faults: &mut Faults) -> Result<u
                         sim.restart(target);
                     }
                 }
+                16 => {
+                    // No room on the disk: the server undoes its unsynced writes, leaves the
+                    // quorum and rejoins when its probe finds room.
+                    sim.fill_disk(target, rng.gen_range(200..8_000));
+                }
+                17 => {
+                    // The next fsync fails (some of its writes on the disk all the same): the
+                    // server must stop, acknowledging none of them.
+                    sim.fail_next_fsync(target, rng.gen_range(0..4));
+                }
                 _ => {
                     for &id in &ids {
                         if sim.status(id) == Status::Down {
@@ -296,6 +311,7 @@ fn run_sim(sim: &mut Sim, rng: &mut ChaCha8Rng, faults: &mut Faults) -> Result<u
     }
     // Recovery: no more faults.
     sim.heal();
+    sim.heal_disks();
     for &id in &ids {
         match sim.status(id) {
             Status::Down => sim.start(id),

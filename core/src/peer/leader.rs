@@ -1034,7 +1034,20 @@ impl Peer {
             self.send_pings();
             self.check_syncs();
         }
-        // Session expiry.
+        if self.disk_full.is_some() {
+            // Expiring a session and reaping a container are writes: neither happens while
+            // the disk is full. Sessions live on (their clocks start again when it has room).
+            let every = self.cfg.server.container_check_interval.max(1);
+            let l = self.leader();
+            let ids: Vec<SessionId> = l.sessions.iter().map(|(s, _)| *s).collect();
+            for s in ids {
+                l.sessions.touch_existing(s, now);
+            }
+            let none = l.sessions.expire(now);
+            debug_assert!(none.is_empty(), "no session expires while the disk is full");
+            l.next_container_check = now + every;
+            return;
+        }
         let expired = self.leader().sessions.expire(now);
         for session in expired {
             if self.counter_spent() {

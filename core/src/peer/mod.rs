@@ -28,6 +28,7 @@
 //! A standalone server is a leader of a one-server ensemble in epoch 0, with no election: the
 //! same broadcast code commits a write when its own disk has it.
 
+mod disk;
 pub mod election;
 mod leader;
 mod learner;
@@ -49,7 +50,7 @@ use leader::LeaderState;
 use learner::LearnerState;
 use messages::{Forwarded, Notification, PeerMsg, QuorumPacket, ServerState, Vote};
 use quorum::QuorumVerifier;
-pub use reason::{Notice, SnapshotProblem, StateReason};
+pub use reason::{HaltReason, Notice, SnapshotProblem, StateReason};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
@@ -256,7 +257,25 @@ pub enum PersistOp {
     },
     AcceptedEpoch(u32),
     CurrentEpoch(u32),
+    /// Nothing to write: check that the disk has room again (after a
+    /// [`PersistFailure::NoSpace`]), then `persisted(seq)` if it has, `persist_failed(seq,
+    /// NoSpace)` if not. The driver resumes carrying out ops with this one.
+    Probe,
 }
+
+/// Why the disk could not carry out a persist op (see [`Peer::persist_failed`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PersistFailure {
+    /// No room (ENOSPC, a quota, a file size limit). The driver has undone what the failed op
+    /// and those after it had begun to write: the files are as the last op reported done left
+    /// them.
+    NoSpace,
+    /// Anything else: an IO error, a failed fsync. What the files hold is unknown.
+    Failed,
+}
+
+/// How long a server with a full disk waits between two [`PersistOp::Probe`]s.
+pub const DISK_PROBE_MS: Millis = 1000;
 
 /// One thing the peer wants done.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -274,6 +293,11 @@ pub enum Output {
     /// Drop the quorum connection to `peer` (it timed out, or a new leader was chosen).
     Disconnect {
         peer: ServerId,
+    },
+    /// Stop this server: it can no longer promise that what it acknowledges is durable. The
+    /// peer does nothing more, whatever it is given.
+    Halt {
+        why: HaltReason,
     },
 }
 
@@ -450,6 +474,16 @@ enum Durable {
     SnapPiece(ServerId, u64),
     AcceptedEpoch(u32),
     CurrentEpoch(u32),
+    /// A [`PersistOp::Probe`] found room on the disk.
+    Probe,
+}
+
+/// A server whose disk is full: when it next asks the disk whether it has room again.
+#[derive(Clone, Copy, Debug)]
+struct DiskFull {
+    next_probe: Millis,
+    /// The probe on its way to the disk.
+    probing: Option<u64>,
 }
 
 /// One ZooKeeper server.
@@ -508,6 +542,10 @@ pub struct Peer {
     /// and when the last one failed — so that a learner that cannot sync with a leader (its
     /// stream is unreadable, say) does not reconnect in a tight loop.
     failed_syncs: Option<(ServerId, u32, Millis)>,
+    /// The disk had no room for a write: writes are refused until a probe finds room.
+    disk_full: Option<DiskFull>,
+    /// The server stopped itself (see [`Output::Halt`]).
+    halted: Option<HaltReason>,
 }
 
 impl Peer {
@@ -569,6 +607,8 @@ impl Peer {
             looking_since: now,
             ro_sessions: BTreeSet::new(),
             failed_syncs: None,
+            disk_full: None,
+            halted: None,
             cfg,
         };
         if p.cfg.standalone {
@@ -594,9 +634,17 @@ impl Peer {
     pub fn last_committed(&self) -> Zxid {
         self.commit_point
     }
-    /// Serving reads only, out of a quorum (`readonlymode.enabled`).
+    /// Serving reads only, out of a quorum (`readonlymode.enabled`), or with a full disk.
     pub fn is_read_only(&self) -> bool {
         self.server.read_only
+    }
+    /// The disk had no room for a write and has not been found to have room since.
+    pub fn is_disk_full(&self) -> bool {
+        self.disk_full.is_some()
+    }
+    /// Why the server stopped itself, if it did.
+    pub fn halted(&self) -> Option<HaltReason> {
+        self.halted
     }
     pub fn durable(&self) -> Zxid {
         self.durable
@@ -848,7 +896,9 @@ impl Peer {
             }
         };
         if self.state() == ServerState::Looking {
-            add(self.election.deadline());
+            if self.disk_full.is_none() {
+                add(self.election.deadline());
+            }
             add(self.read_only_starts());
         }
         if let Some(l) = self.role.leader() {
@@ -857,18 +907,28 @@ impl Peer {
         if let Some(l) = self.role.learner() {
             add(Some(l.deadline(&self.cfg)));
         }
+        if let Some(f) = self.disk_full.filter(|f| f.probing.is_none()) {
+            add(Some(f.next_probe));
+        }
+        if self.halted.is_some() {
+            return None;
+        }
         d
     }
 
     pub fn tick(&mut self, now: Millis) {
         self.now = now;
+        if self.halted.is_some() {
+            return;
+        }
+        self.probe_disk();
         if self.read_only_starts().is_some_and(|at| at <= now) {
             // ZooKeeper's QuorumPeer starts its ReadOnlyZooKeeperServer after
             // max(2000, tickTime) ms of looking.
             self.server.read_only = true;
             self.event(PeerEvent::Notice(Notice::ReadOnly));
         }
-        if self.state() == ServerState::Looking {
+        if self.state() == ServerState::Looking && self.disk_full.is_none() {
             let me = self.me();
             let mut out = Vec::new();
             self.election.timeout(now, &me, &self.cfg.quorum, &mut out);
@@ -888,9 +948,10 @@ impl Peer {
     /// The disk has done every persist op up to `seq`.
     pub fn persisted(&mut self, seq: u64, now: Millis) {
         self.now = now;
-        if seq <= self.persisted_seq {
+        if seq <= self.persisted_seq || self.halted.is_some() {
             return;
         }
+        let mut room = false;
         self.persisted_seq = seq;
         let mut epochs = Vec::new();
         let mut piece_acks = Vec::new();
@@ -904,7 +965,11 @@ impl Peer {
                 Durable::SnapPiece(leader, bytes) => piece_acks.push((leader, bytes)),
                 Durable::AcceptedEpoch(e) => epochs.push((true, e)),
                 Durable::CurrentEpoch(e) => epochs.push((false, e)),
+                Durable::Probe => room = true,
             }
+        }
+        if room {
+            self.disk_space_back();
         }
         for (leader, bytes) in piece_acks {
             self.learner_snap_piece_durable(leader, bytes);
@@ -1049,6 +1114,9 @@ impl Peer {
     /// A message from another server.
     pub fn message(&mut self, from: ServerId, msg: PeerMsg, now: Millis) {
         self.now = now;
+        if self.halted.is_some() {
+            return;
+        }
         match msg {
             PeerMsg::Election(n) => self.notification(from, n),
             PeerMsg::Quorum(p) => {
@@ -1083,6 +1151,9 @@ impl Peer {
     /// learner that does not acknowledge pieces itself, such as Apache ZooKeeper).
     pub fn snap_written(&mut self, peer: ServerId, bytes: u64, now: Millis) {
         self.now = now;
+        if self.halted.is_some() {
+            return;
+        }
         if self.role.leader().is_some() {
             self.leader_snap_written(peer, bytes);
         }
@@ -1093,6 +1164,9 @@ impl Peer {
     /// action: notifications are re-sent).
     pub fn link_down(&mut self, peer: ServerId, now: Millis) {
         self.now = now;
+        if self.halted.is_some() {
+            return;
+        }
         // A FOLLOWERINFO held while looking came on the connection that just closed: there is
         // no one to answer any more.
         self.held_infos.retain(|(sid, _)| *sid != peer);
@@ -1114,7 +1188,8 @@ impl Peer {
 
     /// FastLeaderElection's receiver: every notification comes here, in any state.
     fn notification(&mut self, from: ServerId, n: Notification) {
-        if self.cfg.standalone {
+        // A server with a full disk is out of elections: to the others it is down.
+        if self.cfg.standalone || self.disk_full.is_some() {
             return;
         }
         let voter = self.cfg.quorum.is_voter(from);
@@ -1281,6 +1356,13 @@ impl Peer {
         self.stop_read_only();
         self.looking_since = self.now;
         self.state_changed(from, why);
+        if self.disk_full.is_none() {
+            self.start_election();
+        }
+    }
+
+    /// Starts FastLeaderElection's round (this server is looking).
+    fn start_election(&mut self) {
         let me = self.me();
         let mut out = Vec::new();
         self.election.start(self.now, &me, &mut out);
@@ -1304,7 +1386,7 @@ impl Peer {
     /// `maxClientCnxns`.
     pub fn accept(&mut self, conn: ConnId, addr: &str, now: Millis) -> bool {
         self.now = now;
-        if !self.is_serving() && !self.server.read_only {
+        if self.halted.is_some() || (!self.is_serving() && !self.server.read_only) {
             self.out.push_back(Output::Client(ClientOutput::Close {
                 conn,
                 reason: "this server is not serving clients: it is not in a quorum".into(),
@@ -1321,6 +1403,9 @@ impl Peer {
 
     pub fn connect(&mut self, conn: ConnId, req: &ConnectRequest, now: Millis) {
         self.now = now;
+        if self.halted.is_some() {
+            return;
+        }
         if self.server.read_only {
             self.connect_read_only(conn, req);
             self.drain_self();
@@ -1361,7 +1446,17 @@ impl Peer {
     /// A session on the read-only server: only clients that allow read-only mode, with a local
     /// session (ZooKeeper's ReadOnlyZooKeeperServer does the same).
     fn connect_read_only(&mut self, conn: ConnId, req: &ConnectRequest) {
-        if req.read_only != Some(true) {
+        // A standalone server whose disk is full keeps the sessions it has: they reconnect.
+        let keeps_sessions = self.disk_full.is_some() && self.role.leader().is_some();
+        if req.read_only != Some(true) && !(keeps_sessions && req.session_id.0 != 0) {
+            if keeps_sessions {
+                self.server.refuse(
+                    &mut self.scratch,
+                    conn,
+                    "the disk is full: no new sessions until it has room",
+                );
+                return;
+            }
             self.server.refuse(
                 &mut self.scratch,
                 conn,
@@ -1377,8 +1472,10 @@ impl Peer {
                 self.ro_sessions.insert(session);
                 self.established(conn, session);
             }
-            ConnectAction::Revalidate { session, .. } => {
-                if self.ro_sessions.contains(&session) {
+            ConnectAction::Revalidate { session, timeout } => {
+                if self.ro_sessions.contains(&session)
+                    || (keeps_sessions && self.leader_revalidate(session, timeout, self.cfg.id))
+                {
                     self.established(conn, session);
                 } else {
                     self.server.session_invalid(&mut self.scratch, conn);
@@ -1389,7 +1486,14 @@ impl Peer {
 
     pub fn request(&mut self, conn: ConnId, xid: i32, req: Request, now: Millis) {
         self.now = now;
+        if self.halted.is_some() {
+            return;
+        }
         if self.server.read_only {
+            if let (Some(l), Some(s)) = (self.role.leader_mut(), self.server.session_of(conn)) {
+                // A standalone server with a full disk: its sessions live on.
+                l.sessions.touch_existing(s, now);
+            }
             // Reads are answered; writes and syncs get NotReadOnly; closeSession ends the
             // local session.
             if req == Request::CloseSession {

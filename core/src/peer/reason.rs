@@ -59,6 +59,9 @@ pub enum StateReason {
         our_epoch: u32,
         our_zxid: Zxid,
     },
+    /// The disk is full: a server that cannot log cannot follow or lead, so it leaves the
+    /// quorum (and takes no part in elections) until the disk has room again.
+    DiskFull,
 }
 
 /// How a snapshot streamed after SNAP was broken.
@@ -159,6 +162,10 @@ impl fmt::Display for StateReason {
                 "follower {follower} is ahead of the leader (its epoch {epoch}, zxid {zxid}; \
                  ours {our_epoch}, {our_zxid})"
             ),
+            StateReason::DiskFull => write!(
+                f,
+                "the disk is full: out of the quorum and out of elections until it has room"
+            ),
         }
     }
 }
@@ -176,6 +183,42 @@ pub enum Notice {
     Serving { leader: ServerId, epoch: u32 },
     /// Out of a quorum for long enough, a server serves reads to read-only clients.
     ReadOnly,
+    /// The disk had no room for what the server had to write: the writes in flight were undone
+    /// and not applied; writes are refused (NotReadOnly) until the disk has room again. A
+    /// standalone server goes on serving reads.
+    DiskFull,
+    /// The disk has room again: writes are accepted (an ensemble member rejoins by election).
+    DiskSpaceBack,
+    /// The server stopped itself.
+    Halted { why: HaltReason },
+}
+
+/// Why a server stops itself: it could no longer promise that what it acknowledges is durable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum HaltReason {
+    /// Writing or syncing the disk failed. After a failed fsync what the files hold is unknown,
+    /// and a second fsync proves nothing (the kernel may have dropped the pages it could not
+    /// write), so the server stops; a restart recovers from what the files do hold.
+    DiskFailed,
+    /// The disk filled while a TRUNC or a SNAP from the leader was replacing this server's
+    /// history: what it holds in memory no longer matches its files.
+    DiskFullMidSync,
+}
+
+impl fmt::Display for HaltReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HaltReason::DiskFailed => write!(
+                f,
+                "the disk failed: stopping rather than acknowledge what may not be durable"
+            ),
+            HaltReason::DiskFullMidSync => write!(
+                f,
+                "the disk filled while the leader's TRUNC or SNAP was replacing this server's \
+                 history: stopping, for memory no longer matches the files"
+            ),
+        }
+    }
 }
 
 impl fmt::Display for Notice {
@@ -194,6 +237,13 @@ impl fmt::Display for Notice {
                 f,
                 "read-only mode: out of a quorum, serving reads to read-only clients"
             ),
+            Notice::DiskFull => write!(
+                f,
+                "the disk is full: the writes in flight were undone; refusing writes until it \
+                 has room"
+            ),
+            Notice::DiskSpaceBack => write!(f, "the disk has room again: accepting writes"),
+            Notice::Halted { why } => write!(f, "{why}"),
         }
     }
 }

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use zk_core::acl::Acl;
 use zk_core::output::ClientOutput;
-use zk_core::peer::{Output, Peer, PeerConfig, PersistOp, Restored};
+use zk_core::peer::{HaltReason, Output, Peer, PeerConfig, PersistFailure, PersistOp, Restored};
 use zk_core::request::*;
 use zk_core::server::ServerConfig;
 use zk_core::stat::Stat;
@@ -23,6 +23,13 @@ pub struct Harness {
     /// Leave appends unpersisted until `flush`.
     pub hold_disk: bool,
     held: Vec<u64>,
+    /// The disk has no room: every op fails with NoSpace (a probe too) until this is cleared.
+    pub disk_full: bool,
+    /// Every write batch fails as a failed fsync does.
+    pub fsync_fails: bool,
+    /// After a failure, ops are dropped until the next probe (the driver's contract).
+    discarding: bool,
+    pub halted: Option<HaltReason>,
 }
 
 impl Harness {
@@ -55,6 +62,10 @@ impl Harness {
             next_xid: BTreeMap::new(),
             hold_disk: false,
             held: Vec::new(),
+            disk_full: false,
+            fsync_fails: false,
+            discarding: false,
+            halted: None,
         }
     }
 
@@ -65,17 +76,40 @@ impl Harness {
                 return;
             }
             let mut durable = None;
+            let mut failed = None;
             for o in outs {
                 match o {
                     Output::Client(c) => self.inbox.entry(c.conn()).or_default().push(c),
                     Output::Persist { seq, op } => {
+                        if op == PersistOp::Probe {
+                            self.discarding = false;
+                        } else if self.discarding {
+                            continue;
+                        }
+                        if self.disk_full || self.fsync_fails {
+                            failed = Some(seq);
+                            self.discarding = op != PersistOp::Probe;
+                            continue;
+                        }
                         durable = Some(seq);
                         if let PersistOp::Append(e) = op {
                             self.log.push((*e).clone());
                         }
                     }
+                    Output::Halt { why } => self.halted = Some(why),
                     Output::Send { .. } | Output::Disconnect { .. } => {}
                 }
+            }
+            if let Some(seq) = failed {
+                if let Some(z) = durable.take().filter(|z| *z < seq) {
+                    self.s.persisted(z, self.now);
+                }
+                let why = if self.fsync_fails {
+                    PersistFailure::Failed
+                } else {
+                    PersistFailure::NoSpace
+                };
+                self.s.persist_failed(seq, why, self.now);
             }
             if let Some(z) = durable {
                 if self.hold_disk {

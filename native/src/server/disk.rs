@@ -14,7 +14,7 @@ use std::sync::{mpsc as std_mpsc, Arc};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tracing::{info, warn};
-use zk_core::peer::PersistOp;
+use zk_core::peer::{PersistFailure, PersistOp};
 use zk_core::Zxid;
 
 /// A snapshot file complete and fsynced by the snapshot thread, to be put in place by the disk
@@ -96,6 +96,8 @@ pub fn spawn(mut storage: Storage, peer: mpsc::UnboundedSender<Input>) -> DiskHa
     std::thread::Builder::new()
         .name("zk-disk".into())
         .spawn(move || {
+            // After a failure, ops are dropped until the peer's next probe (its contract).
+            let mut discarding = false;
             while let Ok(job) = rx.recv() {
                 let mut jobs = vec![job];
                 while let Ok(j) = rx.try_recv() {
@@ -124,48 +126,19 @@ pub fn spawn(mut storage: Storage, peer: mpsc::UnboundedSender<Input>) -> DiskHa
                     vec![persist, after]
                 };
                 for group in groups {
-                    let mut ops: Vec<PersistOp> = Vec::new();
-                    let mut last_seq = None;
+                    let mut ops: Vec<(u64, PersistOp)> = Vec::new();
                     let mut stop = false;
                     let mut after: Vec<Job> = Vec::new();
                     for j in group {
                         match j {
-                            Job::Persist(batch) => {
-                                for (seq, op) in batch {
-                                    last_seq = Some(seq);
-                                    ops.push(op);
-                                }
-                            }
+                            Job::Persist(batch) => ops.extend(batch),
                             Job::Stop => stop = true,
                             other => after.push(other),
                         }
                     }
-                    if !ops.is_empty() {
-                        let appends = ops
-                            .iter()
-                            .filter(|o| matches!(o, PersistOp::Append(_)))
-                            .count() as u64;
-                        let t = Instant::now();
-                        if let Err(e) = storage.apply(&ops) {
-                            let _ = peer.send(Input::DiskFailed(format!(
-                                "writing the transaction log failed: {e}"
-                            )));
-                            return;
-                        }
-                        s.fsyncs.fetch_add(1, Ordering::Relaxed);
-                        s.appends.fetch_add(appends, Ordering::Relaxed);
-                        let took = t.elapsed();
-                        s.fsync_micros
-                            .fetch_add(took.as_micros() as u64, Ordering::Relaxed);
-                        let _ = peer.send(Input::Disk(DiskMetric::Fsync {
-                            ms: took.as_millis() as u64,
-                            appends,
-                        }));
-                        if let Some(seq) = last_seq {
-                            if peer.send(Input::Persisted { seq }).is_err() {
-                                return;
-                            }
-                        }
+                    if !ops.is_empty() && !carry_out(&mut storage, ops, &mut discarding, &peer, &s)
+                    {
+                        return;
                     }
                     for j in after {
                         snapshot_job(&mut storage, j, &snapshots, &peer);
@@ -178,6 +151,99 @@ pub fn spawn(mut storage: Storage, peer: mpsc::UnboundedSender<Input>) -> DiskHa
         })
         .expect("spawning the disk thread");
     DiskHandle { tx, stats }
+}
+
+/// Carries out persist ops in order: runs of writes with one fsync each, probes on their own.
+/// After a failure nothing more is done until the next probe. False when the peer loop is gone.
+fn carry_out(
+    storage: &mut Storage,
+    ops: Vec<(u64, PersistOp)>,
+    discarding: &mut bool,
+    peer: &mpsc::UnboundedSender<Input>,
+    stats: &DiskStats,
+) -> bool {
+    let mut run: Vec<(u64, PersistOp)> = Vec::new();
+    for (seq, op) in ops {
+        if op == PersistOp::Probe {
+            if !write_run(storage, std::mem::take(&mut run), discarding, peer, stats) {
+                return false;
+            }
+            *discarding = false;
+            let answer = match storage.has_room() {
+                Ok(true) => Input::Persisted { seq },
+                Ok(false) => Input::PersistFailed {
+                    seq,
+                    failure: PersistFailure::NoSpace,
+                    error: "the disk still has no room".into(),
+                },
+                Err(e) => Input::PersistFailed {
+                    seq,
+                    failure: PersistFailure::Failed,
+                    error: e.to_string(),
+                },
+            };
+            *discarding = !matches!(answer, Input::Persisted { .. });
+            if peer.send(answer).is_err() {
+                return false;
+            }
+        } else if !*discarding {
+            run.push((seq, op));
+        }
+    }
+    write_run(storage, run, discarding, peer, stats)
+}
+
+/// Writes ops with one fsync and reports how far it got.
+fn write_run(
+    storage: &mut Storage,
+    run: Vec<(u64, PersistOp)>,
+    discarding: &mut bool,
+    peer: &mpsc::UnboundedSender<Input>,
+    stats: &DiskStats,
+) -> bool {
+    if run.is_empty() || *discarding {
+        return true;
+    }
+    let (seqs, ops): (Vec<u64>, Vec<PersistOp>) = run.into_iter().unzip();
+    let appends = ops
+        .iter()
+        .filter(|o| matches!(o, PersistOp::Append(_)))
+        .count() as u64;
+    let t = Instant::now();
+    if let Err(f) = storage.apply_or_undo(&ops) {
+        *discarding = true;
+        if f.done > 0
+            && peer
+                .send(Input::Persisted {
+                    seq: seqs[f.done - 1],
+                })
+                .is_err()
+        {
+            return false;
+        }
+        let failed = Input::PersistFailed {
+            seq: seqs[f.done.min(seqs.len() - 1)],
+            failure: if f.no_space {
+                PersistFailure::NoSpace
+            } else {
+                PersistFailure::Failed
+            },
+            error: f.error.to_string(),
+        };
+        return peer.send(failed).is_ok();
+    }
+    stats.fsyncs.fetch_add(1, Ordering::Relaxed);
+    stats.appends.fetch_add(appends, Ordering::Relaxed);
+    let took = t.elapsed();
+    stats
+        .fsync_micros
+        .fetch_add(took.as_micros() as u64, Ordering::Relaxed);
+    let _ = peer.send(Input::Disk(DiskMetric::Fsync {
+        ms: took.as_millis() as u64,
+        appends,
+    }));
+    let last = seqs[seqs.len() - 1];
+    peer.send(Input::Persisted { seq: last }).is_ok()
 }
 
 /// What the snapshot thread is asked to do, with the disk thread's word for which history the

@@ -102,7 +102,12 @@ pub enum Input {
     Persisted {
         seq: u64,
     },
-    DiskFailed(String),
+    /// The disk could not do the op `seq` (see [`zk_core::peer::Peer::persist_failed`]).
+    PersistFailed {
+        seq: u64,
+        failure: zk_core::peer::PersistFailure,
+        error: String,
+    },
     /// How long the disk took (for `mntr` and Prometheus).
     Disk(DiskMetric),
     /// The snapshot thread finished a snapshot file: back to the disk thread to put in place.
@@ -156,6 +161,8 @@ struct Driver {
     disk: disk::DiskHandle,
     net: Option<QuorumHandle>,
     snap: SnapSchedule,
+    /// The peer halted ([`Output::Halt`]): the server stops.
+    halted: bool,
     /// The snapshot being taken, a piece per turn of the loop while requests go on.
     snapshot: Option<SnapshotWriter>,
     cfg: Arc<Config>,
@@ -232,9 +239,13 @@ impl Driver {
             }
             Input::Persisted { seq } => self.peer.persisted(seq, now),
             Input::SnapshotWritten(w) => self.disk.snapshot_written(w),
-            Input::DiskFailed(e) => {
-                error!("{e}");
-                return false;
+            Input::PersistFailed {
+                seq,
+                failure,
+                error: e,
+            } => {
+                error!("writing to the disk failed: {e}");
+                self.peer.persist_failed(seq, failure, now);
             }
             Input::Disk(m) => {
                 match m {
@@ -362,6 +373,10 @@ impl Driver {
                         n.disconnect(peer);
                     }
                 }
+                Output::Halt { why } => {
+                    error!("{why}");
+                    self.halted = true;
+                }
             }
         }
         if !ops.is_empty() {
@@ -418,7 +433,8 @@ impl Driver {
             info!("snapshot dropped: the server changed state");
             self.disk.snapshot_abort();
         }
-        if self.snapshot.is_none() && self.snap.due() {
+        // Not while the disk has no room: the log must be able to grow first.
+        if self.snapshot.is_none() && self.snap.due() && !self.peer.is_disk_full() {
             let tree = &self.peer.server().tree;
             let mut header = Vec::new();
             let w = SnapshotWriter::start(tree, false, &mut header);
@@ -601,6 +617,7 @@ pub async fn run(
 
     let mut d = Driver {
         snap: SnapSchedule::new(cfg.snap_count as u64, fastrand::u64(..)),
+        halted: false,
         snapshot: None,
         peer,
         start: Instant::now(),
@@ -681,6 +698,9 @@ pub async fn run(
             _ = std::future::ready(()), if d.snapshot.is_some() => {}
         }
         d.flush();
+        if d.halted {
+            return finish(d, false).await;
+        }
     }
     finish(d, true).await
 }

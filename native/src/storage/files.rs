@@ -129,6 +129,52 @@ pub(super) fn remove_all(dir: &Path, paths: &[PathBuf]) -> Result<(), StorageErr
     }
 }
 
+/// Gives `file` real blocks from `from` to `to` (zeros), as ZooKeeper's preallocation does by
+/// writing zeros: a disk with no room says so here, before any record is written, rather than
+/// at a later write into a sparse hole.
+pub(super) fn preallocate(file: &File, from: u64, to: u64) -> io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        let (Ok(off), Ok(len)) = (i64::try_from(from), i64::try_from(to.saturating_sub(from)))
+        else {
+            return Err(io::Error::from_raw_os_error(libc::EFBIG));
+        };
+        // SAFETY: the descriptor is open for as long as `file` is borrowed; posix_fallocate
+        // takes no pointers.
+        let rc = unsafe { libc::posix_fallocate(file.as_raw_fd(), off, len) };
+        match rc {
+            0 => return Ok(()),
+            // Filesystems that cannot preallocate: a sparse file, as before.
+            libc::EOPNOTSUPP | libc::EINVAL => {}
+            e => return Err(io::Error::from_raw_os_error(e)),
+        }
+    }
+    file.set_len(to)
+}
+
+/// The bytes an unprivileged writer may still use on the filesystem holding `dir`.
+pub(super) fn available_bytes(dir: &Path) -> Result<u64, StorageError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let c = std::ffi::CString::new(dir.as_os_str().as_bytes())
+            .map_err(|_| io_err("stat", dir)(io::Error::from(io::ErrorKind::InvalidInput)))?;
+        // SAFETY: `c` is a valid NUL-terminated path and `st` a properly sized out-parameter
+        // that statvfs fills in.
+        let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+        if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
+            return Err(io_err("stat", dir)(io::Error::last_os_error()));
+        }
+        Ok((st.f_bavail as u64).saturating_mul(st.f_frsize as u64))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
+        Ok(u64::MAX)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -117,6 +117,36 @@ impl Default for StorageOptions {
     }
 }
 
+/// [`Storage::apply_or_undo`] could not carry out every op.
+#[derive(Debug)]
+pub struct ApplyFailure {
+    /// How many of the ops were done (durably) before the failure.
+    pub done: usize,
+    /// The disk had no room, and what the failed ops began to write has been undone: the
+    /// files are as the `done` ops left them. Otherwise nothing is known of the files.
+    pub no_space: bool,
+    pub error: StorageError,
+}
+
+/// Where the log ended before a batch: what undoing the batch goes back to.
+#[derive(Clone, Debug)]
+struct LogMark {
+    file: Option<PathBuf>,
+    pos: u64,
+    last_logged: Zxid,
+}
+
+/// What the error says about the disk: no room (ENOSPC, a quota, a file size limit).
+fn is_no_space(e: &StorageError) -> bool {
+    match e {
+        StorageError::Io { source, .. } => matches!(
+            source.raw_os_error(),
+            Some(libc::ENOSPC) | Some(libc::EDQUOT) | Some(libc::EFBIG)
+        ),
+        _ => false,
+    }
+}
+
 /// What went wrong, with the file it went wrong in.
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
@@ -498,9 +528,97 @@ impl Storage {
                     self.sync_log(false)?;
                     self.write_epoch(CURRENT_EPOCH_FILE, *e)?;
                 }
+                // Nothing to write: the disk thread answers it (see `has_room`).
+                PersistOp::Probe => {}
             }
         }
         self.sync_log(false)
+    }
+
+    /// [`Storage::apply`], but a failure says how many ops were done first, and a disk with no
+    /// room has what the failed ops began to write undone (the log cut back to where it ended
+    /// after the last op done), so that no file is damaged and the server can go on once the
+    /// disk has room.
+    pub fn apply_or_undo(&mut self, ops: &[PersistOp]) -> Result<(), ApplyFailure> {
+        let mut mark = self.log_mark();
+        let mut done = 0;
+        for (i, op) in ops.iter().enumerate() {
+            match self.apply(std::slice::from_ref(op)) {
+                // Every op but an append ends with the log synced: everything up to it is
+                // done. Appends are done only at the sync that ends the batch.
+                Ok(()) if !matches!(op, PersistOp::Append(_)) => {
+                    done = i + 1;
+                    mark = self.log_mark();
+                }
+                Ok(()) => {}
+                Err(error) => return Err(self.undo(mark, done, error)),
+            }
+        }
+        self.sync_log(false)
+            .map_err(|error| self.undo(mark, done, error))
+    }
+
+    fn log_mark(&self) -> LogMark {
+        LogMark {
+            file: self.current.as_ref().map(|w| w.path.clone()),
+            pos: self.current.as_ref().map_or(0, |w| w.pos),
+            last_logged: self.last_logged,
+        }
+    }
+
+    /// After a failure: with no room on the disk, cuts the log back to `mark`.
+    fn undo(&mut self, mark: LogMark, done: usize, error: StorageError) -> ApplyFailure {
+        let mut no_space = is_no_space(&error);
+        if no_space {
+            if let Err(e) = self.cut_back(&mark) {
+                warn!("undoing a write the disk had no room for failed: {e}");
+                no_space = false;
+            }
+        }
+        ApplyFailure {
+            done,
+            no_space,
+            error,
+        }
+    }
+
+    fn cut_back(&mut self, mark: &LogMark) -> Result<(), StorageError> {
+        self.last_logged = mark.last_logged;
+        let Some(mut w) = self.current.take() else {
+            return Ok(());
+        };
+        if mark.file.as_ref() != Some(&w.path) {
+            // A file begun in the failed batch: it goes.
+            drop(w.file);
+            self.logs.retain(|_, p| *p != w.path);
+            fs::remove_file(&w.path).map_err(io_err("remove", &w.path))?;
+            files::fsync_dir(&self.log_dir)?;
+            return Ok(());
+        }
+        // Shrinking needs no room; the preallocated zeros go with what was written.
+        w.pending.clear();
+        w.file
+            .set_len(mark.pos)
+            .map_err(io_err("truncate", &w.path))?;
+        w.file.sync_all().map_err(io_err("fsync", &w.path))?;
+        w.pos = mark.pos;
+        w.allocated = mark.pos;
+        w.unsynced = false;
+        self.current = Some(w);
+        Ok(())
+    }
+
+    /// After the disk had no room: whether it has enough again for the log to grow by a
+    /// preallocation chunk (and a little more for an epoch file or a snapshot's start).
+    pub fn has_room(&self) -> Result<bool, StorageError> {
+        let chunk = self
+            .opts
+            .pre_alloc_size_kb
+            .saturating_mul(1024)
+            .max(64 * 1024);
+        let log = files::available_bytes(&self.log_dir)?;
+        let snap = files::available_bytes(&self.snap_dir)?;
+        Ok(log >= chunk + 64 * 1024 && snap >= 64 * 1024)
     }
 
     /// Writes a whole snapshot file of the committed tree at `zxid` (`bytes` from
@@ -852,10 +970,10 @@ impl Storage {
         if !w.pending.is_empty() {
             let end = w.pos + w.pending.len() as u64;
             if prealloc > 0 && end > w.allocated {
-                w.allocated = end.div_ceil(prealloc).saturating_mul(prealloc);
-                w.file
-                    .set_len(w.allocated)
+                let to = end.div_ceil(prealloc).saturating_mul(prealloc);
+                files::preallocate(&w.file, w.allocated, to)
                     .map_err(io_err("preallocate", &w.path))?;
+                w.allocated = to;
             }
             w.file
                 .seek(SeekFrom::Start(w.pos))
