@@ -13,7 +13,7 @@ use crate::index::LogIndex;
 use std::fmt::Write as _;
 use zk_core::peer::election::{Rule, VoteChange, NOBODY};
 use zk_core::peer::messages::{Forwarded, PeerMsg, QuorumPacket, Vote};
-use zk_core::peer::{Notice, PeerEvent, SnapshotProblem, StateReason};
+use zk_core::peer::{HaltReason, Notice, PeerEvent, SnapshotProblem, StateReason};
 use zk_core::request::Request;
 use zk_core::txn::{Txn, TxnEntry};
 use zk_core::ServerId;
@@ -855,6 +855,9 @@ pub fn state_reason(lang: Lang, why: &StateReason) -> String {
         } => format!(
             "follower {follower} 比 leader 更新（它的 epoch {epoch}、zxid {zxid}；本机 {our_epoch}、{our_zxid}）"
         ),
+        StateReason::DiskFull => {
+            "磁盘已满：退出 quorum，也不参加选举，直到磁盘重新有空间".into()
+        }
     }
 }
 
@@ -871,6 +874,19 @@ pub fn notice(lang: Lang, n: &Notice) -> String {
             format!("已在 epoch {epoch} 与 leader {leader} 同步：开始对外服务")
         }
         Notice::ReadOnly => "只读模式：不在 quorum 中，为只读客户端提供读服务".into(),
+        Notice::DiskFull => {
+            "磁盘已满：撤销尚未落盘的写入；在磁盘重新有空间之前拒绝写请求".into()
+        }
+        Notice::DiskSpaceBack => "磁盘重新有了空间：恢复接受写请求".into(),
+        Notice::Halted { why } => match why {
+            HaltReason::DiskFailed => {
+                "磁盘写入失败：服务器停止运行，不再确认任何可能未持久化的写入".into()
+            }
+            HaltReason::DiskFullMidSync => {
+                "leader 的 TRUNC 或 SNAP 正在替换本机历史时磁盘满了：内存与文件不再一致，服务器停止运行"
+                    .into()
+            }
+        },
     }
 }
 
