@@ -224,6 +224,42 @@ impl SnapSchedule {
     }
 }
 
+/// What a purge removes, by the zxids files are named for.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Purge {
+    pub snapshots: Vec<Zxid>,
+    pub logs: Vec<Zxid>,
+}
+
+/// Which files a purge removes (ZooKeeper's `PurgeTxnLog`, `autopurge.snapRetainCount`): every
+/// snapshot older than the `retain` newest readable ones (at least one is kept), and every log
+/// file holding only transactions before the oldest snapshot kept — the file a log is named
+/// for is its first transaction, so the newest one named at or before that snapshot stays.
+/// `snapshots`: (zxid, readable); `logs`: the zxids the log files are named for. With no
+/// readable snapshot nothing goes. Snapshots are removed before logs: a crash in between
+/// leaves logs without the snapshot before them, never a snapshot without the logs after it.
+pub fn purge_plan(snapshots: &[(Zxid, bool)], logs: &[Zxid], retain: usize) -> Purge {
+    let mut readable: Vec<Zxid> = snapshots.iter().filter(|s| s.1).map(|s| s.0).collect();
+    readable.sort_unstable_by(|a, b| b.cmp(a));
+    let Some(&oldest) = readable.get(retain.max(1) - 1).or(readable.last()) else {
+        return Purge::default();
+    };
+    let mut purge = Purge {
+        snapshots: snapshots
+            .iter()
+            .map(|s| s.0)
+            .filter(|z| *z < oldest)
+            .collect(),
+        logs: Vec::new(),
+    };
+    purge.snapshots.sort_unstable();
+    if let Some(base) = logs.iter().filter(|z| **z <= oldest).max() {
+        purge.logs = logs.iter().copied().filter(|z| z < base).collect();
+        purge.logs.sort_unstable();
+    }
+    purge
+}
+
 /// Writes the body of a snapshot of a tree in steps, while the tree keeps changing between
 /// them (see the module docs). Every step appends whole records, so each step's bytes can
 /// travel on their own.
@@ -828,6 +864,34 @@ impl SnapshotReader {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn purge_keeps_the_newest_readable_snapshots_and_the_logs_after_the_oldest_kept() {
+        let z = |n| Zxid(n);
+        let snaps = [(z(10), true), (z(20), true), (z(30), false), (z(40), true)];
+        let logs = [z(1), z(11), z(25), z(35)];
+        // Two readable kept: 40 and 20; the unreadable 30 between them stays; 10 goes. The
+        // log from 11 holds what follows 20.
+        assert_eq!(
+            purge_plan(&snaps, &logs, 2),
+            Purge {
+                snapshots: vec![z(10)],
+                logs: vec![z(1)],
+            }
+        );
+        // retain 0 keeps one.
+        assert_eq!(
+            purge_plan(&snaps, &logs, 0),
+            Purge {
+                snapshots: vec![z(10), z(20), z(30)],
+                logs: vec![z(1), z(11), z(25)],
+            }
+        );
+        // More asked for than there are: nothing goes.
+        assert_eq!(purge_plan(&snaps, &logs, 9), Purge::default());
+        // No readable snapshot: nothing goes.
+        assert_eq!(purge_plan(&[(z(5), false)], &logs, 3), Purge::default());
+    }
+
     use super::*;
     use crate::acl::{Acl, Id};
     use crate::txn::{Txn, TxnHeader};

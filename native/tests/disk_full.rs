@@ -44,7 +44,10 @@ impl Tmpfs {
 
 impl Drop for Tmpfs {
     fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(self.dir.path()).status();
+        let _ = Command::new("umount")
+            .arg("-l")
+            .arg(self.dir.path())
+            .status();
     }
 }
 
@@ -139,7 +142,10 @@ fn a_full_disk_refuses_writes_keeps_reads_and_loses_nothing() {
             }
         }
         let refused = refused.expect("the disk never filled");
-        eprintln!("{} writes acknowledged, then {refused} refused: the disk is full", acked.len());
+        eprintln!(
+            "{} writes acknowledged, then {refused} refused: the disk is full",
+            acked.len()
+        );
         // Reads go on; the refused write was not applied; writes stay refused.
         let (data, _) = c.get_data("/before").await.unwrap();
         assert_eq!(data, b"1");

@@ -358,8 +358,8 @@ impl SimDisk {
 
     /// A periodic snapshot of `tree`. Snapshots are named for their zxid, so one of the same
     /// zxid replaces that file; the two of highest zxid are kept (the newest may be older than
-    /// the tree a server restarted on, if it fell back), and the log keeps what follows the
-    /// older one.
+    /// the tree a server restarted on, if it fell back), and the log files that follow the
+    /// older one ([`snapshot::purge_plan`]).
     fn take_snapshot(&mut self, tree: &DataTree) {
         let z = tree.last_processed_zxid();
         let mut all: Vec<(Zxid, Arc<Vec<u8>>, bool)> = Vec::new();
@@ -377,12 +377,21 @@ impl SimDisk {
             self.snapshot_stream = stream;
         }
         self.older_snapshot = it.next();
-        let keep_after = self
-            .older_snapshot
-            .as_ref()
-            .map_or(Zxid(0), |(oz, _, _)| *oz);
-        self.log.retain(|e| e.zxid() > keep_after);
-        self.rebuild_bytes();
+        // zkserver's autopurge (snapRetainCount 2), by the core's plan: whole log files go,
+        // those holding only what the older snapshot has. The log rolls: the next append
+        // starts a new file, as zkserver's does once a snapshot is in place.
+        let snaps: Vec<(Zxid, bool)> = self
+            .snapshot
+            .iter()
+            .map(|(z, _)| (*z, true))
+            .chain(self.older_snapshot.iter().map(|(z, _, _)| (*z, true)))
+            .collect();
+        let logs: Vec<Zxid> = self.log_files.iter().map(|(z, _)| *z).collect();
+        let plan = snapshot::purge_plan(&snaps, &logs, 2);
+        self.log_files.retain(|(z, _)| !plan.logs.contains(z));
+        let first = self.log_files.first().map(|(z, _)| *z);
+        self.log.retain(|e| first.is_some_and(|f| e.zxid() >= f));
+        self.roll = true;
     }
 
     /// What a restarting server finds: the newest snapshot that reads back whole (chosen as

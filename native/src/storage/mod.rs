@@ -661,33 +661,27 @@ impl Storage {
     /// needed to replay from the oldest of them, and removes the rest.
     pub fn purge(&mut self, retain: usize) -> Result<PurgeReport, StorageError> {
         let mut report = PurgeReport::default();
-        let kept: Vec<Zxid> = self
+        let snaps: Vec<(Zxid, bool)> = self.snapshots.iter().map(|(z, ok)| (*z, *ok)).collect();
+        let logs: Vec<Zxid> = self.logs.keys().copied().collect();
+        let plan = snapshot::purge_plan(&snaps, &logs, retain);
+        // Snapshots first (see `purge_plan`).
+        report.snapshots = plan
             .snapshots
             .iter()
-            .rev()
-            .filter(|(_, ok)| **ok)
-            .map(|(z, _)| *z)
-            .take(retain.max(1))
+            .map(|z| self.snapshot_path(*z))
             .collect();
-        let Some(&oldest) = kept.last() else {
-            return Ok(report);
-        };
-        // Snapshots first: a crash in between leaves logs without a snapshot to start from,
-        // never a snapshot without the logs that follow it.
-        let old_snaps: Vec<Zxid> = self.snapshots.range(..oldest).map(|(z, _)| *z).collect();
-        report.snapshots = old_snaps.iter().map(|z| self.snapshot_path(*z)).collect();
         files::remove_all(&self.snap_dir, &report.snapshots)?;
-        for z in old_snaps {
-            self.snapshots.remove(&z);
+        for z in &plan.snapshots {
+            self.snapshots.remove(z);
         }
-        // The log file holding the first transaction after `oldest` starts at or before it.
-        if let Some(base) = self.logs.range(..=oldest).next_back().map(|(z, _)| *z) {
-            let old_logs: Vec<Zxid> = self.logs.range(..base).map(|(z, _)| *z).collect();
-            report.logs = old_logs.iter().map(|z| self.logs[z].clone()).collect();
-            files::remove_all(&self.log_dir, &report.logs)?;
-            for z in old_logs {
-                self.logs.remove(&z);
-            }
+        report.logs = plan
+            .logs
+            .iter()
+            .filter_map(|z| self.logs.get(z).cloned())
+            .collect();
+        files::remove_all(&self.log_dir, &report.logs)?;
+        for z in &plan.logs {
+            self.logs.remove(z);
         }
         if !report.snapshots.is_empty() || !report.logs.is_empty() {
             info!(
