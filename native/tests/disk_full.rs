@@ -70,8 +70,9 @@ fn fill(dir: &Path) -> PathBuf {
     path
 }
 
-fn start(dir: &Path, cfg: &Path, port: u16) -> Child {
-    let child = start_foreground(dir, cfg);
+fn start(dir: &Path, cfg: &Path, port: u16) -> Killed {
+    // Killed on every path, a failed start too.
+    let child = Killed(start_foreground(dir, cfg));
     let end = Instant::now() + Duration::from_secs(20);
     while Instant::now() < end {
         if zk_native::cli::four_letter("127.0.0.1", port, "ruok", Duration::from_millis(300))
@@ -116,7 +117,7 @@ fn a_full_disk_refuses_writes_keeps_reads_and_loses_nothing() {
         ),
     )
     .unwrap();
-    let server = Killed(start(logs.path(), &cfg, port));
+    let server = start(logs.path(), &cfg, port);
     let addr = format!("127.0.0.1:{port}");
     let value = vec![b'v'; 1000];
     let (acked, refused) = rt().block_on(async {
@@ -178,7 +179,7 @@ fn a_full_disk_refuses_writes_keeps_reads_and_loses_nothing() {
     );
     drop(server);
     // kill -9, then a restart on the same files: every acknowledged write is there.
-    let _server = Killed(start(logs.path(), &cfg, port));
+    let _server = start(logs.path(), &cfg, port);
     rt().block_on(async {
         let c = zk::Client::connect(&addr).await.unwrap();
         for p in &acked {

@@ -96,7 +96,6 @@ pub fn spawn(mut storage: Storage, peer: mpsc::UnboundedSender<Input>) -> DiskHa
     std::thread::Builder::new()
         .name("zk-disk".into())
         .spawn(move || {
-            // After a failure, ops are dropped until the peer's next probe (its contract).
             let mut discarding = false;
             while let Ok(job) = rx.recv() {
                 let mut jobs = vec![job];
@@ -136,8 +135,13 @@ pub fn spawn(mut storage: Storage, peer: mpsc::UnboundedSender<Input>) -> DiskHa
                             other => after.push(other),
                         }
                     }
-                    if !ops.is_empty() && !carry_out(&mut storage, ops, &mut discarding, &peer, &s)
-                    {
+                    let mut w = Writer {
+                        storage: &mut storage,
+                        discarding: &mut discarding,
+                        peer: &peer,
+                        stats: &s,
+                    };
+                    if !ops.is_empty() && !w.carry_out(ops) {
                         return;
                     }
                     for j in after {
@@ -153,97 +157,98 @@ pub fn spawn(mut storage: Storage, peer: mpsc::UnboundedSender<Input>) -> DiskHa
     DiskHandle { tx, stats }
 }
 
-/// Carries out persist ops in order: runs of writes with one fsync each, probes on their own.
-/// After a failure nothing more is done until the next probe. False when the peer loop is gone.
-fn carry_out(
-    storage: &mut Storage,
-    ops: Vec<(u64, PersistOp)>,
-    discarding: &mut bool,
-    peer: &mpsc::UnboundedSender<Input>,
-    stats: &DiskStats,
-) -> bool {
-    let mut run: Vec<(u64, PersistOp)> = Vec::new();
-    for (seq, op) in ops {
-        if op == PersistOp::Probe {
-            if !write_run(storage, std::mem::take(&mut run), discarding, peer, stats) {
-                return false;
-            }
-            *discarding = false;
-            let answer = match storage.has_room() {
-                Ok(true) => Input::Persisted { seq },
-                Ok(false) => Input::PersistFailed {
-                    seq,
-                    failure: PersistFailure::NoSpace,
-                    error: "the disk still has no room".into(),
-                },
-                Err(e) => Input::PersistFailed {
-                    seq,
-                    failure: PersistFailure::Failed,
-                    error: e.to_string(),
-                },
-            };
-            *discarding = !matches!(answer, Input::Persisted { .. });
-            if peer.send(answer).is_err() {
-                return false;
-            }
-        } else if !*discarding {
-            run.push((seq, op));
-        }
-    }
-    write_run(storage, run, discarding, peer, stats)
+/// The disk thread's state while it carries out persist ops.
+struct Writer<'a> {
+    storage: &'a mut Storage,
+    /// After a failure, ops are dropped until the peer's next probe (its contract).
+    discarding: &'a mut bool,
+    peer: &'a mpsc::UnboundedSender<Input>,
+    stats: &'a DiskStats,
 }
 
-/// Writes ops with one fsync and reports how far it got.
-fn write_run(
-    storage: &mut Storage,
-    run: Vec<(u64, PersistOp)>,
-    discarding: &mut bool,
-    peer: &mpsc::UnboundedSender<Input>,
-    stats: &DiskStats,
-) -> bool {
-    if run.is_empty() || *discarding {
-        return true;
-    }
-    let (seqs, ops): (Vec<u64>, Vec<PersistOp>) = run.into_iter().unzip();
-    let appends = ops
-        .iter()
-        .filter(|o| matches!(o, PersistOp::Append(_)))
-        .count() as u64;
-    let t = Instant::now();
-    if let Err(f) = storage.apply_or_undo(&ops) {
-        *discarding = true;
-        if f.done > 0
-            && peer
-                .send(Input::Persisted {
-                    seq: seqs[f.done - 1],
-                })
-                .is_err()
-        {
-            return false;
+impl Writer<'_> {
+    /// Carries out persist ops in order: runs of writes with one fsync each, probes on their
+    /// own. After a failure nothing more is done until the next probe. False when the peer
+    /// loop is gone.
+    fn carry_out(&mut self, ops: Vec<(u64, PersistOp)>) -> bool {
+        let mut run: Vec<(u64, PersistOp)> = Vec::new();
+        for (seq, op) in ops {
+            if op == PersistOp::Probe {
+                if !self.write_run(std::mem::take(&mut run)) {
+                    return false;
+                }
+                let answer = match self.storage.has_room() {
+                    Ok(true) => Input::Persisted { seq },
+                    Ok(false) => Input::PersistFailed {
+                        seq,
+                        failure: PersistFailure::NoSpace,
+                        error: "the disk still has no room".into(),
+                    },
+                    Err(e) => Input::PersistFailed {
+                        seq,
+                        failure: PersistFailure::Failed,
+                        error: e.to_string(),
+                    },
+                };
+                *self.discarding = !matches!(answer, Input::Persisted { .. });
+                if self.peer.send(answer).is_err() {
+                    return false;
+                }
+            } else if !*self.discarding {
+                run.push((seq, op));
+            }
         }
-        let failed = Input::PersistFailed {
-            seq: seqs[f.done.min(seqs.len() - 1)],
-            failure: if f.no_space {
-                PersistFailure::NoSpace
-            } else {
-                PersistFailure::Failed
-            },
-            error: f.error.to_string(),
-        };
-        return peer.send(failed).is_ok();
+        self.write_run(run)
     }
-    stats.fsyncs.fetch_add(1, Ordering::Relaxed);
-    stats.appends.fetch_add(appends, Ordering::Relaxed);
-    let took = t.elapsed();
-    stats
-        .fsync_micros
-        .fetch_add(took.as_micros() as u64, Ordering::Relaxed);
-    let _ = peer.send(Input::Disk(DiskMetric::Fsync {
-        ms: took.as_millis() as u64,
-        appends,
-    }));
-    let last = seqs[seqs.len() - 1];
-    peer.send(Input::Persisted { seq: last }).is_ok()
+
+    /// Writes ops with one fsync and reports how far it got.
+    fn write_run(&mut self, run: Vec<(u64, PersistOp)>) -> bool {
+        if run.is_empty() || *self.discarding {
+            return true;
+        }
+        let (seqs, ops): (Vec<u64>, Vec<PersistOp>) = run.into_iter().unzip();
+        let appends = ops
+            .iter()
+            .filter(|o| matches!(o, PersistOp::Append(_)))
+            .count() as u64;
+        let t = Instant::now();
+        if let Err(f) = self.storage.apply_or_undo(&ops) {
+            *self.discarding = true;
+            if f.done > 0
+                && self
+                    .peer
+                    .send(Input::Persisted {
+                        seq: seqs[f.done - 1],
+                    })
+                    .is_err()
+            {
+                return false;
+            }
+            let failed = Input::PersistFailed {
+                seq: seqs[f.done.min(seqs.len() - 1)],
+                failure: if f.no_space {
+                    PersistFailure::NoSpace
+                } else {
+                    PersistFailure::Failed
+                },
+                error: f.error.to_string(),
+            };
+            return self.peer.send(failed).is_ok();
+        }
+        let stats = self.stats;
+        stats.fsyncs.fetch_add(1, Ordering::Relaxed);
+        stats.appends.fetch_add(appends, Ordering::Relaxed);
+        let took = t.elapsed();
+        stats
+            .fsync_micros
+            .fetch_add(took.as_micros() as u64, Ordering::Relaxed);
+        let _ = self.peer.send(Input::Disk(DiskMetric::Fsync {
+            ms: took.as_millis() as u64,
+            appends,
+        }));
+        let last = seqs[seqs.len() - 1];
+        self.peer.send(Input::Persisted { seq: last }).is_ok()
+    }
 }
 
 /// What the snapshot thread is asked to do, with the disk thread's word for which history the
