@@ -224,6 +224,97 @@ impl SnapSchedule {
     }
 }
 
+/// One step of a periodic snapshot, for the driver to carry out (see [`Snapshotter`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SnapStep {
+    /// A snapshot labelled `zxid` begins, with these first bytes of its body.
+    Begin { zxid: Zxid, bytes: Vec<u8> },
+    /// The next bytes of its body.
+    Piece(Vec<u8>),
+    /// The body is complete; `digest` is the tree's at the last transaction it had applied
+    /// then (what the file records after its seal).
+    End { digest: Option<(Zxid, u64)> },
+    /// The snapshot under way is dropped.
+    Abort,
+}
+
+/// A server's periodic snapshots, as zkserver's peer loop and the simulator both take them:
+/// when one is due ([`SnapSchedule`]), a fuzzy walk of the live tree, `budget` bytes of output
+/// per step, while transactions go on being applied between steps. The driver writes what the
+/// steps hand it (framed as a file by [`FileFramer`]) and puts the file in place only if the
+/// history it belongs to was not replaced meanwhile (a TRUNC, a SNAP installed).
+#[derive(Clone, Debug)]
+pub struct Snapshotter {
+    schedule: SnapSchedule,
+    writer: Option<SnapshotWriter>,
+    budget: usize,
+}
+
+impl Snapshotter {
+    /// `draw`: the first roll of the schedule.
+    pub fn new(snap_count: u64, draw: u64, budget: usize) -> Snapshotter {
+        Snapshotter {
+            schedule: SnapSchedule::new(snap_count, draw),
+            writer: None,
+            budget: budget.max(1),
+        }
+    }
+
+    /// `n` more transactions were logged.
+    pub fn logged(&mut self, n: u64) {
+        self.schedule.logged(n);
+    }
+
+    /// A snapshot is due to begin.
+    pub fn due(&self) -> bool {
+        self.writer.is_none() && self.schedule.due()
+    }
+
+    /// A snapshot is being walked.
+    pub fn under_way(&self) -> bool {
+        self.writer.is_some()
+    }
+
+    /// Transactions to log before the next snapshot is due.
+    pub fn threshold(&self) -> u64 {
+        self.schedule.threshold()
+    }
+
+    /// The server's history or role changed under the snapshot: it is dropped.
+    pub fn abort(&mut self) -> Option<SnapStep> {
+        self.writer.take().map(|_| SnapStep::Abort)
+    }
+
+    /// The next steps: the beginning of a snapshot now due (not while `hold`: a disk with no
+    /// room, say; `draw` rolls the schedule for the one after), and a piece of the one under
+    /// way, with its end if that was the last.
+    pub fn step(&mut self, tree: &DataTree, hold: bool, draw: u64) -> Vec<SnapStep> {
+        let mut steps = Vec::new();
+        if self.writer.is_none() && self.schedule.due() && !hold {
+            let mut bytes = Vec::new();
+            let w = SnapshotWriter::start(tree, false, &mut bytes);
+            steps.push(SnapStep::Begin {
+                zxid: w.zxid(),
+                bytes,
+            });
+            self.writer = Some(w);
+            self.schedule.taken(draw);
+        }
+        if let Some(w) = self.writer.as_mut() {
+            let mut piece = Vec::with_capacity(self.budget.min(1 << 20) + 4096);
+            let done = w.step(tree, &mut piece, self.budget);
+            steps.push(SnapStep::Piece(piece));
+            if done {
+                steps.push(SnapStep::End {
+                    digest: tree.last_digest(),
+                });
+                self.writer = None;
+            }
+        }
+        steps
+    }
+}
+
 /// What a purge removes, by the zxids files are named for.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Purge {

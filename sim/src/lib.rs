@@ -81,6 +81,9 @@ pub struct SimConfig {
     pub commit_log_count: usize,
     /// Take a disk snapshot after this many applied transactions (0: never).
     pub snap_count: u64,
+    /// Bytes of snapshot a server writes per step of its walk (zkserver: 256 kB per turn of
+    /// its loop); small, so that a snapshot spans many events while the tree changes.
+    pub snap_budget: usize,
     /// Record the trace (the browser wants it; the fault search may not).
     pub trace: bool,
     /// Check invariants after every step.
@@ -124,6 +127,7 @@ impl SimConfig {
             disk: Latency { min: 1, max: 3 },
             commit_log_count: 500,
             snap_count: 0,
+            snap_budget: 1024,
             trace: true,
             check: true,
             read_only_mode: false,
@@ -199,8 +203,13 @@ pub struct SimDisk {
     /// A snapshot from the leader being written aside, piece by piece.
     receiving: Option<(Zxid, Vec<u8>)>,
     busy: bool,
-    /// When this server takes its next snapshot (with `snap_count` set).
-    snaps: Option<snapshot::SnapSchedule>,
+    /// This process's periodic snapshots (with `snap_count` set), as zkserver takes them.
+    snaps: Option<snapshot::Snapshotter>,
+    /// The snapshot file being written as the walk goes.
+    writing: Option<Writing>,
+    /// Counts the times the history was replaced (a TRUNC, a SNAP installed): a snapshot begun
+    /// in an older history is not put in place.
+    history: u64,
     /// The log as the bytes of ZooKeeper's transaction log files (`FileTxnLog`), named for
     /// their first zxid: what recovery reads at every start. A new file begins with every
     /// snapshot, as a server rolls its log.
@@ -215,6 +224,16 @@ pub struct SimDisk {
     /// After a failure, ops handed over are dropped until the next probe (the driver's
     /// contract, [`zk_core::peer::Peer::persist_failed`]).
     discarding: bool,
+}
+
+/// A snapshot file being written: its label, its bytes so far, its framing and the history it
+/// belongs to.
+#[derive(Clone, Debug)]
+struct Writing {
+    zxid: Zxid,
+    bytes: Vec<u8>,
+    framer: snapshot::FileFramer,
+    history: u64,
 }
 
 /// Whether `op` needs room on the disk (a truncation frees some; a probe writes nothing).
@@ -306,6 +325,7 @@ impl SimDisk {
                 self.log.push(e);
             }
             PersistOp::Truncate(z) => {
+                self.history += 1;
                 self.log.retain(|e| e.zxid() <= z);
                 self.rebuild_bytes();
             }
@@ -320,6 +340,7 @@ impl SimDisk {
             }
             PersistOp::SnapshotInstall { zxid } => match self.receiving.take() {
                 Some((z, buf)) if z == zxid => {
+                    self.history += 1;
                     self.snapshot = Some((zxid, Arc::new(buf)));
                     self.snapshot_stream = true;
                     self.older_snapshot = None;
@@ -356,19 +377,18 @@ impl SimDisk {
         }
     }
 
-    /// A periodic snapshot of `tree`. Snapshots are named for their zxid, so one of the same
-    /// zxid replaces that file; the two of highest zxid are kept (the newest may be older than
-    /// the tree a server restarted on, if it fell back), and the log files that follow the
-    /// older one ([`snapshot::purge_plan`]).
-    fn take_snapshot(&mut self, tree: &DataTree) {
-        let z = tree.last_processed_zxid();
+    /// A periodic snapshot file labelled `z`, complete, put in place. Snapshots are named for
+    /// their zxid, so one of the same zxid replaces that file; the two of highest zxid are kept
+    /// (the newest may be older than the tree a server restarted on, if it fell back), and the
+    /// log files that follow the older one ([`snapshot::purge_plan`]).
+    fn place_snapshot(&mut self, z: Zxid, file: Vec<u8>) {
         let mut all: Vec<(Zxid, Arc<Vec<u8>>, bool)> = Vec::new();
         if let Some((nz, d)) = self.snapshot.take() {
             all.push((nz, d, self.snapshot_stream));
         }
         all.extend(self.older_snapshot.take());
         all.retain(|(x, _, _)| *x != z);
-        all.push((z, Arc::new(snapshot::file_bytes(tree)), false));
+        all.push((z, Arc::new(file), false));
         all.sort_by_key(|(x, _, _)| std::cmp::Reverse(*x));
         all.truncate(2);
         let mut it = all.into_iter();
@@ -860,6 +880,9 @@ impl Sim {
         node.disk.busy = false;
         node.disk.discarding = false;
         node.disk.fail_sync = None;
+        // A new process: a new snapshot schedule, and the file being written is left behind.
+        node.disk.snaps = None;
+        node.disk.writing = None;
         node.tick_at = None;
         node.generation += 1;
         let conns: Vec<(ConnId, ClientId)> = std::mem::take(&mut node.conns).into_iter().collect();
@@ -1579,6 +1602,8 @@ impl Sim {
                     o => rest.push(o),
                 }
             }
+            let replaced = events.iter().any(|(_, e)| e.replaces_history_or_role());
+            self.snapshot_step(id, replaced);
             for (_, e) in events {
                 if e == PeerEvent::Notice(zk_core::peer::Notice::DiskSpaceBack) {
                     *self
@@ -1621,6 +1646,78 @@ impl Sim {
             }
             if disk_ops {
                 self.flush_disk(id);
+            }
+        }
+    }
+
+    /// One step of `id`'s periodic snapshot, as zkserver's peer loop takes it (the core's
+    /// [`snapshot::Snapshotter`]): a fuzzy walk of the live tree a budget at a time, the file's
+    /// bytes gathering as it goes; at its end the file is put in place unless the history was
+    /// replaced meanwhile. A change of role or history drops the one under way.
+    fn snapshot_step(&mut self, id: ServerId, replaced: bool) {
+        let now = self.now;
+        let due = self.nodes.get(&id).is_some_and(|n| {
+            n.disk
+                .snaps
+                .as_ref()
+                .is_some_and(|s| s.due() || s.under_way())
+                || replaced
+        });
+        if !due {
+            return;
+        }
+        let draw = self.rng.gen();
+        let Some(Node { disk, peer, .. }) = self.nodes.get_mut(&id) else {
+            return;
+        };
+        let (Some(snaps), Some(peer)) = (disk.snaps.as_mut(), peer.as_ref()) else {
+            return;
+        };
+        if replaced && snaps.abort().is_some() {
+            disk.writing = None;
+        }
+        let full = disk.full_until.is_some_and(|u| now < u);
+        let tree = &peer.server().tree;
+        for step in snaps.step(tree, full, draw) {
+            match step {
+                snapshot::SnapStep::Begin { zxid, bytes } => {
+                    let mut file = Vec::with_capacity(bytes.len() + 64);
+                    let mut framer = snapshot::FileFramer::start(&mut file);
+                    framer.body(&bytes);
+                    file.extend_from_slice(&bytes);
+                    disk.writing = Some(Writing {
+                        zxid,
+                        bytes: file,
+                        framer,
+                        history: disk.history,
+                    });
+                }
+                snapshot::SnapStep::Piece(bytes) => {
+                    if let Some(w) = disk.writing.as_mut() {
+                        w.framer.body(&bytes);
+                        w.bytes.extend_from_slice(&bytes);
+                    }
+                }
+                snapshot::SnapStep::End { digest } => {
+                    if let Some(mut w) = disk.writing.take() {
+                        // No room for the file: dropped, as zkserver drops one it cannot
+                        // write.
+                        if w.history == disk.history && !full {
+                            w.framer.finish(digest, tree.digest_enabled(), &mut w.bytes);
+                            let moved = tree.last_processed_zxid() > w.zxid;
+                            disk.place_snapshot(w.zxid, w.bytes);
+                            *self
+                                .disk_outcomes
+                                .entry(if moved {
+                                    "snapshot placed, fuzzy"
+                                } else {
+                                    "snapshot placed, still"
+                                })
+                                .or_default() += 1;
+                        }
+                    }
+                }
+                snapshot::SnapStep::Abort => disk.writing = None,
             }
         }
     }
@@ -1896,34 +1993,22 @@ impl Sim {
                     failed = Some((seq, PersistFailure::Failed));
                 }
                 if snap_count > 0 && n.disk.snaps.is_none() {
-                    n.disk.snaps = Some(snapshot::SnapSchedule::new(snap_count, self.rng.gen()));
+                    let budget = self.cfg.snap_budget;
+                    n.disk.snaps = Some(snapshot::Snapshotter::new(
+                        snap_count,
+                        self.rng.gen(),
+                        budget,
+                    ));
                 }
-                let mut taken = false;
+                if let Some(s) = n.disk.snaps.as_mut() {
+                    s.logged(appended);
+                }
                 if let Some(p) = n.peer.as_mut() {
                     if let Some(d) = done {
                         p.persisted(d, now);
                     }
                     if let Some((seq, why)) = failed {
                         p.persist_failed(seq, why, now);
-                    }
-                    // A periodic snapshot of the committed tree keeps restarts short, on the
-                    // schedule zkserver follows (not while the disk has no room for it).
-                    if let Some(s) = n.disk.snaps.as_mut() {
-                        s.logged(appended);
-                        if s.due() && !full {
-                            n.disk.take_snapshot(&p.server().tree);
-                            taken = true;
-                        }
-                    }
-                }
-                if taken {
-                    let draw = self.rng.gen();
-                    if let Some(s) = self
-                        .nodes
-                        .get_mut(&node)
-                        .and_then(|n| n.disk.snaps.as_mut())
-                    {
-                        s.taken(draw);
                     }
                 }
                 self.flush_disk(node);

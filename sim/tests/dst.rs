@@ -155,6 +155,9 @@ fn run_seed(seed: u64, faults: &mut Faults) -> Result<(u64, Vec<(Invariant, u64)
     cfg.snap_count = rng.gen_range(20..200);
     // Small pieces, so that a SNAP streams over many round trips while faults strike.
     cfg.snap_piece = rng.gen_range(512..4096);
+    // Periodic snapshots walk the tree a little at a time while it changes (fuzzy, as
+    // zkserver's): restarts recover from them and the log after their label.
+    cfg.snap_budget = rng.gen_range(128..4096);
     cfg.trace = std::env::var("DST_TRACE").is_ok();
     let mut sim = Sim::new(cfg);
     let r = run_sim(&mut sim, &mut rng, faults).map(|steps| (steps, sim.checker.evaluated()));

@@ -371,6 +371,19 @@ pub enum PeerEvent {
     Notice(Notice),
 }
 
+impl PeerEvent {
+    /// Whether a periodic snapshot under way must be dropped: the server changed role, or its
+    /// history was replaced (a SNAP installed, a TRUNC).
+    pub fn replaces_history_or_role(&self) -> bool {
+        matches!(
+            self,
+            PeerEvent::State { .. }
+                | PeerEvent::SnapshotInstalled { .. }
+                | PeerEvent::Truncated { .. }
+        )
+    }
+}
+
 /// How a leader brings a learner up to date.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SyncMode {

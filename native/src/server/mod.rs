@@ -34,7 +34,7 @@ use zk_core::peer::messages::PeerMsg;
 use zk_core::peer::{Output, Peer, PeerConfig, PeerEvent};
 use zk_core::proto;
 use zk_core::request::{ConnectRequest, Request};
-use zk_core::snapshot::{SnapSchedule, SnapshotWriter};
+use zk_core::snapshot::{SnapStep, Snapshotter};
 use zk_core::{ConnId, Millis, ServerId};
 
 /// What a server is started with.
@@ -160,11 +160,10 @@ struct Driver {
     conns: HashMap<ConnId, ConnHandle>,
     disk: disk::DiskHandle,
     net: Option<QuorumHandle>,
-    snap: SnapSchedule,
+    /// Periodic snapshots: taken a piece per turn of the loop while requests go on.
+    snapper: Snapshotter,
     /// The peer halted ([`Output::Halt`]): the server stops.
     halted: bool,
-    /// The snapshot being taken, a piece per turn of the loop while requests go on.
-    snapshot: Option<SnapshotWriter>,
     cfg: Arc<Config>,
     totals: ServerTotals,
     data_dir: PathBuf,
@@ -359,7 +358,7 @@ impl Driver {
                 Output::Client(c) => self.send_client(c),
                 Output::Persist { seq, op } => {
                     if matches!(op, zk_core::peer::PersistOp::Append(_)) {
-                        self.snap.logged(1);
+                        self.snapper.logged(1);
                     }
                     ops.push((seq, op));
                 }
@@ -384,12 +383,7 @@ impl Driver {
         }
         let mut replaced = false;
         for (at, e) in self.peer.take_events() {
-            replaced |= matches!(
-                e,
-                PeerEvent::State { .. }
-                    | PeerEvent::SnapshotInstalled { .. }
-                    | PeerEvent::Truncated { .. }
-            );
+            replaced |= e.replaces_history_or_role();
             self.metrics.peer_event(&e, self.peer.state(), at);
             log_event(&e);
         }
@@ -429,32 +423,22 @@ impl Driver {
     /// TRUNC from a leader) drops the snapshot under way: the history it belongs to may be
     /// replaced.
     fn snapshot_step(&mut self, replaced: bool) {
-        if replaced && self.snapshot.take().is_some() {
+        if replaced && self.snapper.abort().is_some() {
             info!("snapshot dropped: the server changed state");
             self.disk.snapshot_abort();
         }
+        let tree = &self.peer.server().tree;
         // Not while the disk has no room: the log must be able to grow first.
-        if self.snapshot.is_none() && self.snap.due() && !self.peer.is_disk_full() {
-            let tree = &self.peer.server().tree;
-            let mut header = Vec::new();
-            let w = SnapshotWriter::start(tree, false, &mut header);
-            info!(
-                "taking a snapshot at {} ({} znodes)",
-                w.zxid(),
-                tree.node_count()
-            );
-            self.disk.snapshot_begin(w.zxid(), header);
-            self.snapshot = Some(w);
-            self.snap.taken(fastrand::u64(..));
-        }
-        if let Some(w) = self.snapshot.as_mut() {
-            let mut piece = Vec::with_capacity(SNAPSHOT_PIECE + 4096);
-            let done = w.step(&self.peer.server().tree, &mut piece, SNAPSHOT_PIECE);
-            self.disk.snapshot_piece(piece);
-            if done {
-                self.disk
-                    .snapshot_end(self.peer.server().tree.last_digest());
-                self.snapshot = None;
+        let hold = self.peer.is_disk_full();
+        for step in self.snapper.step(tree, hold, fastrand::u64(..)) {
+            match step {
+                SnapStep::Begin { zxid, bytes } => {
+                    info!("taking a snapshot at {zxid} ({} znodes)", tree.node_count());
+                    self.disk.snapshot_begin(zxid, bytes);
+                }
+                SnapStep::Piece(bytes) => self.disk.snapshot_piece(bytes),
+                SnapStep::End { digest } => self.disk.snapshot_end(digest),
+                SnapStep::Abort => self.disk.snapshot_abort(),
             }
         }
     }
@@ -616,9 +600,8 @@ pub async fn run(
     stats::spawn_metrics(&cfg, tx.clone()).await;
 
     let mut d = Driver {
-        snap: SnapSchedule::new(cfg.snap_count as u64, fastrand::u64(..)),
+        snapper: Snapshotter::new(cfg.snap_count as u64, fastrand::u64(..), SNAPSHOT_PIECE),
         halted: false,
-        snapshot: None,
         peer,
         start: Instant::now(),
         conns: HashMap::new(),
@@ -695,7 +678,7 @@ pub async fn run(
                 d.peer.tick(now);
             }
             // A snapshot under way takes its next piece when nothing else is waiting.
-            _ = std::future::ready(()), if d.snapshot.is_some() => {}
+            _ = std::future::ready(()), if d.snapper.under_way() => {}
         }
         d.flush();
         if d.halted {
