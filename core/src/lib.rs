@@ -28,6 +28,7 @@ pub mod client;
 pub mod codec;
 pub mod config;
 pub mod digest;
+pub mod epochs;
 pub mod error;
 pub mod jute;
 pub mod legacy;

@@ -199,6 +199,9 @@ pub struct SimDisk {
     pub log: Vec<Arc<TxnEntry>>,
     pub accepted_epoch: u32,
     pub current_epoch: u32,
+    /// `currentEpoch.tmp`: a crash came between writing the new currentEpoch aside and
+    /// renaming it into place.
+    current_tmp: Option<Vec<u8>>,
     queue: VecDeque<(u64, PersistOp)>,
     /// A snapshot from the leader being written aside, piece by piece.
     receiving: Option<(Zxid, Vec<u8>)>,
@@ -456,6 +459,23 @@ impl SimDisk {
         };
         let tree = chosen.map_or_else(|| DataTree::new(extended_types), |(_, t)| t);
         let base = tree.last_processed_zxid();
+        // The epoch files, read as zkserver reads them.
+        let last = self.log.last().map_or(base, |e| e.zxid().max(base));
+        let found = zk_core::epochs::EpochFiles {
+            accepted: Some(zk_core::epochs::bytes(self.accepted_epoch)),
+            current: Some(zk_core::epochs::bytes(self.current_epoch)),
+            current_tmp: self.current_tmp.clone(),
+            updating: false,
+            log_epoch: last.epoch(),
+        };
+        let (accepted_epoch, current_epoch, ok) = match zk_core::epochs::recover(&found) {
+            Ok(e) => (e.accepted, e.current, ok),
+            Err(e) => (
+                self.accepted_epoch,
+                self.current_epoch,
+                Err(format!("the epoch files cannot be used: {e}")),
+            ),
+        };
         let restored = Restored {
             log: self
                 .log
@@ -464,8 +484,8 @@ impl SimDisk {
                 .map(|e| (**e).clone())
                 .collect(),
             tree,
-            accepted_epoch: self.accepted_epoch,
-            current_epoch: self.current_epoch,
+            accepted_epoch,
+            current_epoch,
         };
         (restored, ok)
     }
@@ -809,6 +829,10 @@ impl Sim {
         }
         let (restored, readable) = node.disk.restore(extended);
         let base = restored.tree.last_processed_zxid();
+        // What recovery decided is written back; the temporary file goes.
+        node.disk.accepted_epoch = restored.accepted_epoch;
+        node.disk.current_epoch = restored.current_epoch;
+        node.disk.current_tmp = None;
         if let Err(why) = readable {
             let v = check::violation(check::Invariant::Recoverable, format!("server {id}: {why}"));
             self.checker.violations.push(v);
@@ -1003,6 +1027,15 @@ impl Sim {
         let n = n.min(node.disk.queue.len());
         for (_, op) in node.disk.queue.drain(..n).collect::<Vec<_>>() {
             node.disk.write(id, op, &mut self.checker);
+        }
+        // Cut off while writing a currentEpoch: the new value is in the temporary file, not
+        // yet renamed into place.
+        if let Some((_, PersistOp::CurrentEpoch(e))) = node.disk.queue.front() {
+            node.disk.current_tmp = Some(zk_core::epochs::bytes(*e));
+            *self
+                .disk_outcomes
+                .entry("crash mid currentEpoch write")
+                .or_default() += 1;
         }
         self.kill(id);
         n

@@ -63,6 +63,7 @@ use std::io::{self, Seek, SeekFrom, Write};
 use std::ops::Bound::{Excluded, Unbounded};
 use std::path::{Path, PathBuf};
 use tracing::{info, warn};
+use zk_core::epochs;
 use zk_core::peer::{PersistOp, Restored};
 use zk_core::snapshot;
 use zk_core::tree::DataTree;
@@ -424,9 +425,7 @@ impl Storage {
         }
         // A currentEpoch written but not yet renamed into place when the server stopped: what
         // ZooKeeper falls back on if the log has gone past currentEpoch (`loadDataBase`).
-        let pending_current = read_epoch(&files::tmp_path(&snap_dir.join(CURRENT_EPOCH_FILE)))
-            .ok()
-            .flatten();
+        let pending_current = fs::read(files::tmp_path(&snap_dir.join(CURRENT_EPOCH_FILE))).ok();
         let removed = if read_only {
             Vec::new()
         } else {
@@ -854,55 +853,54 @@ impl Storage {
     /// its new epoch) sets currentEpoch to the log's epoch, as 3.4 did, and goes.
     fn load_epochs(
         &mut self,
-        pending: Option<u32>,
+        pending: Option<Vec<u8>>,
         report: &mut RecoveryReport,
     ) -> Result<(u32, u32), StorageError> {
-        let derived = self.last_logged.epoch();
-        let mut read = |name: &str| -> Result<u32, StorageError> {
-            let path = self.snap_dir.join(name);
-            match read_epoch(&path)? {
-                Some(e) => Ok(e),
-                None => {
-                    if !self.read_only {
-                        info!(file = %path.display(), epoch = derived, "epoch file missing: derived from the last zxid");
-                        files::write_atomic(&path, derived.to_string().as_bytes())?;
-                    }
-                    report.derived_epochs.push(path);
-                    Ok(derived)
-                }
+        let dir = self.snap_dir.clone();
+        let read = |name: &str| -> Result<Option<Vec<u8>>, StorageError> {
+            let path = dir.join(name);
+            match fs::read(&path) {
+                Ok(b) => Ok(Some(b)),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(io_err("read", &path)(e)),
             }
         };
-        let mut current = read(CURRENT_EPOCH_FILE)?;
-        let updating = self.snap_dir.join(UPDATING_EPOCH_FILE);
-        if updating.exists() {
-            info!(file = %updating.display(), epoch = derived, "updatingEpoch found: currentEpoch is the log's epoch");
-            current = derived;
-            if !self.read_only {
-                self.write_epoch(CURRENT_EPOCH_FILE, current)?;
-                files::remove_all(&self.snap_dir, &[updating])?;
-            }
-        }
-        if derived > current {
-            if let Some(e) = pending.filter(|e| *e >= derived) {
-                info!(
-                    epoch = e,
-                    "currentEpoch behind the log: taking the value of currentEpoch.tmp"
-                );
-                current = e;
-                if !self.read_only {
-                    self.write_epoch(CURRENT_EPOCH_FILE, current)?;
+        let updating = dir.join(UPDATING_EPOCH_FILE);
+        let found = epochs::EpochFiles {
+            accepted: read(ACCEPTED_EPOCH_FILE)?,
+            current: read(CURRENT_EPOCH_FILE)?,
+            current_tmp: pending,
+            updating: updating.exists(),
+            log_epoch: self.last_logged.epoch(),
+        };
+        let e = epochs::recover(&found).map_err(|e| match e {
+            epochs::EpochError::NotAnEpoch { file, content } => StorageError::BadEpochFile {
+                path: dir.join(file.name()),
+                content,
+            },
+            epochs::EpochError::OutOfOrder { accepted, current } => {
+                StorageError::EpochsOutOfOrder {
+                    dir: dir.clone(),
+                    accepted,
+                    current,
                 }
             }
+        })?;
+        for note in &e.notes {
+            info!("{note}");
+            if let epochs::EpochNote::Derived(file, _) = note {
+                report.derived_epochs.push(dir.join(file.name()));
+            }
         }
-        let accepted = read(ACCEPTED_EPOCH_FILE)?;
-        if accepted < current {
-            return Err(StorageError::EpochsOutOfOrder {
-                dir: self.snap_dir.clone(),
-                accepted,
-                current,
-            });
+        if !self.read_only {
+            for (file, epoch) in &e.write {
+                self.write_epoch(file.name(), *epoch)?;
+            }
+            if e.remove_updating {
+                files::remove_all(&dir, &[updating])?;
+            }
         }
-        Ok((accepted, current))
+        Ok((e.accepted, e.current))
     }
 
     // ---- the log -----------------------------------------------------------------------
@@ -1140,7 +1138,7 @@ impl Storage {
     }
 
     fn write_epoch(&self, name: &str, epoch: u32) -> Result<(), StorageError> {
-        files::write_atomic(&self.snap_dir.join(name), epoch.to_string().as_bytes())
+        files::write_atomic(&self.snap_dir.join(name), &epochs::bytes(epoch))
     }
 }
 
@@ -1189,21 +1187,4 @@ fn is_legacy_snapshot(path: &Path) -> bool {
     File::open(path)
         .and_then(|mut f| f.read_exact(&mut head))
         .is_ok_and(|_| zk_core::legacy::is_legacy_snapshot(&head))
-}
-
-/// An epoch file's number; `None` when the file does not exist.
-fn read_epoch(path: &Path) -> Result<Option<u32>, StorageError> {
-    let bytes = match fs::read(path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(io_err("read", path)(e)),
-    };
-    let text = String::from_utf8_lossy(&bytes);
-    text.trim()
-        .parse::<u32>()
-        .map(Some)
-        .map_err(|_| StorageError::BadEpochFile {
-            path: path.to_path_buf(),
-            content: text.into_owned(),
-        })
 }
