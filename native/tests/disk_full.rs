@@ -3,11 +3,16 @@
 //! writes go on; after kill -9 the server restarts on its files with every acknowledged write
 //! and none of the refused ones.
 //!
-//! Mounting a tmpfs needs root (CI runs as root); elsewhere the test says so and does nothing.
+//! In an ensemble, a follower whose disk fills leaves the quorum while the others go on taking
+//! writes, and rejoins, caught up, once its disk has room.
+//!
+//! Mounting a tmpfs needs root (CI runs as root); elsewhere the tests say so and do nothing.
 
+mod cluster;
 mod common;
 
-use common::{exe, free_port, rt, server_log, start_foreground};
+use cluster::Cluster;
+use common::{exe, free_port, rt, server_log, start_foreground, wait_until};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
@@ -22,6 +27,10 @@ struct Tmpfs {
 impl Tmpfs {
     fn mount(size: &str) -> Option<Tmpfs> {
         let dir = tempfile::tempdir().unwrap();
+        Tmpfs::mount_on(size, dir)
+    }
+
+    fn mount_on(size: &str, dir: tempfile::TempDir) -> Option<Tmpfs> {
         let out = Command::new("mount")
             .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
             .arg(dir.path())
@@ -195,4 +204,73 @@ fn a_full_disk_refuses_writes_keeps_reads_and_loses_nothing() {
             "nothing but the acknowledged writes (and /zookeeper): refused {refused} once"
         );
     });
+}
+
+#[test]
+fn a_follower_with_a_full_disk_leaves_the_quorum_and_rejoins_caught_up() {
+    let mut c = Cluster::new(3, 0, 200);
+    c.configure("preAllocSize=64\nsnapCount=1000000");
+    // Server 1's version-2 (its log, snapshots and epochs) on a small tmpfs.
+    let files = c.data_dir(1).join("version-2");
+    std::fs::create_dir_all(&files).unwrap();
+    let dir = tempfile::TempDir::new_in(c.data_dir(1)).unwrap();
+    let Some(fs) = Tmpfs::mount_on("4m", dir) else {
+        return;
+    };
+    std::fs::remove_dir(&files).unwrap();
+    std::os::unix::fs::symlink(fs.path(), &files).unwrap();
+    c.start_all();
+    let t = Duration::from_secs(20);
+    c.wait_modes(&[(1, "follower"), (2, "follower"), (3, "leader")], t);
+    let value = vec![b'v'; 1000];
+    let rt = rt();
+    let leader = c.connect_string(&[3]);
+    let mut acked = Vec::new();
+    rt.block_on(async {
+        let w = zk::Client::connect(&leader).await.unwrap();
+        w.create("/before", b"", &opts()).await.unwrap();
+        acked.push("/before".to_string());
+        let filler = fill(fs.path());
+        // Writes go on through the leader (2 and 3 are a quorum) while 1's disk fills.
+        let end = Instant::now() + Duration::from_secs(30);
+        let mut i = 0;
+        while c.mode(1) == "follower" {
+            assert!(
+                Instant::now() < end,
+                "server 1 kept following on a full disk"
+            );
+            let p = format!("/n{i}");
+            w.create(&p, &value, &opts()).await.unwrap();
+            acked.push(p);
+            i += 1;
+        }
+        assert!(c.log(1).contains("the disk is full"), "{}", c.log(1));
+        for _ in 0..20 {
+            let p = format!("/n{i}");
+            w.create(&p, &value, &opts()).await.unwrap();
+            acked.push(p);
+            i += 1;
+        }
+        assert_ne!(
+            c.mode(1),
+            "follower",
+            "out of the quorum while its disk is full"
+        );
+        std::fs::remove_file(filler).unwrap();
+    });
+    wait_until("server 1 to follow again", t, || c.mode(1) == "follower");
+    assert_eq!(c.leader(), Some(3), "the leader did not change");
+    rt.block_on(async {
+        let r = zk::Client::connect(&c.connect_string(&[1])).await.unwrap();
+        r.sync("/").await.unwrap();
+        for p in &acked {
+            assert!(
+                r.check_stat(p).await.unwrap().is_some(),
+                "server 1 lacks {p}"
+            );
+        }
+    });
+    c.kill(1);
+    c.kill(2);
+    c.kill(3);
 }

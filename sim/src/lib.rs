@@ -255,8 +255,13 @@ impl SimDisk {
     /// is none or the log rolls.
     fn file_for(&mut self, e: &TxnEntry) -> &mut Vec<u8> {
         if self.log_files.is_empty() || std::mem::take(&mut self.roll) {
+            // A file already named for `e` holds no record (its name is above everything
+            // logged; at most a torn one, cut or not): it is replaced, as zkserver's new log
+            // file replaces it.
+            let name = e.zxid();
+            self.log_files.retain(|(z, _)| *z != name);
             self.log_files
-                .push((e.zxid(), zk_core::txnlog::header().to_vec()));
+                .push((name, zk_core::txnlog::header().to_vec()));
         }
         let last = self.log_files.len() - 1;
         &mut self.log_files[last].1
