@@ -245,6 +245,7 @@ fn a_follower_with_a_full_disk_leaves_the_quorum_and_rejoins_caught_up() {
             i += 1;
         }
         assert!(c.log(1).contains("the disk is full"), "{}", c.log(1));
+        eprintln!("server 1 left the quorum after {i} writes: {}", c.mode(1));
         for _ in 0..20 {
             let p = format!("/n{i}");
             w.create(&p, &value, &opts()).await.unwrap();
@@ -259,6 +260,10 @@ fn a_follower_with_a_full_disk_leaves_the_quorum_and_rejoins_caught_up() {
         std::fs::remove_file(filler).unwrap();
     });
     wait_until("server 1 to follow again", t, || c.mode(1) == "follower");
+    eprintln!(
+        "server 1 follows again; {} writes to check on it",
+        acked.len()
+    );
     assert_eq!(c.leader(), Some(3), "the leader did not change");
     rt.block_on(async {
         let r = zk::Client::connect(&c.connect_string(&[1])).await.unwrap();
