@@ -506,32 +506,38 @@ impl Storage {
     /// flushes them. An error leaves the storage in an unknown state: the server must stop.
     pub fn apply(&mut self, ops: &[PersistOp]) -> Result<(), StorageError> {
         for op in ops {
-            match op {
-                PersistOp::Append(entry) => self.append(entry)?,
-                PersistOp::Truncate(zxid) => {
-                    self.sync_log(false)?;
-                    self.truncate(*zxid)?;
-                }
-                PersistOp::SnapshotPiece { zxid, first, bytes } => {
-                    self.receive_snapshot_piece(*zxid, *first, bytes)?;
-                }
-                PersistOp::SnapshotInstall { zxid } => {
-                    self.sync_log(false)?;
-                    self.install_snapshot(*zxid)?;
-                }
-                PersistOp::AcceptedEpoch(e) => {
-                    self.sync_log(false)?;
-                    self.write_epoch(ACCEPTED_EPOCH_FILE, *e)?;
-                }
-                PersistOp::CurrentEpoch(e) => {
-                    self.sync_log(false)?;
-                    self.write_epoch(CURRENT_EPOCH_FILE, *e)?;
-                }
-                // Nothing to write: the disk thread answers it (see `has_room`).
-                PersistOp::Probe => {}
-            }
+            self.apply_op(op)?;
         }
         self.sync_log(false)
+    }
+
+    /// One op of [`Storage::apply`]; appends are only gathered.
+    fn apply_op(&mut self, op: &PersistOp) -> Result<(), StorageError> {
+        match op {
+            PersistOp::Append(entry) => self.append(entry)?,
+            PersistOp::Truncate(zxid) => {
+                self.sync_log(false)?;
+                self.truncate(*zxid)?;
+            }
+            PersistOp::SnapshotPiece { zxid, first, bytes } => {
+                self.receive_snapshot_piece(*zxid, *first, bytes)?;
+            }
+            PersistOp::SnapshotInstall { zxid } => {
+                self.sync_log(false)?;
+                self.install_snapshot(*zxid)?;
+            }
+            PersistOp::AcceptedEpoch(e) => {
+                self.sync_log(false)?;
+                self.write_epoch(ACCEPTED_EPOCH_FILE, *e)?;
+            }
+            PersistOp::CurrentEpoch(e) => {
+                self.sync_log(false)?;
+                self.write_epoch(CURRENT_EPOCH_FILE, *e)?;
+            }
+            // Nothing to write: the disk thread answers it (see `has_room`).
+            PersistOp::Probe => {}
+        }
+        Ok(())
     }
 
     /// [`Storage::apply`], but a failure says how many ops were done first, and a disk with no
@@ -542,15 +548,20 @@ impl Storage {
         let mut mark = self.log_mark();
         let mut done = 0;
         for (i, op) in ops.iter().enumerate() {
-            match self.apply(std::slice::from_ref(op)) {
-                // Every op but an append ends with the log synced: everything up to it is
-                // done. Appends are done only at the sync that ends the batch.
-                Ok(()) if !matches!(op, PersistOp::Append(_)) => {
-                    done = i + 1;
-                    mark = self.log_mark();
-                }
-                Ok(()) => {}
-                Err(error) => return Err(self.undo(mark, done, error)),
+            if let Err(error) = self.apply_op(op) {
+                return Err(self.undo(mark, done, error));
+            }
+            // These sync the log before they are done: everything up to them is done.
+            // Appends (and a SNAP's pieces) are done at the sync that ends the batch.
+            if matches!(
+                op,
+                PersistOp::Truncate(_)
+                    | PersistOp::SnapshotInstall { .. }
+                    | PersistOp::AcceptedEpoch(_)
+                    | PersistOp::CurrentEpoch(_)
+            ) {
+                done = i + 1;
+                mark = self.log_mark();
             }
         }
         self.sync_log(false)

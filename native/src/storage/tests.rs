@@ -212,6 +212,25 @@ fn appends_and_epochs_survive_a_reopen() {
     assert!(report.torn_tail.is_none());
 }
 
+/// What the disk thread calls: the same group commit, one fsync for a batch of appends, and a
+/// batch with an epoch in it done up to the epoch's sync.
+#[test]
+fn apply_or_undo_keeps_the_group_commit() {
+    let d = TempDir::new().unwrap();
+    let (mut st, _, _) = open(&d);
+    st.apply_or_undo(&appends(1..=300)).unwrap();
+    assert_eq!(st.log_syncs, 1, "300 appends, one fsync");
+    let mut ops = appends(301..=310);
+    ops.push(PersistOp::AcceptedEpoch(1));
+    ops.extend(appends(311..=320));
+    st.apply_or_undo(&ops).unwrap();
+    assert_eq!(st.log_syncs, 3, "one before the epoch, one at the end");
+    drop(st);
+    let (_, r, _) = open(&d);
+    assert_eq!(zxids(&r.log), (1..=320).collect::<Vec<_>>());
+    assert_eq!(r.accepted_epoch, 1);
+}
+
 #[test]
 fn a_group_commit_is_one_write_and_one_fsync() {
     let d = TempDir::new().unwrap();
