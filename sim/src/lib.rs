@@ -1694,17 +1694,19 @@ impl Sim {
     /// replaced meanwhile. A change of role or history drops the one under way.
     fn snapshot_step(&mut self, id: ServerId, replaced: bool) {
         let now = self.now;
-        let due = self.nodes.get(&id).is_some_and(|n| {
-            n.disk
-                .snaps
-                .as_ref()
-                .is_some_and(|s| s.due() || s.under_way())
-                || replaced
-        });
-        if !due {
+        let Some((due, busy)) = self
+            .nodes
+            .get(&id)
+            .and_then(|n| n.disk.snaps.as_ref())
+            .map(|s| (s.due(), s.under_way()))
+        else {
+            return;
+        };
+        if !due && !busy {
             return;
         }
-        let draw = self.rng.gen();
+        // Drawn only when a snapshot begins: a run without snapshots draws nothing here.
+        let draw = if due { self.rng.gen() } else { 0 };
         let Some(Node { disk, peer, .. }) = self.nodes.get_mut(&id) else {
             return;
         };
