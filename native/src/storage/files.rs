@@ -129,27 +129,12 @@ pub(super) fn remove_all(dir: &Path, paths: &[PathBuf]) -> Result<(), StorageErr
     }
 }
 
-/// Gives `file` real blocks from `from` to `to` (zeros), as ZooKeeper's preallocation does by
-/// writing zeros: a disk with no room says so here, before any record is written, rather than
-/// at a later write into a sparse hole.
+/// Grows `file` to `to` bytes of zeros (a sparse extension, as before this project reserved
+/// blocks). Reserving them with `posix_fallocate` took long enough that a stop between it and
+/// the header's write left a log file of zeros, which Apache ZooKeeper refuses to start on;
+/// a full disk shows at the write instead, and is undone there.
 pub(super) fn preallocate(file: &File, from: u64, to: u64) -> io::Result<()> {
-    #[cfg(target_os = "linux")]
-    {
-        use std::os::fd::AsRawFd;
-        let (Ok(off), Ok(len)) = (i64::try_from(from), i64::try_from(to.saturating_sub(from)))
-        else {
-            return Err(io::Error::from_raw_os_error(libc::EFBIG));
-        };
-        // SAFETY: the descriptor is open for as long as `file` is borrowed; posix_fallocate
-        // takes no pointers.
-        let rc = unsafe { libc::posix_fallocate(file.as_raw_fd(), off, len) };
-        match rc {
-            0 => return Ok(()),
-            // Filesystems that cannot preallocate: a sparse file, as before.
-            libc::EOPNOTSUPP | libc::EINVAL => {}
-            e => return Err(io::Error::from_raw_os_error(e)),
-        }
-    }
+    let _ = from;
     file.set_len(to)
 }
 
