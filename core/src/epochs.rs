@@ -14,7 +14,7 @@ pub enum EpochFile {
 
 impl EpochFile {
     /// The file's name in the data directory's `version-2`.
-    pub fn name(self) -> &'static str {
+    pub const fn name(self) -> &'static str {
         match self {
             EpochFile::Accepted => "acceptedEpoch",
             EpochFile::Current => "currentEpoch",

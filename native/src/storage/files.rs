@@ -129,15 +129,6 @@ pub(super) fn remove_all(dir: &Path, paths: &[PathBuf]) -> Result<(), StorageErr
     }
 }
 
-/// Grows `file` to `to` bytes of zeros (a sparse extension, as before this project reserved
-/// blocks). Reserving them with `posix_fallocate` took long enough that a stop between it and
-/// the header's write left a log file of zeros, which Apache ZooKeeper refuses to start on;
-/// a full disk shows at the write instead, and is undone there.
-pub(super) fn preallocate(file: &File, from: u64, to: u64) -> io::Result<()> {
-    let _ = from;
-    file.set_len(to)
-}
-
 /// The bytes an unprivileged writer may still use on the filesystem holding `dir`.
 pub(super) fn available_bytes(dir: &Path) -> Result<u64, StorageError> {
     #[cfg(unix)]

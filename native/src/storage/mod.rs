@@ -75,8 +75,8 @@ use zk_core::Zxid;
 pub const VERSION_DIR: &str = "version-2";
 pub const LOG_PREFIX: &str = "log";
 pub const SNAPSHOT_PREFIX: &str = "snapshot";
-pub const ACCEPTED_EPOCH_FILE: &str = "acceptedEpoch";
-pub const CURRENT_EPOCH_FILE: &str = "currentEpoch";
+pub const ACCEPTED_EPOCH_FILE: &str = epochs::EpochFile::Accepted.name();
+pub const CURRENT_EPOCH_FILE: &str = epochs::EpochFile::Current.name();
 /// ZooKeeper 3.4's mark of an epoch being updated (3.5 and later never write it).
 pub const UPDATING_EPOCH_FILE: &str = "updatingEpoch";
 
@@ -974,8 +974,7 @@ impl Storage {
             let end = w.pos + w.pending.len() as u64;
             if prealloc > 0 && end > w.allocated {
                 let to = end.div_ceil(prealloc).saturating_mul(prealloc);
-                files::preallocate(&w.file, w.allocated, to)
-                    .map_err(io_err("preallocate", &w.path))?;
+                w.file.set_len(to).map_err(io_err("preallocate", &w.path))?;
                 w.allocated = to;
             }
             w.file
