@@ -182,6 +182,10 @@ pub enum Scheme {
     Digest,
     Ip,
     Super,
+    /// `X509AuthenticationProvider`: the client certificate's subject.
+    X509,
+    /// `SASLAuthenticationProvider`: the SASL authorization id.
+    Sasl,
 }
 
 impl Scheme {
@@ -192,6 +196,8 @@ impl Scheme {
             "digest" => Scheme::Digest,
             "ip" => Scheme::Ip,
             "super" => Scheme::Super,
+            "x509" => Scheme::X509,
+            "sasl" => Scheme::Sasl,
             _ => return None,
         })
     }
@@ -205,13 +211,16 @@ impl Scheme {
             Scheme::Super => false,
             Scheme::World => id == "anyone",
             Scheme::Auth => true,
+            // X500Principal parses it / any SASL name.
+            Scheme::X509 => id.contains('='),
+            Scheme::Sasl => !id.is_empty(),
         }
     }
 
     /// `AuthenticationProvider.matches(authenticated id, id in the ACL)`.
     fn matches(self, auth_id: &str, acl_id: &str) -> bool {
         match self {
-            Scheme::Digest => auth_id == acl_id,
+            Scheme::Digest | Scheme::X509 | Scheme::Sasl => auth_id == acl_id,
             Scheme::Ip => {
                 let Some((mut acl_addr, bits)) = parse_cidr(acl_id) else {
                     return false;
@@ -248,9 +257,35 @@ pub fn authenticate(scheme: &str, auth: &[u8], super_digest: Option<&str>) -> Zk
     }
 }
 
+/// Whether ids of `scheme` count as an authenticated user (`isAuthenticated`): what an
+/// `auth:` ACL entry expands to.
+fn authenticates_users(scheme: &str) -> bool {
+    matches!(scheme, "digest" | "sasl" | "x509")
+}
+
+/// Providers registered beyond world, auth, digest and ip.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Schemes {
+    /// `sasl`: an `authProvider.N` names SASLAuthenticationProvider.
+    pub sasl: bool,
+    /// `x509`: a TLS client port exists.
+    pub x509: bool,
+}
+
+impl Schemes {
+    fn has(self, s: Scheme) -> bool {
+        match s {
+            Scheme::Sasl => self.sasl,
+            Scheme::X509 => self.x509,
+            _ => true,
+        }
+    }
+}
+
 /// `PrepRequestProcessor.fixupACL`: drops duplicates, refuses an empty list or an invalid id, and
-/// expands `auth:` entries to the ids the requester has authenticated as.
-pub fn fixup_acl(auth_info: &[Id], acls: &[Acl]) -> ZkResult<Vec<Acl>> {
+/// expands `auth:` entries to the ids the requester has authenticated as. An ACL naming a scheme
+/// not `registered` is invalid, as ZooKeeper's ProviderRegistry has no provider for it.
+pub fn fixup_acl(auth_info: &[Id], acls: &[Acl], registered: Schemes) -> ZkResult<Vec<Acl>> {
     let mut uniq: Vec<&Acl> = Vec::with_capacity(acls.len());
     for a in acls {
         if !uniq.contains(&a) {
@@ -267,8 +302,8 @@ pub fn fixup_acl(auth_info: &[Id], acls: &[Acl]) -> ZkResult<Vec<Acl>> {
         } else if a.id.scheme == "auth" {
             let mut valid = false;
             for cid in auth_info {
-                // Only providers that authenticate users count (digest); ip and super do not.
-                if cid.scheme == "digest" {
+                // Only providers that authenticate users count; ip and super do not.
+                if authenticates_users(&cid.scheme) {
                     valid = true;
                     out.push(Acl::new(a.perms, cid.clone()));
                 }
@@ -277,7 +312,7 @@ pub fn fixup_acl(auth_info: &[Id], acls: &[Acl]) -> ZkResult<Vec<Acl>> {
                 return Err(ErrorCode::InvalidAcl);
             }
         } else {
-            match Scheme::parse(&a.id.scheme) {
+            match Scheme::parse(&a.id.scheme).filter(|s| registered.has(*s)) {
                 Some(s) if s != Scheme::Auth && s.is_valid(&a.id.id) => out.push(a.clone()),
                 _ => return Err(ErrorCode::InvalidAcl),
             }
@@ -374,32 +409,85 @@ mod tests {
 
     #[test]
     fn fixup() {
-        assert_eq!(fixup_acl(&[], &[]), Err(ErrorCode::InvalidAcl));
+        assert_eq!(
+            fixup_acl(&[], &[], Schemes::default()),
+            Err(ErrorCode::InvalidAcl)
+        );
         let open = Acl::open_unsafe();
         assert_eq!(
-            fixup_acl(&[], &[open[0].clone(), open[0].clone()]).unwrap(),
+            fixup_acl(&[], &[open[0].clone(), open[0].clone()], Schemes::default()).unwrap(),
             open
         );
         assert_eq!(
-            fixup_acl(&[], &Acl::creator_all()),
+            fixup_acl(&[], &Acl::creator_all(), Schemes::default()),
             Err(ErrorCode::InvalidAcl)
         );
         let bob = authenticate("digest", b"bob:pw", None).unwrap();
         let ip = Id::new("ip", "127.0.0.1");
-        let fixed = fixup_acl(&[ip, bob[0].clone()], &Acl::creator_all()).unwrap();
+        let fixed = fixup_acl(
+            &[ip, bob[0].clone()],
+            &Acl::creator_all(),
+            Schemes::default(),
+        )
+        .unwrap();
         assert_eq!(fixed, vec![Acl::new(perms::ALL, bob[0].clone())]);
         for bad in ["bob", "bob:", "a:b:c"] {
             let acl = [Acl::new(perms::ALL, Id::new("digest", bad))];
-            assert_eq!(fixup_acl(&[], &acl), Err(ErrorCode::InvalidAcl), "{bad}");
+            assert_eq!(
+                fixup_acl(&[], &acl, Schemes::default()),
+                Err(ErrorCode::InvalidAcl),
+                "{bad}"
+            );
         }
         for bad in ["10.0.0.0/33", "1.2.3", "256.0.0.1", "::1"] {
             let acl = [Acl::new(perms::ALL, Id::new("ip", bad))];
-            assert_eq!(fixup_acl(&[], &acl), Err(ErrorCode::InvalidAcl), "{bad}");
+            assert_eq!(
+                fixup_acl(&[], &acl, Schemes::default()),
+                Err(ErrorCode::InvalidAcl),
+                "{bad}"
+            );
         }
+        // sasl and x509 exist only when their providers are registered.
+        let sasl = [Acl::new(perms::ALL, Id::new("sasl", "alice"))];
+        assert_eq!(
+            fixup_acl(&[], &sasl, Schemes::default()),
+            Err(ErrorCode::InvalidAcl)
+        );
+        assert_eq!(
+            fixup_acl(
+                &[],
+                &sasl,
+                Schemes {
+                    sasl: true,
+                    x509: false
+                }
+            )
+            .unwrap(),
+            sasl
+        );
+        let alice = Id::new("sasl", "alice");
+        let fixed = fixup_acl(
+            &[alice.clone()],
+            &Acl::creator_all(),
+            Schemes {
+                sasl: true,
+                x509: false,
+            },
+        )
+        .unwrap();
+        assert_eq!(fixed, vec![Acl::new(perms::ALL, alice.clone())]);
+        assert!(check_acl(&sasl, perms::READ, &[alice], false).is_ok());
+        assert!(check_acl(&sasl, perms::READ, &[Id::new("sasl", "bob")], false).is_err());
         let acl = [Acl::new(perms::ALL, Id::new("sasl", "bob"))];
-        assert_eq!(fixup_acl(&[], &acl), Err(ErrorCode::InvalidAcl));
+        assert_eq!(
+            fixup_acl(&[], &acl, Schemes::default()),
+            Err(ErrorCode::InvalidAcl)
+        );
         let acl = [Acl::new(perms::ALL, Id::new("world", "someone"))];
-        assert_eq!(fixup_acl(&[], &acl), Err(ErrorCode::InvalidAcl));
+        assert_eq!(
+            fixup_acl(&[], &acl, Schemes::default()),
+            Err(ErrorCode::InvalidAcl)
+        );
     }
 
     #[test]

@@ -80,6 +80,8 @@ pub struct PrepConfig {
     pub extended_types: bool,
     /// `digest.enabled`: each transaction carries the tree's digest after it.
     pub digest: bool,
+    /// The `sasl` and `x509` schemes, if registered.
+    pub schemes: crate::acl::Schemes,
 }
 
 /// The pending changes and the logic that checks requests against them.
@@ -384,7 +386,7 @@ impl Prep {
             Request::SetAcl { path, acl, version } => {
                 sessions.check(ctx.session, ctx.owner)?;
                 valid(path)?;
-                let new_acl = fixup_acl(ctx.auth, acl)?;
+                let new_acl = fixup_acl(ctx.auth, acl, self.config.schemes)?;
                 let mut node = self.get_record(tree, path)?;
                 self.check_acl(&node.acl, perms::ADMIN, ctx)?;
                 let mut stat = node.stat.unwrap_or_default();
@@ -457,7 +459,7 @@ impl Prep {
         }
         sessions.check(ctx.session, ctx.owner)?;
         let parent = parent_path(&req.path)?;
-        let acl = fixup_acl(ctx.auth, &req.acl)?;
+        let acl = fixup_acl(ctx.auth, &req.acl, self.config.schemes)?;
         let mut parent_rec = self.get_record(tree, parent_key(parent))?;
         self.check_acl(&parent_rec.acl, perms::CREATE, ctx)?;
         let mut pstat = parent_rec.stat.unwrap_or_default();
@@ -653,6 +655,7 @@ mod tests {
                     skip_acl: false,
                     extended_types: true,
                     digest: true,
+                    schemes: Default::default(),
                 }),
                 zxid: 0,
                 session,

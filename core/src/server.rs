@@ -46,6 +46,46 @@ pub struct ServerConfig {
     pub container_max_never_used: i64,
     /// Wall-clock milliseconds at `now == 0`: txn times and session ids are wall-clock based.
     pub wall_clock_base: i64,
+    /// SASL, x509 and what a session must authenticate with.
+    #[serde(default)]
+    pub auth: ServerAuth,
+}
+
+/// Authentication beyond `addauth digest`: the `sasl` and `x509` schemes.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerAuth {
+    /// Schemes registered beyond world, auth, digest and ip.
+    pub schemes: crate::acl::Schemes,
+    /// DIGEST-MD5 users, name → password: the JAAS file's `Server` section. Empty: SASL is off.
+    pub sasl_users: BTreeMap<String, String>,
+    /// `zookeeper.superUser`: the SASL id that is a super user.
+    pub sasl_super_user: Option<String>,
+    /// `X509AuthenticationProvider.superUser`: the certificate subject that is a super user.
+    pub x509_super_user: Option<String>,
+    /// Schemes a session must have authenticated with before anything else is served.
+    pub required_schemes: Vec<String>,
+}
+
+impl ServerAuth {
+    /// As zoo.cfg sets it. The DIGEST-MD5 users come from the JAAS file, which the driver
+    /// reads ([`crate::sasl::jaas`]).
+    pub fn from_config(cfg: &crate::config::Config) -> ServerAuth {
+        let a = &cfg.auth;
+        ServerAuth {
+            schemes: crate::acl::Schemes {
+                sasl: a.sasl_provider(),
+                x509: cfg.secure_client_port.is_some()
+                    || cfg.client_port_unification
+                    || a.providers
+                        .values()
+                        .any(|p| p == crate::config::security::X509_AUTH_PROVIDER),
+            },
+            sasl_users: BTreeMap::new(),
+            sasl_super_user: a.super_user.clone(),
+            x509_super_user: a.x509_super_user.clone(),
+            required_schemes: a.required_schemes(),
+        }
+    }
 }
 
 impl Default for ServerConfig {
@@ -62,6 +102,7 @@ impl Default for ServerConfig {
             container_max_per_minute: 10_000,
             container_max_never_used: 0,
             wall_clock_base: 0,
+            auth: ServerAuth::default(),
         }
     }
 }
@@ -406,6 +447,21 @@ impl Server {
             },
         );
         true
+    }
+
+    /// The connection proved, by TLS, that it holds the certificate with this subject (as Java's
+    /// `X500Principal.getName()` prints it): `X509AuthenticationProvider.handleAuthentication`.
+    pub fn certificate(&mut self, conn: ConnId, subject: &str) {
+        if !self.config.auth.schemes.x509 {
+            return;
+        }
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        if self.config.auth.x509_super_user.as_deref() == Some(subject) {
+            c.auth.push(Id::new("super", subject));
+        }
+        c.auth.push(Id::new("x509", subject));
     }
 
     /// The connection went away (closed by the client or the network). Its session lives on.

@@ -24,4 +24,5 @@ pub mod quorum;
 pub mod server;
 pub mod stats;
 pub mod storage;
+pub mod tls;
 pub mod tutorial;

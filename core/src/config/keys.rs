@@ -49,19 +49,22 @@ pub(super) const SYSTEM_PROPERTY_KEYS: &[&str] = &[
     "multiAddress.enabled",
     "multiAddress.reachabilityCheckEnabled",
     "multiAddress.reachabilityCheckTimeoutMs",
+    "client.portUnification",
+    "client.certReload",
+    "serverCnxnFactory",
+    "superUser",
+    "X509AuthenticationProvider.superUser",
+    "sessionRequireClientSASLAuth",
+    "requireClientAuthScheme",
+    "enforce.auth.enabled",
+    "enforce.auth.schemes",
 ];
+
+/// Families of system properties that may be written with or without `zookeeper.`.
+pub(super) const SYSTEM_PROPERTY_PREFIXES: &[&str] = &["ssl.", "authProvider."];
 
 /// ZooKeeper settings this server accepts but does not act on, by prefix, with the reason.
 pub(super) const UNSUPPORTED_PREFIXES: &[(&str, &str)] = &[
-    ("ssl.", "TLS is not supported by this server"),
-    (
-        "quorum.auth.",
-        "quorum SASL authentication is not supported by this server",
-    ),
-    (
-        "authProvider.",
-        "pluggable authentication providers are not supported by this server",
-    ),
     ("jvm.pause.", "there is no JVM to monitor"),
     ("kerberos.", "Kerberos is not supported by this server"),
     ("netty.", "this server does not use Netty"),
@@ -81,56 +84,21 @@ pub(super) const UNSUPPORTED_PREFIXES: &[(&str, &str)] = &[
     ("leader.", "this setting is not supported by this server"),
     ("learner.", "this setting is not supported by this server"),
     ("observer.", "this setting is not supported by this server"),
-    ("superUser", "this setting is not supported by this server"),
 ];
 
 /// ZooKeeper settings this server accepts but does not act on, by exact name.
 pub(super) const UNSUPPORTED_KEYS: &[(&str, &str)] = &[
     (
-        "secureClientPortAddress",
-        "TLS is not supported by this server",
-    ),
-    ("sslQuorum", "TLS is not supported by this server"),
-    (
-        "sslQuorumReloadCertFiles",
-        "TLS is not supported by this server",
-    ),
-    ("portUnification", "TLS is not supported by this server"),
-    (
-        "client.portUnification",
-        "TLS is not supported by this server",
-    ),
-    (
         "admin.portUnification",
-        "TLS is not supported by this server",
+        "the AdminServer does not serve HTTPS",
     ),
-    ("admin.forceHttps", "TLS is not supported by this server"),
+    ("admin.forceHttps", "the AdminServer does not serve HTTPS"),
     (
         "admin.httpVersion",
         "this setting is not supported by this server",
     ),
     (
-        "X509AuthenticationProvider.superUser",
-        "TLS is not supported by this server",
-    ),
-    (
-        "sessionRequireClientSASLAuth",
-        "SASL is not supported by this server",
-    ),
-    (
-        "enforce.auth.enabled",
-        "this setting is not supported by this server",
-    ),
-    (
-        "enforce.auth.schemes",
-        "this setting is not supported by this server",
-    ),
-    (
         "ensembleAuthName",
-        "this setting is not supported by this server",
-    ),
-    (
-        "serverCnxnFactory",
         "this setting is not supported by this server",
     ),
     (
@@ -239,7 +207,9 @@ pub(super) fn canonical_key(key: &str) -> String {
         return "syncEnabled".to_string();
     }
     if let Some(rest) = key.strip_prefix("zookeeper.") {
-        if SYSTEM_PROPERTY_KEYS.contains(&rest) {
+        if SYSTEM_PROPERTY_KEYS.contains(&rest)
+            || SYSTEM_PROPERTY_PREFIXES.iter().any(|p| rest.starts_with(p))
+        {
             return rest.to_string();
         }
     }

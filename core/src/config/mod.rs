@@ -182,8 +182,31 @@ pub struct Config {
     pub client_port: Option<u16>,
     /// `clientPortAddress`; `None` listens on all interfaces.
     pub client_port_address: Option<String>,
-    /// `secureClientPort`: accepted, but TLS is not supported (a warning says so).
+    /// `secureClientPort`: the TLS client port.
     pub secure_client_port: Option<u16>,
+    /// `secureClientPortAddress`; `None` listens on all interfaces.
+    pub secure_client_port_address: Option<String>,
+    /// `client.portUnification` (`zookeeper.client.portUnification`): the client port takes
+    /// TLS and plain connections alike. Default false.
+    pub client_port_unification: bool,
+    /// `serverCnxnFactory` (`zookeeper.serverCnxnFactory`), as written: this server has one
+    /// connection layer, which serves TLS whichever factory is named.
+    pub server_cnxn_factory: Option<String>,
+    /// `ssl.*`: TLS on the client ports.
+    pub tls: security::TlsSettings,
+    /// `ssl.quorum.*`: TLS between servers.
+    pub quorum_tls: security::TlsSettings,
+    /// `sslQuorum`, default false: connect to other servers with TLS.
+    pub ssl_quorum: bool,
+    /// `portUnification`, default false: the election and quorum ports take TLS and plain.
+    pub port_unification: bool,
+    /// `client.certReload` (`zookeeper.client.certReload`, ZooKeeper 3.8.1): load the client
+    /// port's stores again when their files change. Default false.
+    pub client_cert_reload: bool,
+    /// `sslQuorumReloadCertFiles`, default false.
+    pub ssl_quorum_reload_cert_files: bool,
+    /// SASL, x509 and enforcement.
+    pub auth: security::AuthSettings,
     /// `maxClientCnxns`: connections per client IP, 0 = unlimited. Default 60.
     pub max_client_cnxns: u32,
     /// `maxCnxns` (`zookeeper.maxCnxns`): connections in total, 0 = unlimited. Default 0.
@@ -371,6 +394,16 @@ impl Config {
             client_port: None,
             client_port_address: None,
             secure_client_port: None,
+            secure_client_port_address: None,
+            client_port_unification: false,
+            server_cnxn_factory: None,
+            tls: security::TlsSettings::default(),
+            quorum_tls: security::TlsSettings::default(),
+            ssl_quorum: false,
+            port_unification: false,
+            ssl_quorum_reload_cert_files: false,
+            client_cert_reload: false,
+            auth: security::AuthSettings::with_defaults(),
             max_client_cnxns: 60,
             max_cnxns: 0,
             client_port_listen_backlog: None,
@@ -603,6 +636,7 @@ mod java;
 mod keys;
 mod parser;
 mod properties;
+pub mod security;
 mod servers;
 #[cfg(test)]
 mod tests;

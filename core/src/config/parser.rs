@@ -244,18 +244,10 @@ impl Parser<'_> {
             "secureClientPort" => {
                 let p = self.port(e, false)?;
                 self.cfg.secure_client_port = (p != 0).then_some(p);
-                if p != 0 {
-                    let message = format!(
-                        "secureClientPort is ignored: TLS is not supported by this server, port {p} \
-                         is not opened"
-                    );
-                    self.warn(e.line, &e.key, message);
-                }
             }
             "secureClientPortAddress" => {
-                self.text(e)?;
+                self.cfg.secure_client_port_address = Some(self.text(e)?);
                 self.secure_client_port_address = true;
-                self.unsupported(e, "TLS is not supported by this server");
             }
             "observerMasterPort" => {
                 let p = self.port(e, false)?;
@@ -492,6 +484,7 @@ impl Parser<'_> {
             "commitProcessor.numWorkerThreads" => {
                 self.cfg.commit_processor_num_worker_threads = Some(self.int_prop(e, 0)? as u32)
             }
+            other if self.apply_security(other, e)? => {}
             other => {
                 if let Some(rest) = other.strip_prefix("metricsProvider.") {
                     self.cfg
@@ -508,6 +501,92 @@ impl Parser<'_> {
             }
         }
         Ok(())
+    }
+
+    /// TLS and authentication keys (`security.rs`); false when `key` is none of them.
+    fn apply_security(&mut self, key: &str, e: &Entry) -> Result<bool, ConfigError> {
+        use super::security::{apply_tls, list, TlsKey};
+        match key {
+            "client.portUnification" => self.cfg.client_port_unification = self.boolean(e)?,
+            "portUnification" => self.cfg.port_unification = self.boolean(e)?,
+            "sslQuorum" => self.cfg.ssl_quorum = self.boolean(e)?,
+            "sslQuorumReloadCertFiles" => {
+                self.cfg.ssl_quorum_reload_cert_files = self.boolean(e)?
+            }
+            "client.certReload" => self.cfg.client_cert_reload = self.boolean(e)?,
+            "serverCnxnFactory" => self.cfg.server_cnxn_factory = Some(self.text(e)?),
+            "java.security.auth.login.config" => self.cfg.auth.jaas_config = Some(self.text(e)?),
+            "superUser" => self.cfg.auth.super_user = Some(self.text(e)?),
+            "X509AuthenticationProvider.superUser" => {
+                self.cfg.auth.x509_super_user = Some(self.text(e)?)
+            }
+            "sessionRequireClientSASLAuth" => {
+                self.cfg.auth.session_require_client_sasl_auth = self.boolean(e)?
+            }
+            "enforce.auth.enabled" => self.cfg.auth.enforce_auth_enabled = self.boolean(e)?,
+            "enforce.auth.schemes" => self.cfg.auth.enforce_auth_schemes = list(&e.value),
+            "requireClientAuthScheme" => {
+                self.cfg.auth.require_client_auth_scheme = Some(self.text(e)?)
+            }
+            "quorum.auth.enableSasl" => {
+                self.cfg.auth.quorum_sasl = self.boolean(e)?;
+                if self.cfg.auth.quorum_sasl {
+                    self.unsupported(
+                        e,
+                        "quorum SASL authentication is not supported by this server yet",
+                    );
+                }
+            }
+            "quorum.auth.learnerRequireSasl" => {
+                self.cfg.auth.quorum_learner_require_sasl = self.boolean(e)?
+            }
+            "quorum.auth.serverRequireSasl" => {
+                self.cfg.auth.quorum_server_require_sasl = self.boolean(e)?
+            }
+            "quorum.auth.learner.saslLoginContext" => {
+                self.cfg.auth.quorum_learner_login_context = self.text(e)?
+            }
+            "quorum.auth.server.saslLoginContext" => {
+                self.cfg.auth.quorum_server_login_context = self.text(e)?
+            }
+            "ssl.authProvider" => self.cfg.auth.ssl_auth_provider = Some(self.text(e)?),
+            k if k.starts_with("authProvider.") => {
+                let v = self.text(e)?;
+                self.cfg
+                    .auth
+                    .providers
+                    .insert(k["authProvider.".len()..].to_string(), v);
+            }
+            k if k.starts_with("ssl.") => {
+                let (quorum, name) = match k.strip_prefix("ssl.quorum.") {
+                    Some(n) => (true, n),
+                    None => (false, &k["ssl.".len()..]),
+                };
+                let mut t = if quorum {
+                    self.cfg.quorum_tls.clone()
+                } else {
+                    self.cfg.tls.clone()
+                };
+                match apply_tls(&mut t, name, &e.value) {
+                    Ok(TlsKey::Applied) => {}
+                    Ok(TlsKey::Ignored(reason)) => self.unsupported(e, reason),
+                    Err(m) => return Err(self.error(e, m)),
+                }
+                if quorum {
+                    self.cfg.quorum_tls = t;
+                } else {
+                    self.cfg.tls = t;
+                }
+            }
+            k if k.starts_with("quorum.auth.") => {
+                self.unsupported(
+                    e,
+                    "this quorum authentication setting is not supported by this server",
+                );
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
     }
 
     fn apply_server(&mut self, e: &Entry) -> Result<(), ConfigError> {

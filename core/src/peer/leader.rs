@@ -261,6 +261,7 @@ impl Peer {
                 skip_acl: cfg.skip_acl,
                 extended_types: cfg.extended_types,
                 digest: self.cfg.digest_enabled,
+                schemes: cfg.auth.schemes,
             }),
             sessions,
             last_proposed: Zxid::new(epoch, 0),

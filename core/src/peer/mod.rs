@@ -152,6 +152,7 @@ impl PeerConfig {
             container_max_per_minute: cfg.container_max_per_minute,
             container_max_never_used: cfg.container_max_never_used_interval_ms as i64,
             wall_clock_base,
+            auth: crate::server::ServerAuth::from_config(cfg),
         };
         let standalone = cfg.is_standalone();
         let quorum = if standalone {
@@ -1407,6 +1408,11 @@ impl Peer {
             return false;
         }
         self.server.accept(&mut self.scratch, conn, addr, now)
+    }
+
+    /// The connection's TLS client certificate, by subject (see [`crate::server::Server::certificate`]).
+    pub fn certificate(&mut self, conn: ConnId, subject: &str) {
+        self.server.certificate(conn, subject);
     }
 
     pub fn disconnected(&mut self, conn: ConnId, now: Millis) {

@@ -13,10 +13,10 @@
 use std::collections::VecDeque;
 use std::io;
 use std::ops::Range;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use std::time::Instant;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::net::TcpStream;
 use zk_core::client::{DropCause, Output, Session, SessionConfig};
 use zk_core::proto::{self, ProtoError};
@@ -26,6 +26,14 @@ use zk_core::SessionId;
 
 /// The largest frame a benchmark expects: ZooKeeper's default `jute.maxbuffer` plus headers.
 const MAX_FRAME: usize = proto::DEFAULT_MAX_BUFFER + 1024;
+
+/// TLS for every benchmark connection (`zkbench --client-configuration`), set once at start.
+static TLS: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
+
+/// Makes every connection from now on use TLS.
+pub fn use_tls(config: Arc<rustls::ClientConfig>) {
+    let _ = TLS.set(config);
+}
 
 /// What went wrong on a connection. Every variant names the server.
 #[derive(Debug, thiserror::Error)]
@@ -68,12 +76,14 @@ pub struct Conn {
     epoch: Instant,
     /// Replies the session has matched and not handed out yet.
     replies: VecDeque<Reply>,
-    rd: OwnedReadHalf,
-    wr: OwnedWriteHalf,
+    rd: ReadHalf<crate::tls::BoxStream>,
+    wr: WriteHalf<crate::tls::BoxStream>,
     rbuf: Vec<u8>,
     rpos: usize,
     wbuf: Vec<u8>,
     wpos: usize,
+    /// Bytes were written since the last flush: TLS may hold them until flushed.
+    unflushed: bool,
 }
 
 /// What one [`Conn::pump`] did.
@@ -96,7 +106,15 @@ impl Conn {
                     source,
                 })?;
             let _ = stream.set_nodelay(true);
-            let (rd, wr) = stream.into_split();
+            let host = addr.rsplit_once(':').map_or(addr, |(h, _)| h);
+            let host = host.trim_start_matches('[').trim_end_matches(']');
+            let stream = crate::tls::connect_stream(stream, host, TLS.get().cloned())
+                .await
+                .map_err(|e| WireError::Connect {
+                    addr: addr_s.clone(),
+                    source: io::Error::other(e),
+                })?;
+            let (rd, wr) = tokio::io::split(stream);
             let mut c = Conn {
                 addr: addr_s.clone(),
                 session_id: SessionId(0),
@@ -110,6 +128,7 @@ impl Conn {
                 rpos: 0,
                 wbuf: Vec::with_capacity(64 * 1024),
                 wpos: 0,
+                unflushed: false,
             };
             let req = c.session.start_connect(0).expect("a new session");
             proto::frame_into(&mut c.wbuf, &proto::encode_connect_request(&req));
@@ -212,6 +231,11 @@ impl Conn {
             let r = self.wr.write_all(&self.wbuf[self.wpos..]).await;
             r.map_err(|e| self.io_err(e))?;
         }
+        if self.unsent() > 0 || self.unflushed {
+            let r = self.wr.flush().await;
+            r.map_err(|e| self.io_err(e))?;
+            self.unflushed = false;
+        }
         self.wbuf.clear();
         self.wpos = 0;
         Ok(())
@@ -227,14 +251,27 @@ impl Conn {
             wbuf,
             wpos,
             addr,
+            unflushed,
             ..
         } = self;
+        if *wpos == wbuf.len() && *unflushed {
+            // Everything is written: make TLS send what it holds before waiting for replies.
+            *unflushed = false;
+            return match wr.flush().await {
+                Ok(()) => Ok(Pumped::Wrote),
+                Err(source) => Err(WireError::Io {
+                    addr: addr.clone(),
+                    source,
+                }),
+            };
+        }
         if *wpos < wbuf.len() {
             tokio::select! {
                 r = rd.read_buf(rbuf) => Self::after_read(addr, r).map(|_| Pumped::Read),
                 w = wr.write(&wbuf[*wpos..]) => match w {
                     Ok(n) => {
                         *wpos += n;
+                        *unflushed = true;
                         if *wpos == wbuf.len() {
                             wbuf.clear();
                             *wpos = 0;

@@ -273,6 +273,10 @@ struct RunArgs {
     /// Client sessions, each its own connection.
     #[arg(long, default_value_t = 32)]
     sessions: u32,
+    /// A client configuration file as zkCli.sh takes: `zookeeper.client.secure=true` and the
+    /// `zookeeper.ssl.*` keys make every session use TLS (so do `-D`s in CLIENT_JVMFLAGS).
+    #[arg(long = "client-configuration", value_name = "FILE")]
+    client_configuration: Option<String>,
     /// Requests each session keeps in flight.
     #[arg(long, default_value_t = 16)]
     outstanding: u32,
@@ -470,6 +474,10 @@ fn block_on_with_progress<T>(
 
 fn run_load(a: RunArgs) -> Result<ExitCode, String> {
     let opts = a.options()?;
+    let sec = zk_native::tls::client_security(a.client_configuration.as_deref())?;
+    if let Some(tls) = zk_native::tls::client_tls(&sec)? {
+        zk_native::bench::wire::use_tls(tls);
+    }
     let rt = runtime(a.threads)?;
     let report = rt.block_on(load::run(opts)).map_err(|e| e.to_string())?;
     print_results(a.json, &report, LoadReport::table)?;

@@ -52,7 +52,8 @@ struct Args {
     /// Wait (up to the timeout) for the session before running anything.
     #[arg(long)]
     waitforconnection: bool,
-    /// Accepted for zkCli.sh compatibility; zkcli has no client configuration file.
+    /// A client configuration file, as zkCli.sh's: `zookeeper.client.secure=true` and the
+    /// `zookeeper.ssl.*` keys connect with TLS. `-D` properties in `CLIENT_JVMFLAGS` count too.
     #[arg(long = "client-configuration", value_name = "FILE")]
     client_configuration: Option<String>,
     /// A command to run instead of the interactive shell, e.g. `ls /`.
@@ -115,6 +116,8 @@ struct Driver {
     exit_code: i32,
     /// The client, for the completer on the line editor's thread.
     shared_zk: Arc<Mutex<Option<Client>>>,
+    /// TLS, when the client configuration asks for it.
+    tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl Driver {
@@ -128,6 +131,7 @@ impl Driver {
             read_only,
             exit_code: 0,
             shared_zk: Arc::new(Mutex::new(None)),
+            tls: None,
         }
     }
 
@@ -148,9 +152,11 @@ impl Driver {
     async fn connect(&mut self, host: &str) -> Result<(), ClientError> {
         self.close().await;
         self.host = host.to_string();
-        let zk = Client::builder(host, self.timeout)
-            .read_only(self.read_only)
-            .spawn()?;
+        let mut b = Client::builder(host, self.timeout).read_only(self.read_only);
+        if let Some(t) = &self.tls {
+            b = b.tls(t.clone());
+        }
+        let zk = b.spawn()?;
         self.events = Some(zk.events());
         *self.shared_zk.lock().unwrap() = Some(zk.clone());
         self.zk = Some(zk);
@@ -458,6 +464,15 @@ async fn main() {
         Duration::from_millis(args.timeout),
         args.readonly,
     );
+    let security = zk_native::tls::client_security(args.client_configuration.as_deref())
+        .and_then(|s| zk_native::tls::client_tls(&s));
+    match security {
+        Ok(tls) => d.tls = tls,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(1);
+        }
+    }
     println!("Connecting to {}", args.server);
     if let Err(e) = d.connect(&args.server).await {
         eprintln!("{e}");

@@ -19,8 +19,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::OwnedWriteHalf;
+use tokio::io::{AsyncReadExt, AsyncWriteExt, WriteHalf};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::{sleep, sleep_until, timeout, Instant};
@@ -120,7 +119,10 @@ pub(crate) struct Setup {
     pub read_only: bool,
     pub session: Option<(SessionId, Vec<u8>)>,
     pub auths: Vec<(String, Vec<u8>)>,
+    pub tls: Option<Arc<rustls::ClientConfig>>,
 }
+
+type Conn = crate::tls::BoxStream;
 
 /// Whoever waits for an answer from the session.
 enum Tag {
@@ -158,6 +160,7 @@ pub(crate) struct Driver {
     next_watcher: u64,
     /// `host:port` of the server being tried or served.
     server: String,
+    tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl Driver {
@@ -188,6 +191,7 @@ impl Driver {
             persistents: HashMap::new(),
             next_watcher: 0,
             server: String::new(),
+            tls: setup.tls,
         }
     }
 
@@ -215,7 +219,7 @@ impl Driver {
                 break;
             };
             let limit = Duration::from_millis(self.session.connect_timeout());
-            let attempt = connect_once(host, port, request, limit);
+            let attempt = connect_once(host, port, request, limit, self.tls.clone());
             let Some(outcome) = self.while_disconnected(attempt).await else {
                 break;
             };
@@ -276,8 +280,8 @@ impl Driver {
     }
 
     /// Serves one connection until it ends.
-    async fn serve(&mut self, stream: TcpStream) -> Served {
-        let (mut rd, wr) = stream.into_split();
+    async fn serve(&mut self, stream: Conn) -> Served {
+        let (mut rd, wr) = tokio::io::split(stream);
         let mut wr = Some(wr);
         if let Some(end) = self.drain(wr.as_mut()).await {
             return end;
@@ -401,8 +405,9 @@ impl Driver {
 
     /// Carries out what the session said: frames go on `wr` (when there is a connection),
     /// answers to whoever waits. `Some` when the connection is over.
-    async fn drain(&mut self, mut wr: Option<&mut OwnedWriteHalf>) -> Option<Served> {
+    async fn drain(&mut self, mut wr: Option<&mut WriteHalf<Conn>>) -> Option<Served> {
         let mut gone: Option<String> = None;
+        let mut wrote = false;
         while let Some(out) = self.session.poll() {
             match out {
                 Output::Send { xid, request } => {
@@ -410,6 +415,7 @@ impl Driver {
                         continue;
                     }
                     if let Some(w) = wr.as_deref_mut() {
+                        wrote = true;
                         if let Err(e) = w.write_all(&frame(&encode_request(xid, &request))).await {
                             let reason = format!("write failed: {e}");
                             self.session.connection_lost(&reason);
@@ -421,6 +427,14 @@ impl Driver {
                     gone.get_or_insert(cause.to_string());
                 }
                 out => self.answer(out),
+            }
+        }
+        // TLS may hold written bytes until flushed.
+        if let (true, None, Some(w)) = (wrote, &gone, wr.as_deref_mut()) {
+            if let Err(e) = w.flush().await {
+                let reason = format!("write failed: {e}");
+                self.session.connection_lost(&reason);
+                gone = Some(reason);
             }
         }
         if self.session.ended().is_some() {
@@ -579,12 +593,14 @@ async fn connect_once(
     port: u16,
     request: ConnectRequest,
     limit: Duration,
-) -> Result<(TcpStream, ConnectResponse), String> {
+    tls: Option<Arc<rustls::ClientConfig>>,
+) -> Result<(Conn, ConnectResponse), String> {
     let attempt = async {
-        let mut s = TcpStream::connect((host.as_str(), port))
+        let tcp = TcpStream::connect((host.as_str(), port))
             .await
             .map_err(|e| format!("connect: {e}"))?;
-        let _ = s.set_nodelay(true);
+        let _ = tcp.set_nodelay(true);
+        let mut s = crate::tls::connect_stream(tcp, &host, tls).await?;
         s.write_all(&frame(&encode_connect_request(&request)))
             .await
             .map_err(|e| format!("sending ConnectRequest: {e}"))?;

@@ -253,7 +253,7 @@ fn state_event(state: KeeperState) -> WatchedEvent {
 }
 
 /// Options for a [`Client`].
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct ClientBuilder {
     connect_string: String,
     session_timeout: Duration,
@@ -261,6 +261,17 @@ pub struct ClientBuilder {
     auths: Vec<(String, Vec<u8>)>,
     read_only: bool,
     session: Option<(SessionId, Vec<u8>)>,
+    tls: Option<Arc<rustls::ClientConfig>>,
+}
+
+impl std::fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("connect_string", &self.connect_string)
+            .field("session_timeout", &self.session_timeout)
+            .field("tls", &self.tls.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl ClientBuilder {
@@ -277,6 +288,11 @@ impl ClientBuilder {
     /// Re-attaches to an existing session instead of creating one.
     pub fn session(mut self, id: SessionId, password: Vec<u8>) -> Self {
         self.session = Some((id, password));
+        self
+    }
+    /// Connects with TLS (`zookeeper.client.secure`): see [`crate::tls::client_config`].
+    pub fn tls(mut self, config: Arc<rustls::ClientConfig>) -> Self {
+        self.tls = Some(config);
         self
     }
     /// How long [`ClientBuilder::connect`] waits for a session (default: the session timeout).
@@ -305,6 +321,7 @@ impl ClientBuilder {
             read_only: self.read_only,
             session: self.session,
             auths: self.auths,
+            tls: self.tls,
         };
         tokio::spawn(Driver::new(setup, shared.clone(), rx).run());
         Ok(Client {
@@ -373,6 +390,7 @@ impl Client {
             auths: Vec::new(),
             read_only: false,
             session: None,
+            tls: None,
         }
     }
 

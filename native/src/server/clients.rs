@@ -9,10 +9,12 @@
 //! ZooKeeper does.
 
 use super::{write_frame, ConnOut, Input};
+use crate::tls::Tls;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufWriter};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, info, warn};
@@ -25,21 +27,41 @@ use zk_core::ConnId;
 pub struct Limits {
     /// `jute.maxbuffer`: the largest frame accepted.
     pub max_buffer: usize,
-    /// `maxCnxns`: connections in total (0: no limit). Per-address limits are the core's.
+    /// `maxCnxns`: connections in total, on all client ports (0: no limit). Per-address limits
+    /// are the core's.
     pub max_cnxns: u32,
 }
 
 static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
 
+/// How a client port takes connections.
+#[derive(Clone)]
+pub enum PortMode {
+    Plain,
+    /// `secureClientPort`: TLS only.
+    Tls(Arc<Tls>),
+    /// `client.portUnification`: TLS when the first bytes are a TLS handshake, else plain.
+    Unified(Arc<Tls>, Duration),
+}
+
+/// How long a connection may take to send its ConnectRequest (or a four-letter word), and
+/// to finish a TLS handshake: ZooKeeper's `nio.sessionlessCnxnTimeout`.
+const SESSIONLESS_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Connections open on every client port, for `maxCnxns`.
+#[derive(Clone, Default)]
+pub struct OpenCount(Arc<AtomicUsize>);
+
 /// Accepts client connections forever.
 pub async fn accept_loop(
     listener: TcpListener,
+    mode: PortMode,
     tx: mpsc::UnboundedSender<Input>,
     limits: Limits,
     cfg: Arc<Config>,
     bytes_received: Arc<AtomicU64>,
+    open: OpenCount,
 ) {
-    let open = Arc::new(AtomicUsize::new(0));
     loop {
         let (stream, addr) = match listener.accept().await {
             Ok(x) => x,
@@ -49,7 +71,7 @@ pub async fn accept_loop(
                 continue;
             }
         };
-        if limits.max_cnxns > 0 && open.load(Ordering::Relaxed) >= limits.max_cnxns as usize {
+        if limits.max_cnxns > 0 && open.0.load(Ordering::Relaxed) >= limits.max_cnxns as usize {
             info!(%addr, "refused a connection: maxCnxns ({}) reached", limits.max_cnxns);
             drop(stream);
             continue;
@@ -60,12 +82,87 @@ pub async fn accept_loop(
         let open = open.clone();
         let cfg = cfg.clone();
         let bytes = bytes_received.clone();
-        open.fetch_add(1, Ordering::Relaxed);
+        let mode = mode.clone();
+        open.0.fetch_add(1, Ordering::Relaxed);
         tokio::spawn(async move {
-            serve(stream, addr, conn, tx, limits, cfg, bytes).await;
-            open.fetch_sub(1, Ordering::Relaxed);
+            let ctx = ConnCtx {
+                addr,
+                conn,
+                tx,
+                limits,
+                cfg,
+                bytes_received: bytes,
+            };
+            match mode {
+                PortMode::Plain => {
+                    let (rd, wr) = stream.into_split();
+                    serve(rd, wr, ctx, None).await
+                }
+                PortMode::Tls(tls) => serve_tls(stream, &tls, ctx).await,
+                PortMode::Unified(tls, wait) => {
+                    let mut first = [0u8; 2];
+                    let peeked = tokio::time::timeout(wait, async {
+                        loop {
+                            match stream.peek(&mut first).await {
+                                Ok(n) if n >= 2 => return true,
+                                Ok(0) | Err(_) => return false,
+                                Ok(_) => tokio::time::sleep(Duration::from_millis(5)).await,
+                            }
+                        }
+                    })
+                    .await;
+                    match peeked {
+                        Ok(true) if crate::tls::looks_like_tls(&first) => {
+                            serve_tls(stream, &tls, ctx).await
+                        }
+                        Ok(true) => {
+                            let (rd, wr) = stream.into_split();
+                            serve(rd, wr, ctx, None).await
+                        }
+                        Ok(false) => {}
+                        Err(_) => {
+                            info!(%addr, "closing client connection: nothing received within ssl.handshakeDetectionTimeoutMillis")
+                        }
+                    }
+                }
+            }
+            open.0.fetch_sub(1, Ordering::Relaxed);
         });
     }
+}
+
+/// What every connection task carries.
+struct ConnCtx {
+    addr: SocketAddr,
+    conn: ConnId,
+    tx: mpsc::UnboundedSender<Input>,
+    limits: Limits,
+    cfg: Arc<Config>,
+    bytes_received: Arc<AtomicU64>,
+}
+
+async fn serve_tls(stream: TcpStream, tls: &Tls, ctx: ConnCtx) {
+    let addr = ctx.addr;
+    let hs = tokio::time::timeout(SESSIONLESS_TIMEOUT, tls.acceptor().accept(stream)).await;
+    let s = match hs {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => {
+            info!(%addr, "closing client connection: TLS handshake failed: {e}");
+            return;
+        }
+        Err(_) => {
+            info!(%addr, "closing client connection: the TLS handshake did not finish in time");
+            return;
+        }
+    };
+    let subject = s
+        .get_ref()
+        .1
+        .peer_certificates()
+        .and_then(|c| c.first())
+        .and_then(|c| crate::tls::subject_of(c));
+    let (rd, wr) = tokio::io::split(s);
+    serve(rd, wr, ctx, subject).await
 }
 
 /// The first four bytes as a four-letter word, if they are one.
@@ -74,26 +171,41 @@ fn four_letter(buf: &[u8]) -> Option<String> {
     FOUR_LETTER_WORDS.contains(&w).then(|| w.to_string())
 }
 
-async fn serve(
-    stream: TcpStream,
-    addr: SocketAddr,
-    conn: ConnId,
-    tx: mpsc::UnboundedSender<Input>,
-    limits: Limits,
-    cfg: Arc<Config>,
-    bytes_received: Arc<AtomicU64>,
-) {
-    let (mut rd, wr) = stream.into_split();
+async fn serve<R, W>(mut rd: R, wr: W, ctx: ConnCtx, subject: Option<String>)
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    let ConnCtx {
+        addr,
+        conn,
+        tx,
+        limits,
+        cfg,
+        bytes_received,
+    } = ctx;
     let mut buf: Vec<u8> = Vec::with_capacity(4096);
     // Read at least four bytes: a four-letter word, or the start of the ConnectRequest frame.
-    while buf.len() < 4 {
-        let mut chunk = [0u8; 4096];
-        match rd.read(&mut chunk).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => {
-                bytes_received.fetch_add(n as u64, Ordering::Relaxed);
-                buf.extend_from_slice(&chunk[..n]);
+    let first = tokio::time::timeout(SESSIONLESS_TIMEOUT, async {
+        while buf.len() < 4 {
+            let mut chunk = [0u8; 4096];
+            match rd.read(&mut chunk).await {
+                Ok(0) | Err(_) => return false,
+                Ok(n) => {
+                    bytes_received.fetch_add(n as u64, Ordering::Relaxed);
+                    buf.extend_from_slice(&chunk[..n]);
+                }
             }
+        }
+        true
+    })
+    .await;
+    match first {
+        Ok(true) => {}
+        Ok(false) => return,
+        Err(_) => {
+            info!(%addr, "closing client connection: nothing received within {} s", SESSIONLESS_TIMEOUT.as_secs());
+            return;
         }
     }
     if let Some(cmd) = four_letter(&buf) {
@@ -124,6 +236,7 @@ async fn serve(
             conn,
             addr,
             tx: out_tx,
+            subject,
         })
         .is_err()
     {
@@ -141,7 +254,7 @@ async fn serve(
 
 /// Reads frames until the connection ends; returns why it ended if it was our doing.
 async fn read_loop(
-    rd: &mut tokio::net::tcp::OwnedReadHalf,
+    rd: &mut (impl AsyncRead + Unpin),
     buf: &mut Vec<u8>,
     conn: ConnId,
     tx: &mpsc::UnboundedSender<Input>,
@@ -202,12 +315,14 @@ async fn read_loop(
                 bytes_received.fetch_add(n as u64, Ordering::Relaxed);
                 buf.extend_from_slice(&chunk[..n]);
             }
+            // A TLS client that closes without close_notify has closed all the same.
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return None,
             Err(e) => return Some(format!("read error: {e}")),
         }
     }
 }
 
-async fn write_loop(wr: tokio::net::tcp::OwnedWriteHalf, mut rx: mpsc::UnboundedReceiver<ConnOut>) {
+async fn write_loop(wr: impl AsyncWrite + Unpin, mut rx: mpsc::UnboundedReceiver<ConnOut>) {
     let mut w = BufWriter::with_capacity(64 * 1024, wr);
     while let Some(m) = rx.recv().await {
         let mut close = false;

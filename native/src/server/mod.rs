@@ -21,6 +21,7 @@ use crate::quorum::{QuorumHandle, QuorumNet};
 use crate::stats::metrics::{DiskMetric, Metrics};
 use crate::stats::{self, Effect, ServerTotals};
 use crate::storage::{Storage, StorageOptions};
+use crate::tls::Tls;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -69,6 +70,8 @@ pub enum Input {
         conn: ConnId,
         addr: SocketAddr,
         tx: mpsc::UnboundedSender<ConnOut>,
+        /// The subject of the TLS client certificate, if one was shown.
+        subject: Option<String>,
     },
     Connect {
         conn: ConnId,
@@ -189,10 +192,17 @@ impl Driver {
     fn handle(&mut self, input: Input) -> bool {
         let now = self.now();
         match input {
-            Input::Accept { conn, addr, tx } => {
+            Input::Accept {
+                conn,
+                addr,
+                tx,
+                subject,
+            } => {
                 self.conns.insert(conn, ConnHandle { tx, addr });
                 if !self.peer.accept(conn, &addr.ip().to_string(), now) {
                     debug!(%addr, "refused a client connection");
+                } else if let Some(s) = subject {
+                    self.peer.certificate(conn, &s);
                 }
             }
             Input::Connect { conn, req } => {
@@ -541,46 +551,89 @@ pub async fn run(
     let disk = disk::spawn(storage, tx.clone());
 
     // Clients.
-    let (host, port) = cfg
+    let plain = cfg
         .client_address(if pcfg.standalone {
             None
         } else {
             Some(opts.my_id)
         })
-        .map_err(ServerError::Config)?
-        .ok_or_else(|| {
-            ServerError::Config(
-                "no clientPort: set clientPort, or ;port in this server's server.N line".into(),
-            )
-        })?;
-    let listen = format!(
-        "{}:{}",
-        if host.contains(':') {
-            format!("[{host}]")
-        } else {
-            host.clone()
-        },
-        port
-    );
-    let listener = tokio::net::TcpListener::bind(&listen)
-        .await
-        .map_err(|source| ServerError::Bind {
-            addr: listen.clone(),
-            what: "clientPort",
-            source,
-        })?;
-    info!("serving clients on {listen}");
+        .map_err(ServerError::Config)?;
+    if plain.is_none() && cfg.secure_client_port.is_none() {
+        return Err(ServerError::Config(
+            "no clientPort: set clientPort (or secureClientPort), or ;port in this server's server.N line".into(),
+        ));
+    }
     let limits = clients::Limits {
         max_buffer: cfg.jute_max_buffer as usize,
         max_cnxns: cfg.max_cnxns,
     };
-    tokio::spawn(clients::accept_loop(
-        listener,
-        tx.clone(),
-        limits,
-        cfg.clone(),
-        metrics.bytes_received.clone(),
-    ));
+    let tls = match (cfg.secure_client_port, cfg.client_port_unification) {
+        (None, false) => None,
+        _ => {
+            let t = Tls::load(&cfg.tls, "client port").map_err(ServerError::Config)?;
+            if cfg.client_cert_reload {
+                t.watch();
+            }
+            Some(t)
+        }
+    };
+    let open = clients::OpenCount::default();
+    let plain_mode = match (&tls, cfg.client_port_unification) {
+        (Some(t), true) => clients::PortMode::Unified(
+            t.clone(),
+            Duration::from_millis(cfg.tls.handshake_detection_timeout_ms as u64),
+        ),
+        _ => clients::PortMode::Plain,
+    };
+    let mut ports: Vec<_> = plain
+        .into_iter()
+        .map(|(host, port)| (host, port, plain_mode.clone(), "clientPort"))
+        .collect();
+    if let (Some(t), Some(sp)) = (&tls, cfg.secure_client_port) {
+        let shost = cfg
+            .secure_client_port_address
+            .clone()
+            .unwrap_or_else(|| "0.0.0.0".to_string());
+        ports.push((
+            shost,
+            sp,
+            clients::PortMode::Tls(t.clone()),
+            "secureClientPort",
+        ));
+    }
+    for (host, port, mode, what) in ports {
+        let listen = format!(
+            "{}:{}",
+            if host.contains(':') {
+                format!("[{host}]")
+            } else {
+                host.clone()
+            },
+            port
+        );
+        let listener = tokio::net::TcpListener::bind(&listen)
+            .await
+            .map_err(|source| ServerError::Bind {
+                addr: listen.clone(),
+                what,
+                source,
+            })?;
+        let kind = match &mode {
+            clients::PortMode::Plain => "",
+            clients::PortMode::Tls(_) => " with TLS",
+            clients::PortMode::Unified(..) => " with and without TLS",
+        };
+        info!("serving clients on {listen}{kind}");
+        tokio::spawn(clients::accept_loop(
+            listener,
+            mode,
+            tx.clone(),
+            limits,
+            cfg.clone(),
+            metrics.bytes_received.clone(),
+            open.clone(),
+        ));
+    }
 
     // Other servers.
     let net = if pcfg.standalone {
