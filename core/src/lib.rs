@@ -38,6 +38,7 @@ pub mod peer;
 pub mod prep;
 pub mod proto;
 pub mod request;
+pub mod sasl;
 pub mod server;
 pub mod session;
 pub mod snapshot;

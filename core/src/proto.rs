@@ -397,6 +397,9 @@ fn read_request_body(r: &mut Reader<'_>, code: i32) -> Result<Request, ProtoErro
             path: ustring(r, "RemoveWatchesRequest.path")?,
             watcher_type: r.i32("RemoveWatchesRequest.type")?,
         },
+        op::SASL => Request::Sasl {
+            token: r.opt_buffer("GetSASLRequest.token")?.unwrap_or_default(),
+        },
         op::AUTH => Request::Auth {
             auth_type: r.i32("AuthPacket.type")?,
             scheme: ustring(r, "AuthPacket.scheme")?,
@@ -590,6 +593,9 @@ fn write_request_body(w: &mut Writer, req: &Request) {
                 .opt_string(new_members.as_deref())
                 .i64(*cur_config_id);
         }
+        Request::Sasl { token } => {
+            w.buffer(token);
+        }
         Request::WhoAmI
         | Request::Ping
         | Request::CloseSession
@@ -675,6 +681,9 @@ fn write_response_body(w: &mut Writer, body: &Response) {
         }
         Response::AllChildrenNumber(n) | Response::ErrorResponse(n) => {
             w.i32(*n);
+        }
+        Response::Sasl(token) => {
+            w.opt_buffer(token.as_deref());
         }
         Response::WhoAmI(infos) => {
             w.i32(infos.len() as i32);
@@ -1586,11 +1595,21 @@ mod tests {
     }
 
     #[test]
-    fn sasl_and_unknown_opcodes_are_unsupported_not_errors() {
+    fn sasl_decodes_and_unknown_opcodes_are_unsupported_not_errors() {
         let bytes = hex("0000000100000066000000050102030405"); // sasl with a GetSASLRequest token
         assert_eq!(
             decode_request(&bytes, MAX).unwrap(),
-            (1, Request::Unsupported { op: op::SASL })
+            (
+                1,
+                Request::Sasl {
+                    token: vec![1, 2, 3, 4, 5]
+                }
+            )
+        );
+        // A null token is an empty one.
+        assert_eq!(
+            decode_request(&hex("0000000100000066ffffffff"), MAX).unwrap(),
+            (1, Request::Sasl { token: vec![] })
         );
         assert_eq!(
             decode_request(&hex("000000020000007f"), MAX).unwrap(),

@@ -193,6 +193,10 @@ pub enum Request {
         scheme: String,
         auth: Vec<u8>,
     },
+    /// `sasl` (opcode 102): a `GetSASLRequest`'s token, one step of a SASL exchange.
+    Sasl {
+        token: Vec<u8>,
+    },
     WhoAmI,
     Ping,
     CloseSession,
@@ -239,6 +243,7 @@ impl Request {
             Request::SetWatches { v2: false, .. } => op::SET_WATCHES,
             Request::SetWatches { v2: true, .. } => op::SET_WATCHES2,
             Request::Auth { .. } => op::AUTH,
+            Request::Sasl { .. } => op::SASL,
             Request::WhoAmI => op::WHO_AM_I,
             Request::Ping => op::PING,
             Request::CloseSession => op::CLOSE_SESSION,
@@ -418,6 +423,8 @@ pub enum Response {
     AllChildrenNumber(i32),
     Ephemerals(Vec<String>),
     WhoAmI(Vec<ClientInfo>),
+    /// `SetSASLResponse`: the server's next token (null when SASL is not configured).
+    Sasl(Option<Vec<u8>>),
     /// addWatch answers with an `ErrorResponse(0)`.
     ErrorResponse(i32),
     /// reconfig answers with a GetDataResponse of the new configuration.

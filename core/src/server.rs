@@ -64,6 +64,10 @@ pub struct ServerAuth {
     pub x509_super_user: Option<String>,
     /// Schemes a session must have authenticated with before anything else is served.
     pub required_schemes: Vec<String>,
+    /// Where SASL nonces come from: the driver draws it at random (the simulator from its
+    /// seed); each nonce is the MD5 of it and a counter, so none repeats and none can be
+    /// guessed without it.
+    pub nonce_seed: u64,
 }
 
 impl ServerAuth {
@@ -84,6 +88,7 @@ impl ServerAuth {
             sasl_super_user: a.super_user.clone(),
             x509_super_user: a.x509_super_user.clone(),
             required_schemes: a.required_schemes(),
+            nonce_seed: 0,
         }
     }
 }
@@ -273,6 +278,8 @@ pub struct Conn {
     /// Requests a client sent right behind its ConnectRequest, answered once the session is
     /// established (ZooKeeper queues them the same way).
     early: Vec<(i32, Request)>,
+    /// The connection's SASL exchange, once begun.
+    sasl: Option<Box<crate::sasl::DigestMd5Server>>,
 }
 
 impl Conn {
@@ -332,6 +339,8 @@ pub struct Server {
     pub read_only: bool,
     scratch_events: Vec<TreeEvent>,
     scratch_notes: Vec<Notification>,
+    /// SASL nonces drawn so far.
+    nonces: u64,
 }
 
 impl Server {
@@ -347,6 +356,7 @@ impl Server {
             read_only: false,
             scratch_events: Vec::new(),
             scratch_notes: Vec::new(),
+            nonces: 0,
         }
     }
 
@@ -390,7 +400,7 @@ impl Server {
         out.push_back(Output::Client(o));
     }
 
-    fn close(&mut self, out: &mut VecDeque<Output>, conn: ConnId, reason: &'static str) {
+    fn close(&mut self, out: &mut VecDeque<Output>, conn: ConnId, reason: impl Into<String>) {
         if self.conns.contains_key(&conn) {
             out.push_back(Output::Client(ClientOutput::Close {
                 conn,
@@ -444,9 +454,114 @@ impl Server {
                 queue: VecDeque::new(),
                 connecting: false,
                 early: Vec::new(),
+                sasl: None,
             },
         );
         true
+    }
+
+    /// One step of a connection's SASL exchange (`ZooKeeperServer.processSasl`), answered at
+    /// once with zxid 0. Without a JAAS `Server` section ZooKeeper answers OK with no token.
+    /// A failed exchange is answered AuthFailed (SessionClosedRequireSaslAuth when SASL is
+    /// required) and closes the connection; a finished one adds the `sasl` id.
+    fn sasl_step(
+        &mut self,
+        out: &mut VecDeque<Output>,
+        conn: ConnId,
+        xid: i32,
+        token: &[u8],
+    ) -> RequestAction {
+        let reply = |err, token| Reply {
+            xid,
+            zxid: Zxid::ZERO,
+            err,
+            body: Response::Sasl(token),
+        };
+        if self.config.auth.sasl_users.is_empty() {
+            self.send(
+                out,
+                conn,
+                ClientOutput::Reply {
+                    conn,
+                    reply: reply(ErrorCode::Ok, None),
+                },
+            );
+            return RequestAction::None;
+        }
+        let nonce = self.next_nonce();
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return RequestAction::None;
+        };
+        let users = &self.config.auth.sasl_users;
+        let exchange = c
+            .sasl
+            .get_or_insert_with(|| Box::new(crate::sasl::DigestMd5Server::zookeeper(nonce)));
+        match exchange.evaluate(token, |u| users.get(u).cloned()) {
+            Ok(next) => {
+                if let Some(id) = exchange
+                    .is_complete()
+                    .then(|| exchange.authorization_id())
+                    .flatten()
+                {
+                    let id = id.to_string();
+                    if self.config.auth.sasl_super_user.as_deref() == Some(id.as_str()) {
+                        c.auth.push(Id::new("super", ""));
+                    }
+                    let sasl = Id::new("sasl", id);
+                    if !c.auth.contains(&sasl) {
+                        c.auth.push(sasl);
+                    }
+                }
+                self.send(
+                    out,
+                    conn,
+                    ClientOutput::Reply {
+                        conn,
+                        reply: reply(ErrorCode::Ok, Some(next)),
+                    },
+                );
+                RequestAction::None
+            }
+            Err(e) => {
+                let err = if self
+                    .config
+                    .auth
+                    .required_schemes
+                    .iter()
+                    .any(|s| s == "sasl")
+                {
+                    ErrorCode::SessionClosedRequireSaslAuth
+                } else {
+                    ErrorCode::AuthFailed
+                };
+                self.send(
+                    out,
+                    conn,
+                    ClientOutput::Reply {
+                        conn,
+                        reply: reply(err, None),
+                    },
+                );
+                self.close(out, conn, format!("SASL authentication failed: {e}"));
+                RequestAction::Close
+            }
+        }
+    }
+
+    /// A SASL nonce: Java's format of 30 bytes derived from the seed and a counter.
+    fn next_nonce(&mut self) -> String {
+        use md5::{Digest, Md5};
+        self.nonces += 1;
+        let mut bytes = [0u8; 30];
+        for (i, chunk) in bytes.chunks_mut(16).enumerate() {
+            let mut h = Md5::new();
+            h.update(self.config.auth.nonce_seed.to_be_bytes());
+            h.update(self.nonces.to_be_bytes());
+            h.update([i as u8]);
+            let d = h.finalize();
+            chunk.copy_from_slice(&d[..chunk.len()]);
+        }
+        crate::sasl::java_nonce(&bytes)
     }
 
     /// The connection proved, by TLS, that it holds the certificate with this subject (as Java's
@@ -665,7 +780,30 @@ impl Server {
             self.close(out, conn, "request before a ConnectRequest");
             return RequestAction::Close;
         };
+        if !matches!(req, Request::Auth { .. } | Request::Sasl { .. })
+            && !self.config.auth.required_schemes.is_empty()
+            && !c
+                .auth
+                .iter()
+                .any(|id| self.config.auth.required_schemes.contains(&id.scheme))
+        {
+            // AuthenticationHelper.enforceAuthentication: no id of a required scheme yet.
+            let reply = Reply {
+                xid,
+                zxid: Zxid::ZERO,
+                err: ErrorCode::SessionClosedRequireSaslAuth,
+                body: Response::Empty,
+            };
+            self.send(out, conn, ClientOutput::Reply { conn, reply });
+            self.close(
+                out,
+                conn,
+                "the client has not authenticated with a scheme enforce.auth.schemes requires",
+            );
+            return RequestAction::Close;
+        }
         match req {
+            Request::Sasl { token } => self.sasl_step(out, conn, xid, &token),
             Request::Auth { scheme, auth, .. } => {
                 // Processed at once, outside the queue, as ZooKeeper does; zxid 0.
                 match authenticate(&scheme, &auth, self.config.super_digest.as_deref()) {

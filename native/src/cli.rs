@@ -45,9 +45,20 @@ pub fn load(path: Option<&Path>) -> Result<Loaded, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let name = path.display().to_string();
-    let (config, warnings) = config::parse(&text, &name).map_err(|e| e.to_string())?;
+    let (mut config, warnings) = config::parse(&text, &name).map_err(|e| e.to_string())?;
     for w in &warnings {
         warn!("{w}");
+    }
+    if config.auth.jaas_config.is_none() {
+        // As zkServer.sh passes it: -Djava.security.auth.login.config in SERVER_JVMFLAGS.
+        for var in ["SERVER_JVMFLAGS", "JVMFLAGS"] {
+            let flags = std::env::var(var).unwrap_or_default();
+            for (k, v) in config::security::jvm_properties(&flags) {
+                if k == "java.security.auth.login.config" {
+                    config.auth.jaas_config = Some(v);
+                }
+            }
+        }
     }
     let my_id = if config.is_standalone() {
         ServerId(0)

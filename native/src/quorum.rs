@@ -27,7 +27,7 @@
 
 use crate::server::Input;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
@@ -80,6 +80,8 @@ struct Inner {
     hello_version: i64,
     /// `jute.maxbuffer`.
     max_buffer: usize,
+    /// `peerAddressCheck`: a server must connect from its configured address.
+    address_check: bool,
     /// What notifications carry: the ensemble as ZooKeeper prints it.
     config_text: Arc<str>,
     /// Election: the latest notification waiting for each peer, and the writer feeding it.
@@ -104,7 +106,14 @@ struct ElectionLink {
 struct QuorumLink {
     link: u64,
     tx: mpsc::UnboundedSender<Chunk>,
+    /// Bytes queued for the writer.
+    queued: Arc<AtomicUsize>,
 }
+
+/// Bytes queued for one server's quorum connection beyond which the server is taken to be
+/// stuck and the connection is dropped (it reconnects and syncs again): what a learner that
+/// stopped reading may cost the leader.
+const QUORUM_QUEUE_LIMIT: usize = 256 << 20;
 
 /// Starts listening on this server's election and quorum ports.
 pub struct QuorumNet;
@@ -157,6 +166,7 @@ impl QuorumNet {
                 wire::PROTOCOL_VERSION_V1
             },
             max_buffer: cfg.jute_max_buffer as usize,
+            address_check: cfg.peer_address_check,
             config_text,
             election: Mutex::new(HashMap::new()),
             quorum: Mutex::new(HashMap::new()),
@@ -244,6 +254,10 @@ async fn accept_election(
                 info!(%remote, "refused an election connection from server {from}: not another server of the configuration");
                 return;
             }
+            if let Err(why) = inner.check_address(from, remote).await {
+                info!(%remote, "refused an election connection: {why}");
+                return;
+            }
             inner.election_inbound(from, s, rest);
         }
     })
@@ -280,6 +294,45 @@ async fn accept_quorum(l: TcpListener, inner: Arc<Inner>, sd: tokio::sync::watch
 }
 
 impl Inner {
+    /// A server connects from one of the addresses its `server.N` line names (resolved now),
+    /// unless `peerAddressCheck=false` or a line names a wildcard address.
+    async fn check_address(
+        &self,
+        sid: ServerId,
+        remote: std::net::SocketAddr,
+    ) -> Result<(), String> {
+        if !self.address_check {
+            return Ok(());
+        }
+        let mut known = Vec::new();
+        for a in [self.peers.election.get(&sid), self.peers.quorum.get(&sid)]
+            .into_iter()
+            .flatten()
+        {
+            if let Ok(addrs) = tokio::net::lookup_host(a.as_str()).await {
+                known.extend(addrs.map(|x| x.ip()));
+            }
+        }
+        let ip = match remote.ip() {
+            std::net::IpAddr::V6(v6) => v6
+                .to_ipv4_mapped()
+                .map_or(std::net::IpAddr::V6(v6), std::net::IpAddr::V4),
+            v4 => v4,
+        };
+        if known.iter().any(|k| k.is_unspecified() || *k == ip) {
+            return Ok(());
+        }
+        Err(format!(
+            "it says it is server {sid}, but connects from {ip}, which is not an address of \
+             server.{sid} ({}); set peerAddressCheck=false if servers connect from other addresses",
+            known
+                .iter()
+                .map(|k| k.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+    }
+
     // ---- election ----------------------------------------------------------------------
 
     fn election_send(self: &Arc<Self>, to: ServerId, bytes: Vec<u8>) {
@@ -391,7 +444,7 @@ impl Inner {
             l.writer = Some(tx);
             l.link = link;
         }
-        tokio::spawn(write_chunks(wr, rx, None));
+        tokio::spawn(write_chunks(wr, rx, None, None));
         let me = self.clone();
         tokio::spawn(async move {
             if let Err(e) = me.read_notifications(&mut rd, peer, rest).await {
@@ -446,6 +499,18 @@ impl Inner {
     fn quorum_send(self: &Arc<Self>, to: ServerId, chunk: Chunk) {
         let mut map = self.quorum.lock().expect("quorum links");
         if let Some(q) = map.get(&to) {
+            let len = chunk.0.len();
+            if q.queued.fetch_add(len, Ordering::AcqRel) + len > QUORUM_QUEUE_LIMIT {
+                warn!(
+                    "dropping the quorum connection with server {to}: it does not read what is \
+                     sent ({} bytes waiting)",
+                    q.queued.load(Ordering::Relaxed)
+                );
+                map.remove(&to);
+                drop(map);
+                let _ = self.input.send(Input::LinkDown { peer: to });
+                return;
+            }
             if q.tx.send(chunk.clone()).is_ok() {
                 return;
             }
@@ -457,9 +522,17 @@ impl Inner {
             return;
         };
         let (tx, rx) = mpsc::unbounded_channel::<Chunk>();
+        let queued = Arc::new(AtomicUsize::new(chunk.0.len()));
         let _ = tx.send(chunk);
         let link = NEXT_LINK.fetch_add(1, Ordering::Relaxed);
-        map.insert(to, QuorumLink { link, tx });
+        map.insert(
+            to,
+            QuorumLink {
+                link,
+                tx,
+                queued: queued.clone(),
+            },
+        );
         drop(map);
         let me = self.clone();
         tokio::spawn(async move {
@@ -479,7 +552,7 @@ impl Inner {
             let _ = s.set_nodelay(true);
             let (rd, wr) = s.into_split();
             let decoder = QuorumDecoder::new(wire::From::Leader, me.max_buffer);
-            me.quorum_run(to, link, rd, wr, rx, decoder).await;
+            me.quorum_run(to, link, rd, wr, rx, decoder, queued).await;
         });
     }
 
@@ -523,11 +596,23 @@ impl Inner {
             info!(%remote, "refused a quorum connection from server {from}: not another server of the configuration");
             return;
         }
+        if let Err(why) = self.check_address(from, remote).await {
+            info!(%remote, "refused a quorum connection: {why}");
+            return;
+        }
         let (tx, rx) = mpsc::unbounded_channel::<Chunk>();
         let link = NEXT_LINK.fetch_add(1, Ordering::Relaxed);
+        let queued = Arc::new(AtomicUsize::new(0));
         let old = {
             let mut map = self.quorum.lock().expect("quorum links");
-            map.insert(from, QuorumLink { link, tx })
+            map.insert(
+                from,
+                QuorumLink {
+                    link,
+                    tx,
+                    queued: queued.clone(),
+                },
+            )
         };
         if old.is_some() {
             // The newer connection supersedes: the peer loop hears the old one is gone first.
@@ -539,7 +624,8 @@ impl Inner {
                 return;
             }
         }
-        self.quorum_run(from, link, rd, wr, rx, decoder).await;
+        self.quorum_run(from, link, rd, wr, rx, decoder, queued)
+            .await;
     }
 
     async fn quorum_run(
@@ -550,9 +636,10 @@ impl Inner {
         wr: OwnedWriteHalf,
         rx: mpsc::UnboundedReceiver<Chunk>,
         mut decoder: QuorumDecoder,
+        queued: Arc<AtomicUsize>,
     ) {
         let written = Some((self.input.clone(), peer));
-        let writer = tokio::spawn(write_chunks(wr, rx, written));
+        let writer = tokio::spawn(write_chunks(wr, rx, written, Some(queued)));
         let mut chunk = vec![0u8; 256 * 1024];
         let mut packets = Vec::new();
         let r: Result<(), String> = async {
@@ -609,18 +696,26 @@ async fn write_chunks(
     wr: OwnedWriteHalf,
     mut rx: mpsc::UnboundedReceiver<Chunk>,
     report: Option<(mpsc::UnboundedSender<Input>, ServerId)>,
+    queued: Option<Arc<AtomicUsize>>,
 ) {
     let mut w = BufWriter::with_capacity(64 * 1024, wr);
+    let done = |n: usize| {
+        if let Some(q) = &queued {
+            q.fetch_sub(n, Ordering::AcqRel);
+        }
+    };
     while let Some((b, snap)) = rx.recv().await {
         let mut snap_bytes = snap;
         if w.write_all(&b).await.is_err() {
             return;
         }
+        done(b.len());
         while let Ok((b, snap)) = rx.try_recv() {
             snap_bytes += snap;
             if w.write_all(&b).await.is_err() {
                 return;
             }
+            done(b.len());
         }
         if w.flush().await.is_err() {
             return;

@@ -196,6 +196,9 @@ pub struct Config {
     pub tls: security::TlsSettings,
     /// `ssl.quorum.*`: TLS between servers.
     pub quorum_tls: security::TlsSettings,
+    /// `peerAddressCheck` (this server's own, default true): a server that connects to the
+    /// election or quorum port must come from an address its `server.N` line names.
+    pub peer_address_check: bool,
     /// `sslQuorum`, default false: connect to other servers with TLS.
     pub ssl_quorum: bool,
     /// `portUnification`, default false: the election and quorum ports take TLS and plain.
@@ -400,6 +403,7 @@ impl Config {
             tls: security::TlsSettings::default(),
             quorum_tls: security::TlsSettings::default(),
             ssl_quorum: false,
+            peer_address_check: true,
             port_unification: false,
             ssl_quorum_reload_cert_files: false,
             client_cert_reload: false,

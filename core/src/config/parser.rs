@@ -510,6 +510,7 @@ impl Parser<'_> {
             "client.portUnification" => self.cfg.client_port_unification = self.boolean(e)?,
             "portUnification" => self.cfg.port_unification = self.boolean(e)?,
             "sslQuorum" => self.cfg.ssl_quorum = self.boolean(e)?,
+            "peerAddressCheck" => self.cfg.peer_address_check = self.boolean(e)?,
             "sslQuorumReloadCertFiles" => {
                 self.cfg.ssl_quorum_reload_cert_files = self.boolean(e)?
             }
@@ -526,7 +527,11 @@ impl Parser<'_> {
             "enforce.auth.enabled" => self.cfg.auth.enforce_auth_enabled = self.boolean(e)?,
             "enforce.auth.schemes" => self.cfg.auth.enforce_auth_schemes = list(&e.value),
             "requireClientAuthScheme" => {
-                self.cfg.auth.require_client_auth_scheme = Some(self.text(e)?)
+                self.cfg.auth.require_client_auth_scheme = Some(self.text(e)?);
+                self.unsupported(
+                    e,
+                    "no ZooKeeper release reads it; use enforce.auth.enabled and enforce.auth.schemes",
+                );
             }
             "quorum.auth.enableSasl" => {
                 self.cfg.auth.quorum_sasl = self.boolean(e)?;
@@ -684,6 +689,43 @@ impl Parser<'_> {
                 &key,
                 "is set but clientPort is not",
             ));
+        }
+        if self.cfg.auth.enforce_auth_enabled
+            && !self.cfg.auth.session_require_client_sasl_auth
+            && self.cfg.auth.enforce_auth_schemes.is_empty()
+        {
+            let key = self.key_of("enforce.auth.enabled");
+            return Err(self.error_at(
+                self.line_of("enforce.auth.enabled"),
+                &key,
+                "is true but enforce.auth.schemes names no scheme",
+            ));
+        }
+        for scheme in self.cfg.auth.required_schemes() {
+            let known = match scheme.as_str() {
+                "ip" => true,
+                "digest" => self.cfg.digest_auth_enabled,
+                "sasl" => self.cfg.auth.sasl_provider(),
+                "x509" => self.cfg.secure_client_port.is_some() || self.cfg.client_port_unification,
+                _ => false,
+            };
+            if !known {
+                let canon = if self.cfg.auth.session_require_client_sasl_auth {
+                    "sessionRequireClientSASLAuth"
+                } else {
+                    "enforce.auth.schemes"
+                };
+                let key = self.key_of(canon);
+                return Err(self.error_at(
+                    self.line_of(canon),
+                    &key,
+                    format!(
+                        "authentication scheme '{scheme}' is required but no provider for it is \
+                         configured (sasl needs authProvider.N={})",
+                        super::security::SASL_AUTH_PROVIDER
+                    ),
+                ));
+            }
         }
         if self.cfg.secure_client_port.is_none() && self.secure_client_port_address {
             let key = self.key_of("secureClientPortAddress");

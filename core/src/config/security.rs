@@ -97,9 +97,10 @@ pub struct AuthSettings {
     pub session_require_client_sasl_auth: bool,
     /// `enforce.auth.enabled`, default false.
     pub enforce_auth_enabled: bool,
-    /// `enforce.auth.schemes`, default `[sasl]` when enforcement is on.
+    /// `enforce.auth.schemes`; enforcement with none is an error, as in ZooKeeper.
     pub enforce_auth_schemes: Vec<String>,
-    /// `requireClientAuthScheme` (`zookeeper.requireClientAuthScheme`), 3.5's name for it.
+    /// `requireClientAuthScheme`: documented by ZooKeeper but read by none of its releases;
+    /// kept, with a warning that it does nothing.
     pub require_client_auth_scheme: Option<String>,
     /// `quorum.auth.enableSasl`, default false.
     pub quorum_sasl: bool,
@@ -128,21 +129,15 @@ impl AuthSettings {
     }
 
     /// The schemes a session must have authenticated with before anything but the
-    /// authentication itself is served (empty: none).
+    /// authentication itself is served (empty: none), as `AuthenticationHelper` reads them:
+    /// `sessionRequireClientSASLAuth` means `sasl` and wins over `enforce.auth.*`.
     pub fn required_schemes(&self) -> Vec<String> {
-        if self.enforce_auth_enabled {
-            return if self.enforce_auth_schemes.is_empty() {
-                vec!["sasl".into()]
-            } else {
-                self.enforce_auth_schemes.clone()
-            };
-        }
         if self.session_require_client_sasl_auth {
-            return vec!["sasl".into()];
-        }
-        match &self.require_client_auth_scheme {
-            Some(s) => vec![s.clone()],
-            None => Vec::new(),
+            vec!["sasl".into()]
+        } else if self.enforce_auth_enabled {
+            self.enforce_auth_schemes.clone()
+        } else {
+            Vec::new()
         }
     }
 }

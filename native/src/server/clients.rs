@@ -34,6 +34,103 @@ pub struct Limits {
 
 static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
 
+/// Replies queued for one connection's writer, in bytes, beyond which the client is taken to
+/// be a reader that never reads and is cut off (its session lives on).
+pub const SLOW_READER_LIMIT: usize = 64 << 20;
+
+/// `globalOutstandingLimit`: requests handed to the peer loop and not answered yet, across all
+/// connections. At the limit, connections stop reading (TCP pushes back on the clients) until
+/// replies go out — so a slow disk slows writers down instead of growing memory.
+pub struct Throttle {
+    outstanding: AtomicUsize,
+    limit: usize,
+    wake: tokio::sync::Notify,
+}
+
+impl Throttle {
+    pub fn new(limit: u32) -> Arc<Throttle> {
+        Arc::new(Throttle {
+            outstanding: AtomicUsize::new(0),
+            limit: (limit as usize).max(1),
+            wake: tokio::sync::Notify::new(),
+        })
+    }
+
+    /// Waits until fewer than the limit are outstanding.
+    async fn admit(&self) {
+        loop {
+            let woken = self.wake.notified();
+            tokio::pin!(woken);
+            woken.as_mut().enable();
+            if self.outstanding.load(Ordering::Acquire) < self.limit {
+                return;
+            }
+            woken.await;
+        }
+    }
+
+    fn release(&self, n: usize) {
+        if n > 0 {
+            self.outstanding.fetch_sub(n, Ordering::AcqRel);
+            self.wake.notify_waiters();
+        }
+    }
+
+    pub fn outstanding(&self) -> usize {
+        self.outstanding.load(Ordering::Relaxed)
+    }
+}
+
+/// One connection's counters, shared by its reader, its writer and the peer loop.
+pub struct Gate {
+    throttle: Arc<Throttle>,
+    /// Requests handed to the peer loop and not answered yet.
+    in_flight: AtomicUsize,
+    /// Bytes queued for the writer.
+    queued: AtomicUsize,
+}
+
+impl Gate {
+    fn new(throttle: Arc<Throttle>) -> Arc<Gate> {
+        Arc::new(Gate {
+            throttle,
+            in_flight: AtomicUsize::new(0),
+            queued: AtomicUsize::new(0),
+        })
+    }
+
+    fn request_in(&self) {
+        self.in_flight.fetch_add(1, Ordering::AcqRel);
+        self.throttle.outstanding.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// The peer loop answered one request of this connection.
+    pub fn replied(&self) {
+        let took = self
+            .in_flight
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
+            .is_ok();
+        if took {
+            self.throttle.release(1);
+        }
+    }
+
+    /// The connection is gone: what it had outstanding no longer counts.
+    fn gone(&self) {
+        self.throttle
+            .release(self.in_flight.swap(0, Ordering::AcqRel));
+    }
+
+    /// `bytes` more queued for the writer; false when that passes [`SLOW_READER_LIMIT`].
+    pub fn queue(&self, bytes: usize) -> bool {
+        self.queued.fetch_add(bytes, Ordering::AcqRel) + bytes <= SLOW_READER_LIMIT
+    }
+
+    pub fn queued(&self) -> usize {
+        self.queued.load(Ordering::Relaxed)
+    }
+}
+
 /// How a client port takes connections.
 #[derive(Clone)]
 pub enum PortMode {
@@ -61,6 +158,7 @@ pub async fn accept_loop(
     cfg: Arc<Config>,
     bytes_received: Arc<AtomicU64>,
     open: OpenCount,
+    throttle: Arc<Throttle>,
 ) {
     loop {
         let (stream, addr) = match listener.accept().await {
@@ -83,6 +181,7 @@ pub async fn accept_loop(
         let cfg = cfg.clone();
         let bytes = bytes_received.clone();
         let mode = mode.clone();
+        let gate = Gate::new(throttle.clone());
         open.0.fetch_add(1, Ordering::Relaxed);
         tokio::spawn(async move {
             let ctx = ConnCtx {
@@ -92,6 +191,7 @@ pub async fn accept_loop(
                 limits,
                 cfg,
                 bytes_received: bytes,
+                gate,
             };
             match mode {
                 PortMode::Plain => {
@@ -139,6 +239,7 @@ struct ConnCtx {
     limits: Limits,
     cfg: Arc<Config>,
     bytes_received: Arc<AtomicU64>,
+    gate: Arc<Gate>,
 }
 
 async fn serve_tls(stream: TcpStream, tls: &Tls, ctx: ConnCtx) {
@@ -183,6 +284,7 @@ where
         limits,
         cfg,
         bytes_received,
+        gate,
     } = ctx;
     let mut buf: Vec<u8> = Vec::with_capacity(4096);
     // Read at least four bytes: a four-letter word, or the start of the ConnectRequest frame.
@@ -237,6 +339,7 @@ where
             addr,
             tx: out_tx,
             subject,
+            gate: gate.clone(),
         })
         .is_err()
     {
@@ -244,11 +347,12 @@ where
     }
     // The writer ends when the peer loop drops its sender (after a Close, or once it hears the
     // connection is gone), so replies already queued still go out.
-    tokio::spawn(write_loop(wr, out_rx));
-    let why = read_loop(&mut rd, &mut buf, conn, &tx, limits, &bytes_received).await;
+    tokio::spawn(write_loop(wr, out_rx, gate.clone()));
+    let why = read_loop(&mut rd, &mut buf, conn, &tx, limits, &bytes_received, &gate).await;
     if let Some(why) = why {
         info!(conn = conn.0, %addr, "closing client connection: {why}");
     }
+    gate.gone();
     let _ = tx.send(Input::Disconnected { conn });
 }
 
@@ -260,6 +364,7 @@ async fn read_loop(
     tx: &mpsc::UnboundedSender<Input>,
     limits: Limits,
     bytes_received: &AtomicU64,
+    gate: &Gate,
 ) -> Option<String> {
     let mut connected = false;
     let mut start = 0usize;
@@ -290,6 +395,9 @@ async fn read_loop(
                             },
                         }
                     };
+                    if matches!(input, Input::Request { .. }) {
+                        gate.request_in();
+                    }
                     if tx.send(input).is_err() {
                         return None;
                     }
@@ -308,6 +416,8 @@ async fn read_loop(
             buf.drain(..start);
             start = 0;
         }
+        // globalOutstandingLimit: read no more while the server has too much to answer.
+        gate.throttle.admit().await;
         let mut chunk = [0u8; 16 * 1024];
         match rd.read(&mut chunk).await {
             Ok(0) => return None,
@@ -322,7 +432,11 @@ async fn read_loop(
     }
 }
 
-async fn write_loop(wr: impl AsyncWrite + Unpin, mut rx: mpsc::UnboundedReceiver<ConnOut>) {
+async fn write_loop(
+    wr: impl AsyncWrite + Unpin,
+    mut rx: mpsc::UnboundedReceiver<ConnOut>,
+    gate: Arc<Gate>,
+) {
     let mut w = BufWriter::with_capacity(64 * 1024, wr);
     while let Some(m) = rx.recv().await {
         let mut close = false;
@@ -331,6 +445,7 @@ async fn write_loop(wr: impl AsyncWrite + Unpin, mut rx: mpsc::UnboundedReceiver
                 if write_frame(&mut w, &b).await.is_err() {
                     return;
                 }
+                gate.queued.fetch_sub(b.len(), Ordering::AcqRel);
             }
             ConnOut::Close => close = true,
         }
@@ -341,6 +456,7 @@ async fn write_loop(wr: impl AsyncWrite + Unpin, mut rx: mpsc::UnboundedReceiver
                     if write_frame(&mut w, &b).await.is_err() {
                         return;
                     }
+                    gate.queued.fetch_sub(b.len(), Ordering::AcqRel);
                 }
                 Ok(ConnOut::Close) => close = true,
                 Err(_) => break,

@@ -72,6 +72,8 @@ pub enum Input {
         tx: mpsc::UnboundedSender<ConnOut>,
         /// The subject of the TLS client certificate, if one was shown.
         subject: Option<String>,
+        /// The connection's counters: outstanding requests, queued reply bytes.
+        gate: Arc<clients::Gate>,
     },
     Connect {
         conn: ConnId,
@@ -144,6 +146,7 @@ pub enum ConnOut {
 struct ConnHandle {
     tx: mpsc::UnboundedSender<ConnOut>,
     addr: SocketAddr,
+    gate: Arc<clients::Gate>,
 }
 
 fn wall_ms() -> i64 {
@@ -197,8 +200,9 @@ impl Driver {
                 addr,
                 tx,
                 subject,
+                gate,
             } => {
-                self.conns.insert(conn, ConnHandle { tx, addr });
+                self.conns.insert(conn, ConnHandle { tx, addr, gate });
                 if !self.peer.accept(conn, &addr.ip().to_string(), now) {
                     debug!(%addr, "refused a client connection");
                 } else if let Some(s) = subject {
@@ -339,6 +343,7 @@ impl Driver {
                 ..
             } => proto::encode_connect_response(resp, *read_only_flag),
             ClientOutput::Reply { reply, .. } => {
+                h.gate.replied();
                 let b = proto::encode_reply(reply);
                 self.metrics.reply_out(conn, reply.xid, self.now());
                 self.metrics.client_response.record(b.len());
@@ -357,6 +362,18 @@ impl Driver {
             }
         };
         self.totals.packets_sent += 1;
+        if !h.gate.queue(body.len()) {
+            warn!(
+                conn = conn.0,
+                addr = %h.addr,
+                "closing client connection: it does not read its replies ({} bytes waiting, over {})",
+                h.gate.queued(),
+                clients::SLOW_READER_LIMIT
+            );
+            let _ = h.tx.send(ConnOut::Close);
+            self.conns.remove(&conn);
+            return;
+        }
         let _ = h.tx.send(ConnOut::Frame(body));
     }
 
@@ -543,7 +560,9 @@ pub async fn run(
     );
 
     let started_wall = wall_ms();
-    let pcfg = PeerConfig::from_config(&cfg, opts.my_id, started_wall);
+    let mut pcfg = PeerConfig::from_config(&cfg, opts.my_id, started_wall);
+    pcfg.server.auth.sasl_users = sasl_users(&cfg).map_err(ServerError::Config)?;
+    pcfg.server.auth.nonce_seed = fastrand::u64(..);
     let mut peer = Peer::new(pcfg.clone(), restored, 0);
     peer.trace = true;
 
@@ -578,6 +597,7 @@ pub async fn run(
         }
     };
     let open = clients::OpenCount::default();
+    let throttle = clients::Throttle::new(cfg.global_outstanding_limit);
     let plain_mode = match (&tls, cfg.client_port_unification) {
         (Some(t), true) => clients::PortMode::Unified(
             t.clone(),
@@ -632,6 +652,7 @@ pub async fn run(
             cfg.clone(),
             metrics.bytes_received.clone(),
             open.clone(),
+            throttle.clone(),
         ));
     }
 
@@ -739,6 +760,24 @@ pub async fn run(
         }
     }
     finish(d, true).await
+}
+
+/// The DIGEST-MD5 users of the JAAS file's `Server` section (none without a JAAS file, or
+/// without that section: SASL is then off, as in ZooKeeper).
+fn sasl_users(cfg: &Config) -> Result<std::collections::BTreeMap<String, String>, String> {
+    let Some(path) = &cfg.auth.jaas_config else {
+        return Ok(Default::default());
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("java.security.auth.login.config: cannot read {path}: {e}"))?;
+    let jaas = zk_core::sasl::JaasConfig::parse(&text).map_err(|e| format!("{path}: {e}"))?;
+    let Some(section) = jaas.section("Server") else {
+        info!("{path} has no Server section: SASL is off");
+        return Ok(Default::default());
+    };
+    let users = zk_core::sasl::jaas::digest_users(section);
+    info!("SASL (DIGEST-MD5) on, {} users from {path}", users.len());
+    Ok(users)
 }
 
 async fn finish(mut d: Driver, clean: bool) -> Result<(), ServerError> {

@@ -197,8 +197,10 @@ pub fn server_config(settings: &TlsSettings) -> Result<ServerConfig, String> {
     let builder = match settings.client_auth {
         ClientAuth::None => builder.with_no_client_auth(),
         mode => {
-            let roots = Arc::new(trust_roots(settings)?);
-            let v = WebPkiClientVerifier::builder_with_provider(roots, provider);
+            let roots = trust_roots(settings)?;
+            let anchors = anchor_keys(settings);
+            let roots = Arc::new(roots);
+            let v = WebPkiClientVerifier::builder_with_provider(roots, provider.clone());
             let v = if mode == ClientAuth::Want {
                 v.allow_unauthenticated()
             } else {
@@ -207,12 +209,172 @@ pub fn server_config(settings: &TlsSettings) -> Result<ServerConfig, String> {
             let v = v
                 .build()
                 .map_err(|e| format!("the trust store cannot verify clients: {e}"))?;
-            builder.with_client_cert_verifier(v)
+            builder.with_client_cert_verifier(Arc::new(v1::Tolerant {
+                inner: v,
+                anchors,
+                algs: provider.signature_verification_algorithms,
+            }))
         }
     };
-    builder
-        .with_single_cert(keys.chain, keys.key)
-        .map_err(|e| format!("key store {ks}: {e}"))
+    // The certificate goes out as it is (Java accepts a version 1 certificate, which rustls's
+    // own check of the pair refuses); the key must still load, and the handshake proves it.
+    let key = provider
+        .key_provider
+        .load_private_key(keys.key)
+        .map_err(|e| format!("key store {ks}: {e}"))?;
+    let certified = rustls::sign::CertifiedKey::new(keys.chain, key);
+    Ok(builder.with_cert_resolver(Arc::new(rustls::sign::SingleCertAndKey::from(certified))))
+}
+
+/// The trust store's certificates as (subject, public key) pairs, for [`v1::Tolerant`].
+fn anchor_keys(settings: &TlsSettings) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let Some(path) = &settings.trust_store_location else {
+        return Vec::new();
+    };
+    let Ok(certs) = stores::load_trust_store(
+        Path::new(path),
+        settings.trust_store_password.as_deref(),
+        settings.trust_store_type.as_deref(),
+    ) else {
+        return Vec::new();
+    };
+    certs
+        .iter()
+        .filter_map(|c| {
+            let (_, x) = x509_parser::parse_x509_certificate(c).ok()?;
+            Some((x.subject().as_raw().to_vec(), x.public_key().raw.to_vec()))
+        })
+        .collect()
+}
+
+/// Client certificates of X.509 version 1, which Java accepts and webpki does not (kazoo's
+/// test harness makes them): accepted when signed directly by a trusted certificate and within
+/// their validity; every other certificate goes through webpki unchanged.
+mod v1 {
+    use rustls::client::danger::HandshakeSignatureValid;
+    use rustls::crypto::WebPkiSupportedAlgorithms;
+    use rustls::pki_types::{CertificateDer, SubjectPublicKeyInfoDer, UnixTime};
+    use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+    use rustls::{DigitallySignedStruct, DistinguishedName, Error, SignatureScheme};
+    use std::sync::Arc;
+
+    #[derive(Debug)]
+    pub struct Tolerant {
+        pub inner: Arc<dyn ClientCertVerifier>,
+        /// (subject DER, SubjectPublicKeyInfo DER) of each trusted certificate.
+        pub anchors: Vec<(Vec<u8>, Vec<u8>)>,
+        pub algs: WebPkiSupportedAlgorithms,
+    }
+
+    /// The certificate's version and public key, when it is version 1.
+    fn v1_key(cert: &CertificateDer<'_>) -> Option<Vec<u8>> {
+        let (_, x) = x509_parser::parse_x509_certificate(cert).ok()?;
+        (x.version() == x509_parser::x509::X509Version::V1).then(|| x.public_key().raw.to_vec())
+    }
+
+    impl Tolerant {
+        fn check_v1(&self, cert: &CertificateDer<'_>, now: UnixTime) -> Result<(), Error> {
+            let bad = |why: &str| Error::General(format!("version 1 client certificate: {why}"));
+            let (_, x) =
+                x509_parser::parse_x509_certificate(cert).map_err(|e| bad(&e.to_string()))?;
+            let t = x509_parser::time::ASN1Time::from_timestamp(now.as_secs() as i64)
+                .map_err(|e| bad(&e.to_string()))?;
+            if !x.validity().is_valid_at(t) {
+                return Err(bad("expired or not yet valid"));
+            }
+            for (subject, spki) in &self.anchors {
+                if subject.as_slice() != x.issuer().as_raw() {
+                    continue;
+                }
+                let Ok((_, key)) = <x509_parser::x509::SubjectPublicKeyInfo as x509_parser::prelude::FromDer<_>>::from_der(spki) else {
+                    continue;
+                };
+                if x.verify_signature(Some(&key)).is_ok() {
+                    return Ok(());
+                }
+            }
+            Err(bad("not signed by a trusted certificate"))
+        }
+
+        fn raw_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Option<Result<HandshakeSignatureValid, Error>> {
+            let spki = v1_key(cert)?;
+            let spki = SubjectPublicKeyInfoDer::from(spki.as_slice());
+            let key = webpki::RawPublicKeyEntity::try_from(&spki).ok()?;
+            let candidates = self
+                .algs
+                .mapping
+                .iter()
+                .find(|(s, _)| *s == dss.scheme)
+                .map(|(_, a)| *a)
+                .unwrap_or(&[]);
+            for alg in candidates {
+                if key.verify_signature(*alg, message, dss.signature()).is_ok() {
+                    return Some(Ok(HandshakeSignatureValid::assertion()));
+                }
+            }
+            Some(Err(Error::General(
+                "the client's handshake signature does not verify".into(),
+            )))
+        }
+    }
+
+    impl ClientCertVerifier for Tolerant {
+        fn offer_client_auth(&self) -> bool {
+            self.inner.offer_client_auth()
+        }
+
+        fn client_auth_mandatory(&self) -> bool {
+            self.inner.client_auth_mandatory()
+        }
+
+        fn root_hint_subjects(&self) -> &[DistinguishedName] {
+            self.inner.root_hint_subjects()
+        }
+
+        fn verify_client_cert(
+            &self,
+            end_entity: &CertificateDer<'_>,
+            intermediates: &[CertificateDer<'_>],
+            now: UnixTime,
+        ) -> Result<ClientCertVerified, Error> {
+            if v1_key(end_entity).is_some() {
+                return self
+                    .check_v1(end_entity, now)
+                    .map(|_| ClientCertVerified::assertion());
+            }
+            self.inner
+                .verify_client_cert(end_entity, intermediates, now)
+        }
+
+        fn verify_tls12_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, Error> {
+            self.raw_signature(message, cert, dss)
+                .unwrap_or_else(|| self.inner.verify_tls12_signature(message, cert, dss))
+        }
+
+        fn verify_tls13_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &DigitallySignedStruct,
+        ) -> Result<HandshakeSignatureValid, Error> {
+            self.raw_signature(message, cert, dss)
+                .unwrap_or_else(|| self.inner.verify_tls13_signature(message, cert, dss))
+        }
+
+        fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+            self.inner.supported_verify_schemes()
+        }
+    }
 }
 
 /// A client's rustls configuration: the trust store verifies the server; the key store, if
