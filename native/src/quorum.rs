@@ -26,12 +26,13 @@
 //! length is checked.
 
 use crate::server::Input;
+use crate::tls::{BoxStream, Tls};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{ReadHalf, WriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
@@ -82,6 +83,8 @@ struct Inner {
     max_buffer: usize,
     /// `peerAddressCheck`: a server must connect from its configured address.
     address_check: bool,
+    /// TLS between servers (`ssl.quorum.*`), when `sslQuorum` or `portUnification` is set.
+    tls: Option<QuorumTls>,
     /// What notifications carry: the ensemble as ZooKeeper prints it.
     config_text: Arc<str>,
     /// Election: the latest notification waiting for each peer, and the writer feeding it.
@@ -153,6 +156,7 @@ impl QuorumNet {
             host.clone()
         };
         let (sd_tx, sd_rx) = tokio::sync::watch::channel(false);
+        let tls = QuorumTls::from_config(cfg)?;
         let inner = Arc::new(Inner {
             peers,
             input,
@@ -167,6 +171,7 @@ impl QuorumNet {
             },
             max_buffer: cfg.jute_max_buffer as usize,
             address_check: cfg.peer_address_check,
+            tls,
             config_text,
             election: Mutex::new(HashMap::new()),
             quorum: Mutex::new(HashMap::new()),
@@ -237,6 +242,9 @@ async fn accept_election(
     accept_loop(l, "election", sd, move |s, remote| {
         let inner = inner.clone();
         async move {
+            let Some(s) = inner.secure_inbound(s, remote, "election").await else {
+                return;
+            };
             let hs = tokio::time::timeout(inner.cnx_timeout, read_hello(s)).await;
             let (hello, s, rest) = match hs {
                 Ok(Ok(x)) => x,
@@ -266,7 +274,7 @@ async fn accept_election(
 
 /// Reads the initial message of an election connection; returns it with the stream and any
 /// bytes read past it.
-async fn read_hello(mut s: TcpStream) -> Result<(wire::Hello, TcpStream, Vec<u8>), String> {
+async fn read_hello(mut s: BoxStream) -> Result<(wire::Hello, BoxStream, Vec<u8>), String> {
     let mut buf = Vec::with_capacity(64);
     let mut chunk = [0u8; 256];
     loop {
@@ -293,7 +301,131 @@ async fn accept_quorum(l: TcpListener, inner: Arc<Inner>, sd: tokio::sync::watch
     .await
 }
 
+/// TLS between servers, as ZooKeeper's QuorumX509Util: the key store is both the server's
+/// certificate and the client's, the trust store checks both sides.
+struct QuorumTls {
+    server: Arc<Tls>,
+    client: Arc<rustls::ClientConfig>,
+    /// `sslQuorum`: connect with TLS, and (without portUnification) accept only TLS.
+    connect_tls: bool,
+    /// `portUnification`: accept TLS and plain alike.
+    unified: bool,
+    /// `ssl.quorum.hostnameVerification`: an inbound server's certificate must name its address.
+    verify_peer_address: bool,
+    detect: Duration,
+}
+
+impl QuorumTls {
+    fn from_config(cfg: &Config) -> Result<Option<QuorumTls>, String> {
+        if !cfg.ssl_quorum && !cfg.port_unification {
+            return Ok(None);
+        }
+        let server = Tls::load(&cfg.quorum_tls, "quorum and election ports")?;
+        if cfg.ssl_quorum_reload_cert_files {
+            server.watch();
+        }
+        let client = crate::tls::client_config(&cfg.quorum_tls)
+            .map_err(|e| format!("TLS to other servers: {e}"))?;
+        Ok(Some(QuorumTls {
+            server,
+            client: Arc::new(client),
+            connect_tls: cfg.ssl_quorum,
+            unified: cfg.port_unification,
+            verify_peer_address: cfg.quorum_tls.hostname_verification,
+            detect: Duration::from_millis(cfg.quorum_tls.handshake_detection_timeout_ms as u64),
+        }))
+    }
+}
+
 impl Inner {
+    /// An accepted connection as TLS or plain, as `sslQuorum` and `portUnification` say; None
+    /// (with a log line) when it is refused.
+    async fn secure_inbound(
+        &self,
+        s: TcpStream,
+        remote: std::net::SocketAddr,
+        what: &str,
+    ) -> Option<BoxStream> {
+        let Some(t) = &self.tls else {
+            return Some(Box::new(s));
+        };
+        let tls = if t.unified {
+            let mut first = [0u8; 2];
+            let peeked = tokio::time::timeout(t.detect, async {
+                loop {
+                    match s.peek(&mut first).await {
+                        Ok(n) if n >= 2 => return true,
+                        Ok(0) | Err(_) => return false,
+                        Ok(_) => tokio::time::sleep(Duration::from_millis(5)).await,
+                    }
+                }
+            })
+            .await;
+            match peeked {
+                Ok(true) => crate::tls::looks_like_tls(&first),
+                Ok(false) => return None,
+                Err(_) => {
+                    info!(%remote, "refused a connection to the {what} port: nothing received within ssl.quorum.handshakeDetectionTimeoutMillis");
+                    return None;
+                }
+            }
+        } else {
+            t.connect_tls
+        };
+        if !tls {
+            return Some(Box::new(s));
+        }
+        let hs = tokio::time::timeout(self.cnx_timeout, t.server.acceptor().accept(s)).await;
+        let s = match hs {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => {
+                info!(%remote, "refused a connection to the {what} port: TLS handshake failed: {e}");
+                return None;
+            }
+            Err(_) => {
+                info!(%remote, "refused a connection to the {what} port: the TLS handshake did not finish within cnxTimeout");
+                return None;
+            }
+        };
+        if t.verify_peer_address {
+            let names_it = s
+                .get_ref()
+                .1
+                .peer_certificates()
+                .and_then(|c| c.first())
+                .is_some_and(|c| crate::tls::names_ip(c, remote.ip()));
+            if !names_it {
+                info!(%remote, "refused a connection to the {what} port: its certificate does not name {} (ssl.quorum.hostnameVerification)", remote.ip());
+                return None;
+            }
+        }
+        Some(Box::new(s))
+    }
+
+    /// An outbound connection to server `to` at `addr`, in TLS when `sslQuorum` is set.
+    async fn secure_outbound(
+        &self,
+        s: TcpStream,
+        to: ServerId,
+        addr: &str,
+    ) -> Result<BoxStream, String> {
+        match &self.tls {
+            Some(t) if t.connect_tls => {
+                let host = addr.rsplit_once(':').map_or(addr, |(h, _)| h);
+                let host = host.trim_start_matches('[').trim_end_matches(']');
+                tokio::time::timeout(
+                    self.cnx_timeout,
+                    crate::tls::connect_stream(s, host, Some(t.client.clone())),
+                )
+                .await
+                .map_err(|_| {
+                    format!("the TLS handshake with server {to} did not finish within cnxTimeout")
+                })?
+            }
+            _ => Ok(Box::new(s)),
+        }
+    }
+
     /// A server connects from one of the addresses its `server.N` line names (resolved now),
     /// unless `peerAddressCheck=false` or a line names a wildcard address.
     async fn check_address(
@@ -392,10 +524,18 @@ impl Inner {
                 }
             }
         };
-        let Some(mut s) = stream else { return };
+        let Some(s) = stream else { return };
         let _ = s.set_nodelay(true);
+        let mut s = match self.secure_outbound(s, to, &a).await {
+            Ok(s) => s,
+            Err(e) => {
+                warn!("election connection to server {to}: {e}");
+                return;
+            }
+        };
         let hello = wire::encode_hello(self.hello_version, self.peers.me, &self.peers.my_election);
-        if s.write_all(&hello).await.is_err() {
+        // (TLS holds what is written until flushed.)
+        if s.write_all(&hello).await.is_err() || s.flush().await.is_err() {
             return;
         }
         if to > self.peers.me {
@@ -406,7 +546,7 @@ impl Inner {
         self.election_attach(to, s, Vec::new());
     }
 
-    fn election_inbound(self: &Arc<Self>, from: ServerId, s: TcpStream, rest: Vec<u8>) {
+    fn election_inbound(self: &Arc<Self>, from: ServerId, s: BoxStream, rest: Vec<u8>) {
         if from < self.peers.me {
             // We have the larger id: drop theirs and use our own.
             drop(s);
@@ -431,8 +571,8 @@ impl Inner {
 
     /// Makes `s` the election connection with `peer`: a writer draining its queue and a reader
     /// feeding notifications to the peer loop.
-    fn election_attach(self: &Arc<Self>, peer: ServerId, s: TcpStream, rest: Vec<u8>) {
-        let (mut rd, wr) = s.into_split();
+    fn election_attach(self: &Arc<Self>, peer: ServerId, s: BoxStream, rest: Vec<u8>) {
+        let (mut rd, wr) = tokio::io::split(s);
         let (tx, rx) = mpsc::unbounded_channel::<Chunk>();
         let link = NEXT_LINK.fetch_add(1, Ordering::Relaxed);
         {
@@ -462,7 +602,7 @@ impl Inner {
     /// Reads length-prefixed notifications until the connection ends.
     async fn read_notifications(
         &self,
-        rd: &mut OwnedReadHalf,
+        rd: &mut ReadHalf<BoxStream>,
         peer: ServerId,
         mut buf: Vec<u8>,
     ) -> Result<(), String> {
@@ -486,7 +626,12 @@ impl Inner {
                 }
                 buf.drain(..4 + len);
             }
-            let n = rd.read(&mut chunk).await.map_err(|e| e.to_string())?;
+            let n = match rd.read(&mut chunk).await {
+                Ok(n) => n,
+                // A TLS peer that closes without close_notify has closed all the same.
+                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => 0,
+                Err(e) => return Err(e.to_string()),
+            };
             if n == 0 {
                 return Ok(());
             }
@@ -550,7 +695,15 @@ impl Inner {
                 }
             };
             let _ = s.set_nodelay(true);
-            let (rd, wr) = s.into_split();
+            let s = match me.secure_outbound(s, to, &a).await {
+                Ok(s) => s,
+                Err(e) => {
+                    warn!("quorum connection to server {to}: {e}");
+                    me.quorum_closed(to, link);
+                    return;
+                }
+            };
+            let (rd, wr) = tokio::io::split(s);
             let decoder = QuorumDecoder::new(wire::From::Leader, me.max_buffer);
             me.quorum_run(to, link, rd, wr, rx, decoder, queued).await;
         });
@@ -558,7 +711,10 @@ impl Inner {
 
     /// A learner connected: its first packet says who it is.
     async fn quorum_inbound(self: Arc<Self>, s: TcpStream, remote: std::net::SocketAddr) {
-        let (mut rd, wr) = s.into_split();
+        let Some(s) = self.secure_inbound(s, remote, "quorum").await else {
+            return;
+        };
+        let (mut rd, wr) = tokio::io::split(s);
         let mut decoder = QuorumDecoder::new(wire::From::Learner, self.max_buffer);
         let mut first = Vec::new();
         let mut chunk = vec![0u8; 4096];
@@ -632,8 +788,8 @@ impl Inner {
         self: Arc<Self>,
         peer: ServerId,
         link: u64,
-        mut rd: OwnedReadHalf,
-        wr: OwnedWriteHalf,
+        mut rd: ReadHalf<BoxStream>,
+        wr: WriteHalf<BoxStream>,
         rx: mpsc::UnboundedReceiver<Chunk>,
         mut decoder: QuorumDecoder,
         queued: Arc<AtomicUsize>,
@@ -644,7 +800,11 @@ impl Inner {
         let mut packets = Vec::new();
         let r: Result<(), String> = async {
             loop {
-                let n = rd.read(&mut chunk).await.map_err(|e| e.to_string())?;
+                let n = match rd.read(&mut chunk).await {
+                    Ok(n) => n,
+                    Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => 0,
+                    Err(e) => return Err(e.to_string()),
+                };
                 if n == 0 {
                     return Ok(());
                 }
@@ -693,7 +853,7 @@ impl Inner {
 /// Writes chunks from a channel, batching whatever is queued into one write; reports written
 /// snapshot bytes to the peer loop when `report` says where.
 async fn write_chunks(
-    wr: OwnedWriteHalf,
+    wr: WriteHalf<BoxStream>,
     mut rx: mpsc::UnboundedReceiver<Chunk>,
     report: Option<(mpsc::UnboundedSender<Input>, ServerId)>,
     queued: Option<Arc<AtomicUsize>>,

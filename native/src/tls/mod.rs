@@ -572,3 +572,19 @@ pub async fn connect_stream(
         }
     }
 }
+
+/// Whether a certificate is valid for this IP address (its subjectAltName has it), as
+/// ZooKeeper's ZKTrustManager checks a connecting server's certificate.
+pub fn names_ip(der: &CertificateDer<'_>, ip: std::net::IpAddr) -> bool {
+    let ip = match ip {
+        std::net::IpAddr::V6(v6) => v6
+            .to_ipv4_mapped()
+            .map_or(std::net::IpAddr::V6(v6), std::net::IpAddr::V4),
+        v4 => v4,
+    };
+    let Ok(cert) = webpki::EndEntityCert::try_from(der) else {
+        return false;
+    };
+    let name = ServerName::IpAddress(ip.into());
+    cert.verify_is_valid_for_subject_name(&name).is_ok()
+}

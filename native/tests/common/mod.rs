@@ -3,6 +3,8 @@
 //! log file.
 #![allow(dead_code)]
 
+pub mod certs;
+
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -29,10 +29,13 @@ use zookeeper_client as zkc;
 pub const ZK_SERVER_SH: &str = "/usr/share/zookeeper/bin/zkServer.sh";
 
 /// The JVM flags every Apache server gets: slf4j-simple on the classpath (after zkServer.sh's
-/// own `-cp`, so it wins) so that the server logs to its output, a small quickly starting JVM,
+/// own `-cp`, so it wins) so that the server logs to its output, Netty's parts (TLS needs them:
+/// Debian's netty-all.jar is only a list), a small quickly starting JVM,
 /// and LearnerHandler at DEBUG (its TRUNC lines are DEBUG).
 const JVMFLAGS: &str =
-    "-cp /etc/zookeeper/conf:/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-simple.jar \
+    "-cp /etc/zookeeper/conf:/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-simple.jar:\
+     /usr/share/java/netty-handler.jar:/usr/share/java/netty-common.jar:/usr/share/java/netty-buffer.jar:\
+     /usr/share/java/netty-codec.jar:/usr/share/java/netty-transport.jar:/usr/share/java/netty-resolver.jar \
      -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \
      -Dorg.slf4j.simpleLogger.showDateTime=true \
      -Dorg.slf4j.simpleLogger.dateTimeFormat=HH:mm:ss.SSS \
@@ -219,6 +222,15 @@ impl Mixed {
     }
 
     /// Prints a progress line (seen with `--nocapture`, and in the output of a failed test).
+    /// Appends settings to server `id`'s zoo.cfg (read at its next start).
+    pub fn append_config(&self, id: u64, text: &str) {
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(self.s(id).cfg())
+            .unwrap();
+        f.write_all(text.as_bytes()).unwrap();
+    }
+
     pub fn note(&self, what: &str) {
         eprintln!(
             "[{} +{:.1}s] {what}",

@@ -1,0 +1,137 @@
+//! TLS between servers (`sslQuorum`, `ssl.quorum.*`), in ensembles of Apache ZooKeeper 3.8
+//! and zkserver: one that starts with TLS on, and one where TLS is rolled on while it serves,
+//! as ZooKeeper's admin guide describes (portUnification on every server, then sslQuorum, then
+//! portUnification off), one server restarted at a time, writes going on throughout.
+
+mod common;
+mod mixed_harness;
+
+use common::certs::Certs;
+use mixed_harness::*;
+use std::time::Duration;
+use zk_native::client::CreateMode;
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// One certificate for every server (its subjectAltName is 127.0.0.1, which both kinds check
+/// the other side against), as Java stores.
+fn quorum_tls(certs: &Certs) -> String {
+    format!(
+        "ssl.quorum.keyStore.location={}\nssl.quorum.keyStore.password=secret\n\
+         ssl.quorum.trustStore.location={}\nssl.quorum.trustStore.password=secret\n",
+        certs.path("server.p12"),
+        certs.path("trust.jks"),
+    )
+}
+
+/// Creates `/tls/<tag>` through one server and reads it back through every other.
+fn write_and_read(m: &Mixed, rt: &tokio::runtime::Runtime, tag: &str) {
+    let ids = m.running();
+    rt.block_on(async {
+        let first = connect(&m.connect_string(&ids[..1])).await;
+        ensure(&first, "/tls").await;
+        let path = format!("/tls/{tag}");
+        within(
+            "a create",
+            first.create(&path, Some(tag.as_bytes()), &open(), CreateMode::Persistent),
+        )
+        .await
+        .unwrap();
+        for id in &ids[1..] {
+            let c = connect(&m.connect_string(&[*id])).await;
+            within("a sync", c.sync(&path)).await.unwrap();
+            let (data, _) = within("a read", c.get_data(&path, false)).await.unwrap();
+            assert_eq!(
+                data.as_deref(),
+                Some(tag.as_bytes()),
+                "{} read {path}",
+                m.sname(*id)
+            );
+        }
+    });
+}
+
+fn certs_in(m: &Mixed) -> (tempfile::TempDir, Certs) {
+    let tmp = tempfile::tempdir().unwrap();
+    let certs = Certs::make(tmp.path(), "/CN=client");
+    certs.java_stores("server");
+    m.note("certificates made");
+    (tmp, certs)
+}
+
+#[test]
+fn ssl_quorum_ensemble_of_both_kinds() {
+    let mut m = Mixed::new(
+        "sslquorum",
+        &[
+            (Kind::Apache, false),
+            (Kind::ZkServer, false),
+            (Kind::ZkServer, false),
+        ],
+    );
+    let (_tmp, certs) = certs_in(&m);
+    for id in m.ids() {
+        m.append_config(id, &format!("sslQuorum=true\n{}", quorum_tls(&certs)));
+        m.start(id);
+    }
+    m.wait_leader(&[1, 2, 3]);
+    let rt = rt();
+    write_and_read(&m, &rt, "on-from-the-start");
+    // A peer that speaks plain to the election port is refused: the port wants TLS.
+    let port = m.s(2).election_port;
+    let mut plain = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    use std::io::Write;
+    let _ = plain.write_all(&[0u8; 64]);
+    drop(plain);
+    common::wait_until(
+        "the refusal in server 2's log",
+        Duration::from_secs(10),
+        || {
+            m.log(2)
+                .contains("refused a connection to the election port: TLS handshake failed")
+        },
+    );
+}
+
+#[test]
+fn tls_rolled_onto_a_live_ensemble() {
+    let mut m = Mixed::new(
+        "sslroll",
+        &[
+            (Kind::Apache, false),
+            (Kind::ZkServer, false),
+            (Kind::ZkServer, false),
+        ],
+    );
+    let (_tmp, certs) = certs_in(&m);
+    let tls = quorum_tls(&certs);
+    for id in m.ids() {
+        m.start(id);
+    }
+    m.wait_leader(&[1, 2, 3]);
+    let rt = rt();
+    write_and_read(&m, &rt, "plain");
+    // 1. portUnification on every server: each takes TLS and plain; all still connect plain.
+    // 2. sslQuorum on every server: each connects with TLS.
+    // 3. portUnification off: TLS only.
+    for (step, text) in [
+        ("unified", format!("portUnification=true\n{tls}")),
+        ("ssl", "sslQuorum=true\n".to_string()),
+        ("tls-only", "portUnification=false\n".to_string()),
+    ] {
+        for id in m.ids() {
+            m.term(id);
+            m.append_config(id, &text);
+            m.start(id);
+            m.wait_leader(&[1, 2, 3]);
+            write_and_read(&m, &rt, &format!("{step}-{id}"));
+        }
+    }
+    m.assert_no_digest_mismatch();
+}
