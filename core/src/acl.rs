@@ -467,7 +467,7 @@ mod tests {
         );
         let alice = Id::new("sasl", "alice");
         let fixed = fixup_acl(
-            &[alice.clone()],
+            std::slice::from_ref(&alice),
             &Acl::creator_all(),
             Schemes {
                 sasl: true,

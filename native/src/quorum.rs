@@ -705,7 +705,7 @@ impl Inner {
             };
             let (rd, wr) = tokio::io::split(s);
             let decoder = QuorumDecoder::new(wire::From::Leader, me.max_buffer);
-            me.quorum_run(to, link, rd, wr, rx, decoder, queued).await;
+            me.quorum_run(to, link, rd, wr, (rx, queued), decoder).await;
         });
     }
 
@@ -780,7 +780,7 @@ impl Inner {
                 return;
             }
         }
-        self.quorum_run(from, link, rd, wr, rx, decoder, queued)
+        self.quorum_run(from, link, rd, wr, (rx, queued), decoder)
             .await;
     }
 
@@ -790,9 +790,8 @@ impl Inner {
         link: u64,
         mut rd: ReadHalf<BoxStream>,
         wr: WriteHalf<BoxStream>,
-        rx: mpsc::UnboundedReceiver<Chunk>,
+        (rx, queued): (mpsc::UnboundedReceiver<Chunk>, Arc<AtomicUsize>),
         mut decoder: QuorumDecoder,
-        queued: Arc<AtomicUsize>,
     ) {
         let written = Some((self.input.clone(), peer));
         let writer = tokio::spawn(write_chunks(wr, rx, written, Some(queued)));

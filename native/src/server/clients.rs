@@ -149,17 +149,27 @@ const SESSIONLESS_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Clone, Default)]
 pub struct OpenCount(Arc<AtomicUsize>);
 
+/// What every client port shares.
+#[derive(Clone)]
+pub struct Shared {
+    pub tx: mpsc::UnboundedSender<Input>,
+    pub limits: Limits,
+    pub cfg: Arc<Config>,
+    pub bytes_received: Arc<AtomicU64>,
+    pub open: OpenCount,
+    pub throttle: Arc<Throttle>,
+}
+
 /// Accepts client connections forever.
-pub async fn accept_loop(
-    listener: TcpListener,
-    mode: PortMode,
-    tx: mpsc::UnboundedSender<Input>,
-    limits: Limits,
-    cfg: Arc<Config>,
-    bytes_received: Arc<AtomicU64>,
-    open: OpenCount,
-    throttle: Arc<Throttle>,
-) {
+pub async fn accept_loop(listener: TcpListener, mode: PortMode, shared: Shared) {
+    let Shared {
+        tx,
+        limits,
+        cfg,
+        bytes_received,
+        open,
+        throttle,
+    } = shared;
     loop {
         let (stream, addr) = match listener.accept().await {
             Ok(x) => x,

@@ -596,8 +596,14 @@ pub async fn run(
             Some(t)
         }
     };
-    let open = clients::OpenCount::default();
-    let throttle = clients::Throttle::new(cfg.global_outstanding_limit);
+    let shared = clients::Shared {
+        tx: tx.clone(),
+        limits,
+        cfg: cfg.clone(),
+        bytes_received: metrics.bytes_received.clone(),
+        open: clients::OpenCount::default(),
+        throttle: clients::Throttle::new(cfg.global_outstanding_limit),
+    };
     let plain_mode = match (&tls, cfg.client_port_unification) {
         (Some(t), true) => clients::PortMode::Unified(
             t.clone(),
@@ -644,16 +650,7 @@ pub async fn run(
             clients::PortMode::Unified(..) => " with and without TLS",
         };
         info!("serving clients on {listen}{kind}");
-        tokio::spawn(clients::accept_loop(
-            listener,
-            mode,
-            tx.clone(),
-            limits,
-            cfg.clone(),
-            metrics.bytes_received.clone(),
-            open.clone(),
-            throttle.clone(),
-        ));
+        tokio::spawn(clients::accept_loop(listener, mode, shared.clone()));
     }
 
     // Other servers.
