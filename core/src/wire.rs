@@ -165,6 +165,61 @@ pub enum WireError {
     Snapshot(#[from] SnapshotError),
     #[error("the snapshot after SNAP ends with {0:?}, not the signature \"BenWasHere\"")]
     BadSignature(String),
+    #[error("expected a quorum authentication packet (QuorumAuthPacket), got other bytes")]
+    NotQuorumAuth,
+    #[error("quorum authentication token of {0} bytes (the limit is {MAX_QUORUM_AUTH_TOKEN})")]
+    QuorumAuthTooLong(usize),
+}
+
+// ---------------------------------------------------------------------------------------------
+// Quorum SASL (QuorumAuth, SaslQuorumAuthServer / SaslQuorumAuthLearner)
+
+/// `QuorumAuth.QUORUM_AUTH_MAGIC_NUMBER`: the first eight bytes of every `QuorumAuthPacket`,
+/// which is how a server tells a learner that authenticates from one that does not.
+pub const QUORUM_AUTH_MAGIC: i64 = 6855662812065295820;
+/// `QuorumAuth.Status`.
+pub const AUTH_IN_PROGRESS: i32 = 0;
+pub const AUTH_SUCCESS: i32 = 1;
+pub const AUTH_ERROR: i32 = -1;
+/// The largest SASL token taken from a peer (a DIGEST-MD5 token is a few hundred bytes).
+pub const MAX_QUORUM_AUTH_TOKEN: usize = 64 * 1024;
+
+/// A `QuorumAuthPacket{magic, status, token}`, as a learner and a server exchange it (no
+/// length in front: the record itself).
+pub fn encode_quorum_auth(status: i32, token: &[u8]) -> Vec<u8> {
+    let mut w = Writer::with_capacity(16 + token.len());
+    w.i64(QUORUM_AUTH_MAGIC).i32(status).buffer(token);
+    w.into_inner()
+}
+
+/// Whether `buf` starts with a `QuorumAuthPacket` (`None`: fewer than eight bytes yet).
+pub fn is_quorum_auth(buf: &[u8]) -> Option<bool> {
+    let magic: [u8; 8] = buf.get(..8)?.try_into().ok()?;
+    Some(i64::from_be_bytes(magic) == QUORUM_AUTH_MAGIC)
+}
+
+/// One `QuorumAuthPacket` from the front of `buf`: its status, token and length; `None` while
+/// incomplete. A null token is an empty one.
+pub fn decode_quorum_auth(buf: &[u8]) -> Result<Option<(i32, Vec<u8>, usize)>, WireError> {
+    if buf.len() < 16 {
+        return Ok(None);
+    }
+    if is_quorum_auth(buf) != Some(true) {
+        return Err(WireError::NotQuorumAuth);
+    }
+    let status = i32::from_be_bytes([buf[8], buf[9], buf[10], buf[11]]);
+    let len = i32::from_be_bytes([buf[12], buf[13], buf[14], buf[15]]);
+    if len < 0 {
+        return Ok(Some((status, Vec::new(), 16)));
+    }
+    let len = len as usize;
+    if len > MAX_QUORUM_AUTH_TOKEN {
+        return Err(WireError::QuorumAuthTooLong(len));
+    }
+    if buf.len() < 16 + len {
+        return Ok(None);
+    }
+    Ok(Some((status, buf[16..16 + len].to_vec(), 16 + len)))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -85,6 +85,8 @@ struct Inner {
     address_check: bool,
     /// TLS between servers (`ssl.quorum.*`), when `sslQuorum` or `portUnification` is set.
     tls: Option<QuorumTls>,
+    /// Quorum SASL (`quorum.auth.*`), when `quorum.auth.enableSasl` is set.
+    sasl: Option<QuorumSasl>,
     /// What notifications carry: the ensemble as ZooKeeper prints it.
     config_text: Arc<str>,
     /// Election: the latest notification waiting for each peer, and the writer feeding it.
@@ -172,6 +174,7 @@ impl QuorumNet {
             max_buffer: cfg.jute_max_buffer as usize,
             address_check: cfg.peer_address_check,
             tls,
+            sasl: QuorumSasl::from_config(cfg)?,
             config_text,
             election: Mutex::new(HashMap::new()),
             quorum: Mutex::new(HashMap::new()),
@@ -266,7 +269,14 @@ async fn accept_election(
                 info!(%remote, "refused an election connection: {why}");
                 return;
             }
-            inner.election_inbound(from, s, rest);
+            let s = match inner.sasl_as_server(s, rest).await {
+                Ok(s) => s,
+                Err(why) => {
+                    info!(%remote, "refused an election connection from server {from}: {why}");
+                    return;
+                }
+            };
+            inner.election_inbound(from, s, Vec::new());
         }
     })
     .await
@@ -299,6 +309,104 @@ async fn accept_quorum(l: TcpListener, inner: Arc<Inner>, sd: tokio::sync::watch
         async move { inner.quorum_inbound(s, remote).await }
     })
     .await
+}
+
+/// Quorum SASL with DIGEST-MD5, as ZooKeeper's SaslQuorumAuthServer / SaslQuorumAuthLearner:
+/// the connecting server (the learner) authenticates to the one it connects to, right after its
+/// initial message on the election port and before FOLLOWERINFO on the quorum port.
+struct QuorumSasl {
+    /// The `QuorumServer` section's users: whom this server lets in.
+    users: std::collections::BTreeMap<String, String>,
+    /// The `QuorumLearner` section's username and password: who this server is.
+    me: Option<(String, String)>,
+    /// `quorum.auth.learnerRequireSasl`: authenticate when connecting.
+    learner_require: bool,
+    /// `quorum.auth.serverRequireSasl`: refuse a server that does not authenticate.
+    server_require: bool,
+}
+
+impl QuorumSasl {
+    fn from_config(cfg: &Config) -> Result<Option<QuorumSasl>, String> {
+        let a = &cfg.auth;
+        if !a.quorum_sasl {
+            return Ok(None);
+        }
+        let Some(path) = &a.jaas_config else {
+            return Err("quorum.auth.enableSasl needs a JAAS file (java.security.auth.login.config) with the QuorumServer and QuorumLearner sections".into());
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+        let jaas = zk_core::sasl::JaasConfig::parse(&text).map_err(|e| format!("{path}: {e}"))?;
+        let users = match jaas.section(&a.quorum_server_login_context) {
+            Some(s) => s.quorum_digest_users().ok_or_else(|| {
+                format!(
+                    "{path}: section {} is not DIGEST-MD5 (Kerberos is not supported)",
+                    a.quorum_server_login_context
+                )
+            })?,
+            None if a.quorum_server_require_sasl => {
+                return Err(format!(
+                    "{path}: no {} section, but quorum.auth.serverRequireSasl is set",
+                    a.quorum_server_login_context
+                ))
+            }
+            None => Default::default(),
+        };
+        let me = jaas
+            .section(&a.quorum_learner_login_context)
+            .and_then(|s| s.digest_credentials())
+            .map(|c| (c.username, c.password.unwrap_or_default()));
+        if a.quorum_learner_require_sasl && me.is_none() {
+            return Err(format!(
+                "{path}: no {} section with a username, but quorum.auth.learnerRequireSasl is set",
+                a.quorum_learner_login_context
+            ));
+        }
+        info!(
+            "quorum SASL (DIGEST-MD5): {} servers known, learnerRequireSasl={}, serverRequireSasl={}",
+            users.len(),
+            a.quorum_learner_require_sasl,
+            a.quorum_server_require_sasl
+        );
+        Ok(Some(QuorumSasl {
+            users,
+            me,
+            learner_require: a.quorum_learner_require_sasl,
+            server_require: a.quorum_server_require_sasl,
+        }))
+    }
+}
+
+fn random_nonce() -> String {
+    let mut b = [0u8; 30];
+    for x in b.iter_mut() {
+        *x = fastrand::u8(..);
+    }
+    zk_core::sasl::java_nonce(&b)
+}
+
+/// Reads one QuorumAuthPacket into `buf` and takes it off the front.
+async fn read_auth(s: &mut BoxStream, buf: &mut Vec<u8>) -> Result<(i32, Vec<u8>), String> {
+    loop {
+        if let Some((status, token, used)) =
+            wire::decode_quorum_auth(buf).map_err(|e| e.to_string())?
+        {
+            buf.drain(..used);
+            return Ok((status, token));
+        }
+        let mut chunk = [0u8; 1024];
+        let n = s.read(&mut chunk).await.map_err(|e| e.to_string())?;
+        if n == 0 {
+            return Err("the connection closed during quorum authentication".into());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+async fn write_auth(s: &mut BoxStream, status: i32, token: &[u8]) -> Result<(), String> {
+    s.write_all(&wire::encode_quorum_auth(status, token))
+        .await
+        .map_err(|e| e.to_string())?;
+    s.flush().await.map_err(|e| e.to_string())
 }
 
 /// TLS between servers, as ZooKeeper's QuorumX509Util: the key store is both the server's
@@ -426,6 +534,101 @@ impl Inner {
         }
     }
 
+    /// As the server a learner connected to: checks the learner's QuorumAuthPacket exchange
+    /// when it starts one (`buf`: what was read already). Returns the stream with whatever
+    /// was read past the exchange put back; an error when the server must be refused.
+    async fn sasl_as_server(
+        &self,
+        mut s: BoxStream,
+        mut buf: Vec<u8>,
+    ) -> Result<BoxStream, String> {
+        let Some(q) = &self.sasl else {
+            return Ok(crate::tls::Prefixed::wrap(s, buf));
+        };
+        let run = async {
+            while buf.len() < 8 {
+                let mut chunk = [0u8; 256];
+                let n = s.read(&mut chunk).await.map_err(|e| e.to_string())?;
+                if n == 0 {
+                    return Err("the connection closed".to_string());
+                }
+                buf.extend_from_slice(&chunk[..n]);
+            }
+            if wire::is_quorum_auth(&buf) != Some(true) {
+                if q.server_require {
+                    return Err("it did not authenticate (quorum.auth.serverRequireSasl)".into());
+                }
+                return Ok(());
+            }
+            let mut server = zk_core::sasl::DigestMd5Server::quorum(random_nonce());
+            for _ in 0..5 {
+                let (status, token) = read_auth(&mut s, &mut buf).await?;
+                if status != wire::AUTH_IN_PROGRESS {
+                    return Err(format!("quorum authentication status {status}"));
+                }
+                match server.evaluate(&token, |u| q.users.get(u).cloned()) {
+                    Ok(reply) if server.is_complete() => {
+                        write_auth(&mut s, wire::AUTH_SUCCESS, &reply).await?;
+                        return Ok(());
+                    }
+                    Ok(reply) => write_auth(&mut s, wire::AUTH_IN_PROGRESS, &reply).await?,
+                    Err(e) => {
+                        write_auth(&mut s, wire::AUTH_ERROR, &[]).await?;
+                        if q.server_require {
+                            return Err(format!("quorum SASL authentication failed: {e}"));
+                        }
+                        warn!("quorum SASL authentication failed ({e}); let in all the same, as quorum.auth.serverRequireSasl is false");
+                        return Ok(());
+                    }
+                }
+            }
+            Err("quorum SASL authentication took more than 5 rounds".into())
+        };
+        match tokio::time::timeout(self.cnx_timeout, run).await {
+            Ok(Ok(())) => Ok(crate::tls::Prefixed::wrap(s, buf)),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err("quorum authentication did not finish within cnxTimeout".into()),
+        }
+    }
+
+    /// As a learner connecting to `to`: authenticates with the QuorumLearner credentials when
+    /// `quorum.auth.learnerRequireSasl` is set.
+    async fn sasl_as_learner(&self, mut s: BoxStream, to: ServerId) -> Result<BoxStream, String> {
+        let Some(q) = self.sasl.as_ref().filter(|q| q.learner_require) else {
+            return Ok(s);
+        };
+        let Some((user, password)) = &q.me else {
+            return Ok(s);
+        };
+        let mut buf = Vec::new();
+        let run = async {
+            let mut client = zk_core::sasl::DigestMd5Client::quorum(user, password, random_nonce());
+            write_auth(&mut s, wire::AUTH_IN_PROGRESS, &[]).await?;
+            for _ in 0..5 {
+                let (status, token) = read_auth(&mut s, &mut buf).await?;
+                match status {
+                    wire::AUTH_SUCCESS => {
+                        client.respond(&token).map_err(|e| {
+                            format!("server {to} did not prove it knows our password: {e}")
+                        })?;
+                        return Ok(());
+                    }
+                    wire::AUTH_IN_PROGRESS => {
+                        let reply = client.respond(&token).map_err(|e| e.to_string())?;
+                        write_auth(&mut s, wire::AUTH_IN_PROGRESS, &reply).await?;
+                    }
+                    _ => return Err(format!("server {to} refused our quorum SASL credentials")),
+                }
+            }
+            Err("quorum SASL authentication took more than 5 rounds".into())
+        };
+        match tokio::time::timeout(self.cnx_timeout, run).await {
+            Ok(Ok(())) => Ok(crate::tls::Prefixed::wrap(s, buf)),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err("quorum authentication did not finish within cnxTimeout".into()),
+        }
+    }
+
     /// A server connects from one of the addresses its `server.N` line names (resolved now),
     /// unless `peerAddressCheck=false` or a line names a wildcard address.
     async fn check_address(
@@ -538,6 +741,14 @@ impl Inner {
         if s.write_all(&hello).await.is_err() || s.flush().await.is_err() {
             return;
         }
+        let s = match self.sasl_as_learner(s, to).await {
+            Ok(s) => s,
+            Err(e) => {
+                warn!("election connection to server {to}: {e}");
+                return;
+            }
+        };
+        let mut s = s;
         if to > self.peers.me {
             // The larger id keeps the connection it initiates: wait for it to connect back.
             let _ = s.shutdown().await;
@@ -703,6 +914,14 @@ impl Inner {
                     return;
                 }
             };
+            let s = match me.sasl_as_learner(s, to).await {
+                Ok(s) => s,
+                Err(e) => {
+                    warn!("quorum connection to server {to}: {e}");
+                    me.quorum_closed(to, link);
+                    return;
+                }
+            };
             let (rd, wr) = tokio::io::split(s);
             let decoder = QuorumDecoder::new(wire::From::Leader, me.max_buffer);
             me.quorum_run(to, link, rd, wr, (rx, queued), decoder).await;
@@ -713,6 +932,13 @@ impl Inner {
     async fn quorum_inbound(self: Arc<Self>, s: TcpStream, remote: std::net::SocketAddr) {
         let Some(s) = self.secure_inbound(s, remote, "quorum").await else {
             return;
+        };
+        let s = match self.sasl_as_server(s, Vec::new()).await {
+            Ok(s) => s,
+            Err(why) => {
+                info!(%remote, "refused a quorum connection: {why}");
+                return;
+            }
         };
         let (mut rd, wr) = tokio::io::split(s);
         let mut decoder = QuorumDecoder::new(wire::From::Learner, self.max_buffer);

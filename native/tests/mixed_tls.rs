@@ -1,7 +1,9 @@
-//! TLS between servers (`sslQuorum`, `ssl.quorum.*`), in ensembles of Apache ZooKeeper 3.8
-//! and zkserver: one that starts with TLS on, and one where TLS is rolled on while it serves,
-//! as ZooKeeper's admin guide describes (portUnification on every server, then sslQuorum, then
-//! portUnification off), one server restarted at a time, writes going on throughout.
+//! TLS and SASL between servers, in ensembles of Apache ZooKeeper 3.8 and zkserver: one that
+//! starts with TLS on (`sslQuorum`, `ssl.quorum.*`); one where TLS is rolled on while it
+//! serves, as ZooKeeper's admin guide describes (portUnification on every server, then
+//! sslQuorum, then portUnification off), one server restarted at a time, writes going on
+//! throughout; and one with quorum SASL (DIGEST-MD5, `quorum.auth.*`) required both ways,
+//! where a server with the wrong password is kept out.
 
 mod common;
 mod mixed_harness;
@@ -134,4 +136,77 @@ fn tls_rolled_onto_a_live_ensemble() {
         }
     }
     m.assert_no_digest_mismatch();
+}
+
+const QUORUM_JAAS: &str = r#"
+QuorumServer {
+    org.apache.zookeeper.server.auth.DigestLoginModule required
+    user_peer="peer-secret";
+};
+QuorumLearner {
+    org.apache.zookeeper.server.auth.DigestLoginModule required
+    username="peer"
+    password="PASSWORD";
+};
+"#;
+
+#[test]
+fn quorum_sasl_in_an_ensemble_of_both_kinds() {
+    let mut m = Mixed::new(
+        "quorumsasl",
+        &[
+            (Kind::Apache, false),
+            (Kind::ZkServer, false),
+            (Kind::ZkServer, false),
+        ],
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let good = tmp.path().join("jaas.conf");
+    std::fs::write(&good, QUORUM_JAAS.replace("PASSWORD", "peer-secret")).unwrap();
+    let bad = tmp.path().join("bad-jaas.conf");
+    std::fs::write(&bad, QUORUM_JAAS.replace("PASSWORD", "wrong")).unwrap();
+    let sasl = "quorum.auth.enableSasl=true\nquorum.auth.learnerRequireSasl=true\n\
+                quorum.auth.serverRequireSasl=true\n";
+    for id in m.ids() {
+        m.append_config(id, sasl);
+        let jaas = if id == 3 { &bad } else { &good };
+        m.set_jvm_flags(
+            id,
+            &format!("-Djava.security.auth.login.config={}", jaas.display()),
+        );
+    }
+    // Servers 1 and 2 (Apache and zkserver) know each other; server 3 has the wrong password.
+    m.start(1);
+    m.start(2);
+    m.start(3);
+    m.wait_leader(&[1, 2]);
+    let rt = rt();
+    rt.block_on(async {
+        let c = connect(&m.connect_string(&[1])).await;
+        ensure(&c, "/sasl").await;
+        let c2 = connect(&m.connect_string(&[2])).await;
+        within("a sync", c2.sync("/sasl")).await.unwrap();
+        assert!(within("a read", c2.exists("/sasl", false))
+            .await
+            .unwrap()
+            .is_some());
+    });
+    common::wait_until(
+        "server 2 to refuse server 3",
+        Duration::from_secs(20),
+        || {
+            m.log(2).contains(
+                "refused an election connection from server 3: quorum SASL authentication failed",
+            )
+        },
+    );
+    assert_eq!(m.mode(3), "looking", "server 3 must stay out");
+    // With the right password it joins.
+    m.term(3);
+    m.set_jvm_flags(
+        3,
+        &format!("-Djava.security.auth.login.config={}", good.display()),
+    );
+    m.start(3);
+    m.wait_leader(&[1, 2, 3]);
 }

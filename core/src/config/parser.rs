@@ -533,15 +533,7 @@ impl Parser<'_> {
                     "no ZooKeeper release reads it; use enforce.auth.enabled and enforce.auth.schemes",
                 );
             }
-            "quorum.auth.enableSasl" => {
-                self.cfg.auth.quorum_sasl = self.boolean(e)?;
-                if self.cfg.auth.quorum_sasl {
-                    self.unsupported(
-                        e,
-                        "quorum SASL authentication is not supported by this server yet",
-                    );
-                }
-            }
+            "quorum.auth.enableSasl" => self.cfg.auth.quorum_sasl = self.boolean(e)?,
             "quorum.auth.learnerRequireSasl" => {
                 self.cfg.auth.quorum_learner_require_sasl = self.boolean(e)?
             }

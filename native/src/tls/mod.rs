@@ -588,3 +588,66 @@ pub fn names_ip(der: &CertificateDer<'_>, ip: std::net::IpAddr) -> bool {
     let name = ServerName::IpAddress(ip.into());
     cert.verify_is_valid_for_subject_name(&name).is_ok()
 }
+
+/// A stream that first yields bytes already read from it (read past a handshake).
+pub struct Prefixed {
+    rest: Vec<u8>,
+    pos: usize,
+    inner: BoxStream,
+}
+
+impl Prefixed {
+    /// `inner`, with `rest` in front; `inner` itself when there is nothing to put back.
+    pub fn wrap(inner: BoxStream, rest: Vec<u8>) -> BoxStream {
+        if rest.is_empty() {
+            inner
+        } else {
+            Box::new(Prefixed {
+                rest,
+                pos: 0,
+                inner,
+            })
+        }
+    }
+}
+
+impl tokio::io::AsyncRead for Prefixed {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        if self.pos < self.rest.len() {
+            let n = (self.rest.len() - self.pos).min(buf.remaining());
+            let start = self.pos;
+            buf.put_slice(&self.rest[start..start + n]);
+            self.pos += n;
+            return std::task::Poll::Ready(Ok(()));
+        }
+        std::pin::Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for Prefixed {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}

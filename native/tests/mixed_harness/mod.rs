@@ -76,6 +76,9 @@ pub struct Server {
     pub dir: PathBuf,
     child: Option<Child>,
     starts: u32,
+    /// `-D` flags for this server: Apache's JVM gets them, zkserver reads them from
+    /// SERVER_JVMFLAGS as zkServer.sh users pass them.
+    pub jvm_flags: String,
 }
 
 impl Server {
@@ -166,6 +169,7 @@ impl Mixed {
                 dir: sdir,
                 child: None,
                 starts: 0,
+                jvm_flags: String::new(),
             });
         }
         let mut members = String::new();
@@ -222,6 +226,11 @@ impl Mixed {
     }
 
     /// Prints a progress line (seen with `--nocapture`, and in the output of a failed test).
+    /// Sets server `id`'s `-D` flags (see [`Server::jvm_flags`]), for its next start.
+    pub fn set_jvm_flags(&mut self, id: u64, flags: &str) {
+        self.s_mut(id).jvm_flags = flags.to_string();
+    }
+
     /// Appends settings to server `id`'s zoo.cfg (read at its next start).
     pub fn append_config(&self, id: u64, text: &str) {
         let mut f = std::fs::OpenOptions::new()
@@ -280,13 +289,16 @@ impl Mixed {
                 let mut c = Command::new(ZK_SERVER_SH);
                 c.arg("start-foreground")
                     .arg(s.cfg())
-                    .env("JVMFLAGS", JVMFLAGS)
+                    .env("JVMFLAGS", format!("{JVMFLAGS} {}", s.jvm_flags))
                     .env("ZOO_LOG_DIR", &s.dir);
                 c
             }
             ZkServer => {
                 let mut c = Command::new(env!("CARGO_BIN_EXE_zkserver"));
-                c.arg("start-foreground").arg(s.cfg()).env("ZK_LOG", "info");
+                c.arg("start-foreground")
+                    .arg(s.cfg())
+                    .env("ZK_LOG", "info")
+                    .env("SERVER_JVMFLAGS", &s.jvm_flags);
                 c
             }
         };
