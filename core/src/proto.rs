@@ -1547,7 +1547,9 @@ mod tests {
                 new_members: Some(String::new()),
                 cur_config_id: 7,
             },
-            Request::Unsupported { op: op::SASL },
+            Request::Sasl {
+                token: b"realm=\"zk-sasl-md5\"".to_vec(),
+            },
             Request::Unsupported { op: 9999 },
             Request::Unsupported {
                 op: op::CREATE_SESSION,

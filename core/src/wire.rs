@@ -1050,6 +1050,29 @@ mod tests {
     }
 
     #[test]
+    fn quorum_auth_packets_round_trip_and_refuse_what_is_not_one() {
+        let p = encode_quorum_auth(AUTH_IN_PROGRESS, b"realm=x");
+        assert_eq!(&p[..8], &QUORUM_AUTH_MAGIC.to_be_bytes());
+        assert_eq!(is_quorum_auth(&p), Some(true));
+        for cut in 0..p.len() {
+            assert_eq!(decode_quorum_auth(&p[..cut]).unwrap(), None, "{cut}");
+        }
+        assert_eq!(
+            decode_quorum_auth(&p).unwrap(),
+            Some((AUTH_IN_PROGRESS, b"realm=x".to_vec(), p.len()))
+        );
+        // A FOLLOWERINFO is not an auth packet; a huge token is refused before it arrives.
+        assert_eq!(is_quorum_auth(&[0, 0, 0, 11, 0, 0, 0, 0]), Some(false));
+        assert!(decode_quorum_auth(&[0u8; 16]).is_err());
+        let mut huge = encode_quorum_auth(AUTH_SUCCESS, b"");
+        huge[12..16].copy_from_slice(&i32::MAX.to_be_bytes());
+        assert!(matches!(
+            decode_quorum_auth(&huge),
+            Err(WireError::QuorumAuthTooLong(_))
+        ));
+    }
+
+    #[test]
     fn every_packet_round_trips_whatever_the_read_sizes() {
         let (learner, leader) = all_packets();
         for sizes in [&[usize::MAX][..], &[1], &[3, 7, 1, 50], &[13]] {

@@ -1008,3 +1008,84 @@ fn a_failed_fsync_halts_the_server() {
     assert!(h.replies(c).is_empty(), "nothing is answered after a halt");
     assert_eq!(h.s.next_deadline(), None);
 }
+
+fn sasl_server() -> ServerConfig {
+    let mut cfg = ServerConfig::with_tick(2000);
+    cfg.auth.schemes.sasl = true;
+    cfg.auth
+        .sasl_users
+        .insert("alice".into(), "wonderland".into());
+    cfg.auth.nonce_seed = 7;
+    cfg
+}
+
+/// Runs a DIGEST-MD5 exchange on `c` with this password; the last reply.
+fn sasl_login(h: &mut Harness, c: ConnId, password: &str) -> Reply {
+    let mut client = zk_core::sasl::DigestMd5Client::zookeeper("alice", password, "cnonce".into());
+    let first = h.call(c, Request::Sasl { token: Vec::new() });
+    let Response::Sasl(Some(challenge)) = first.body else {
+        panic!("no challenge: {first:?}")
+    };
+    let response = client.respond(&challenge).unwrap();
+    h.call(c, Request::Sasl { token: response })
+}
+
+#[test]
+fn sasl_digest_md5_authenticates_and_the_sasl_scheme_protects() {
+    let mut h = Harness::with(sasl_server());
+    let (alice, _) = h.connect();
+    let done = sasl_login(&mut h, alice, "wonderland");
+    assert_eq!(done.err, ErrorCode::Ok);
+    assert!(matches!(done.body, Response::Sasl(Some(ref t)) if t.starts_with(b"rspauth=")));
+    let acl = vec![Acl::new(perms::ALL, Id::new("sasl", "alice"))];
+    let r = h.call(
+        alice,
+        Request::Create {
+            op: op::CREATE,
+            req: CreateRequest {
+                path: "/mine".into(),
+                data: Some(b"x".to_vec()),
+                acl,
+                flags: 0,
+                ttl: -1,
+            },
+        },
+    );
+    assert_eq!(r.err, ErrorCode::Ok, "{r:?}");
+    assert_eq!(h.call(alice, get("/mine", false)).err, ErrorCode::Ok);
+    let (other, _) = h.connect();
+    assert_eq!(h.call(other, get("/mine", false)).err, ErrorCode::NoAuth);
+}
+
+#[test]
+fn sasl_with_a_wrong_password_fails_and_closes() {
+    let mut h = Harness::with(sasl_server());
+    let (c, _) = h.connect();
+    let r = sasl_login(&mut h, c, "guess");
+    assert_eq!(r.err, ErrorCode::AuthFailed);
+    assert!(h.closed(c));
+}
+
+#[test]
+fn sasl_without_a_jaas_server_section_answers_ok_with_no_token() {
+    let mut h = Harness::new();
+    let (c, _) = h.connect();
+    let r = h.call(c, Request::Sasl { token: Vec::new() });
+    assert_eq!(r.err, ErrorCode::Ok);
+    assert_eq!(r.body, Response::Sasl(None));
+    assert!(!h.closed(c));
+}
+
+#[test]
+fn enforced_auth_refuses_the_unauthenticated_and_closes() {
+    let mut cfg = sasl_server();
+    cfg.auth.required_schemes = vec!["sasl".into()];
+    let mut h = Harness::with(cfg);
+    let (anon, _) = h.connect();
+    let r = h.call(anon, get("/", false));
+    assert_eq!(r.err, ErrorCode::SessionClosedRequireSaslAuth);
+    assert!(h.closed(anon));
+    let (alice, _) = h.connect();
+    assert_eq!(sasl_login(&mut h, alice, "wonderland").err, ErrorCode::Ok);
+    assert_eq!(h.call(alice, get("/", false)).err, ErrorCode::Ok);
+}

@@ -954,3 +954,34 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn tls_and_authentication_keys() {
+    let text = format!(
+        "{BASE}secureClientPort=2281\nsecureClientPortAddress=127.0.0.1\n\
+         zookeeper.ssl.keyStore.location=/k.p12\nssl.keyStore.password=pw\nssl.clientAuth=want\n\
+         ssl.enabledProtocols=TLSv1.3, TLSv1.2\nssl.quorum.trustStore.location=/t.jks\n\
+         sslQuorum=true\nportUnification=true\nclient.portUnification=true\n\
+         authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider\n\
+         enforce.auth.enabled=true\nenforce.auth.schemes=sasl\nssl.ocsp=true\n"
+    );
+    let (c, ws) = ok(&text);
+    assert_eq!(c.secure_client_port, Some(2281));
+    assert_eq!(c.tls.key_store_location.as_deref(), Some("/k.p12"));
+    assert_eq!(c.tls.key_store_password.as_deref(), Some("pw"));
+    assert_eq!(c.tls.client_auth, security::ClientAuth::Want);
+    assert_eq!(c.tls.protocols(), vec!["TLSv1.3", "TLSv1.2"]);
+    assert_eq!(c.quorum_tls.trust_store_location.as_deref(), Some("/t.jks"));
+    assert!(c.ssl_quorum && c.port_unification && c.client_port_unification);
+    assert!(c.auth.sasl_provider());
+    assert_eq!(c.auth.required_schemes(), vec!["sasl"]);
+    assert!(has_warning(&ws, 17, "revocation checking is not supported"));
+
+    // A bad client auth mode, enforcement without schemes, or a scheme nobody provides.
+    let e = err(&format!("{BASE}ssl.clientAuth=maybe\n"));
+    assert!(e.to_string().contains("not a client auth mode"), "{e}");
+    let e = err(&format!("{BASE}enforce.auth.enabled=true\n"));
+    assert!(e.to_string().contains("names no scheme"), "{e}");
+    let e = err(&format!("{BASE}sessionRequireClientSASLAuth=true\n"));
+    assert!(e.to_string().contains("no provider"), "{e}");
+}
