@@ -71,35 +71,6 @@ fn blocker(what: String) -> Finding {
 /// Keys of ZooKeeper 3.8 that this server does not do, with the values that make them matter
 /// (`None`: any value), and why a swap cannot go on with them.
 const BLOCKING_KEYS: &[(&str, Option<&str>, &str)] = &[
-    ("sslQuorum", Some("true"), "TLS between servers"),
-    ("portUnification", Some("true"), "TLS between servers"),
-    ("secureClientPort", None, "TLS for clients"),
-    ("client.portUnification", Some("true"), "TLS for clients"),
-    (
-        "quorum.auth.enableSasl",
-        Some("true"),
-        "SASL between servers",
-    ),
-    (
-        "quorum.auth.learnerRequireSasl",
-        Some("true"),
-        "SASL between servers",
-    ),
-    (
-        "quorum.auth.serverRequireSasl",
-        Some("true"),
-        "SASL between servers",
-    ),
-    (
-        "sessionRequireClientSASLAuth",
-        Some("true"),
-        "SASL for clients",
-    ),
-    (
-        "enforce.auth.enabled",
-        Some("true"),
-        "enforced client authentication",
-    ),
     ("snapshot.compression.method", None, "compressed snapshots"),
 ];
 
@@ -111,23 +82,22 @@ pub fn check_config(cfg: &Config, warnings: &[zk_core::config::Warning]) -> Vec<
         let blocking = BLOCKING_KEYS
             .iter()
             .find(|(k, v, _)| *k == name && v.is_none_or(|v| value.eq_ignore_ascii_case(v)));
-        let sasl_provider = name.starts_with("authProvider.") && value.contains("SASL");
         let compression_off = name == "snapshot.compression.method"
             && (value.is_empty() || value.eq_ignore_ascii_case("none"));
         if let Some((_, _, why)) = blocking.filter(|_| !compression_off) {
             out.push(blocker(format!(
                 "zoo.cfg: {key}={value}: {why} is not supported by zkserver"
             )));
-        } else if sasl_provider {
-            out.push(blocker(format!(
-                "zoo.cfg: {key}={value}: SASL for clients is not supported by zkserver"
-            )));
         }
     }
-    if cfg.secure_client_port.is_some() {
-        out.push(blocker(
-            "zoo.cfg: secureClientPort: TLS for clients is not supported by zkserver".into(),
-        ));
+    if let Some(path) = &cfg.auth.jaas_config {
+        // Kerberos: DIGEST-MD5 is the one SASL mechanism zkserver has.
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        if text.contains("Krb5LoginModule") {
+            out.push(blocker(format!(
+                "{path}: Kerberos (GSSAPI) login modules: zkserver has DIGEST-MD5 only"
+            )));
+        }
     }
     if cfg.reconfig_enabled {
         out.push(blocker(
@@ -441,13 +411,6 @@ mod tests {
         let (c, w) = cfg("");
         assert!(blockers(&check_config(&c, &w)).is_empty());
         for (line, word) in [
-            ("sslQuorum=true", "TLS"),
-            ("secureClientPort=2281", "TLS"),
-            ("quorum.auth.enableSasl=true", "SASL"),
-            (
-                "authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider",
-                "SASL",
-            ),
             ("reconfigEnabled=true", "reconfiguration"),
             ("localSessionsEnabled=true", "local sessions"),
             ("snapshot.compression.method=gz", "compressed"),
@@ -458,6 +421,12 @@ mod tests {
             assert!(b.iter().any(|x| x.contains(word)), "{line}: {f:?}");
         }
         let (c, w) = cfg("snapshot.compression.method=none\nsslQuorum=false");
+        assert!(blockers(&check_config(&c, &w)).is_empty());
+        // TLS and SASL are no obstacle any more.
+        let (c, w) = cfg(
+            "sslQuorum=true\nsecureClientPort=2281\nquorum.auth.enableSasl=true\n\
+             authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider",
+        );
         assert!(blockers(&check_config(&c, &w)).is_empty());
     }
 
