@@ -70,9 +70,8 @@ fn blocker(what: String) -> Finding {
 
 /// Keys of ZooKeeper 3.8 that this server does not do, with the values that make them matter
 /// (`None`: any value), and why a swap cannot go on with them.
-const BLOCKING_KEYS: &[(&str, Option<&str>, &str)] = &[
-    ("snapshot.compression.method", None, "compressed snapshots"),
-];
+const BLOCKING_KEYS: &[(&str, Option<&str>, &str)] =
+    &[("snapshot.compression.method", None, "compressed snapshots")];
 
 /// What zoo.cfg asks for that this server does not do.
 pub fn check_config(cfg: &Config, warnings: &[zk_core::config::Warning]) -> Vec<Finding> {

@@ -11,8 +11,10 @@
 //! * [`cluster`] starts, kills and restarts servers (zkserver or Apache ZooKeeper) for the
 //!   benchmarks that need to control them: [`failover`] and [`lifecycle`] (start-up, memory,
 //!   recovery; and the disk's fsync rate), which start from trees [`populate`] fills;
-//! * [`compare`] puts two servers' results side by side with the ratios of the targets.
+//! * [`compare`] puts two servers' results side by side with the ratios of the targets;
+//! * [`attack`] is an adversarial load against one server, with a probe that must get through.
 
+pub mod attack;
 pub mod check;
 pub mod cluster;
 pub mod compare;

@@ -10,6 +10,7 @@
 //! zkbench fsync --dir /var/lib/zookeeper             what the disk can fsync per second
 //! zkbench serve --apache --servers 3 --dir /tmp/zk   run servers for the side-by-side script
 //! zkbench report results/                            ratios of two servers' results
+//! zkbench attack --server 127.0.0.1:2181 --pid 1234  adversarial load; a probe must get through
 //! ```
 //!
 //! Exit status: 0 when every reply was right; 3 when a server gave a wrong answer; 1 when requests
@@ -59,6 +60,9 @@ enum Command {
     Serve(ServeArgs),
     /// Apache ZooKeeper and zkserver side by side, from the JSON results in a directory.
     Report(ReportArgs),
+    /// Attack one server (connections, garbage, floods, slow readers, bad peers) while a probe
+    /// client measures whether it still gets served.
+    Attack(zk_native::bench::attack::AttackArgs),
 }
 
 /// Which server to start, and how.
@@ -656,6 +660,7 @@ fn main() -> ExitCode {
         Some(Command::Populate(a)) => run_populate(a),
         Some(Command::Serve(a)) => run_serve(a),
         Some(Command::Report(a)) => run_report(a),
+        Some(Command::Attack(a)) => zk_native::bench::attack::main(a),
     };
     match result {
         Ok(code) => code,

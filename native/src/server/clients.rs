@@ -38,6 +38,15 @@ static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
 /// be a reader that never reads and is cut off (its session lives on).
 pub const SLOW_READER_LIMIT: usize = 64 << 20;
 
+/// Replies queued for all connections together beyond which a connection that has more than
+/// [`BUSY_QUEUE`] waiting is cut off the same way: many slow readers at once cannot add up.
+pub const TOTAL_QUEUE_LIMIT: usize = 256 << 20;
+pub const BUSY_QUEUE: usize = 1 << 20;
+
+/// What a queued reply costs beyond its bytes (its allocation and its slot in the channel):
+/// counted so that a flood of tiny replies is bounded by memory, not by payload.
+const FRAME_OVERHEAD: usize = 64;
+
 /// `globalOutstandingLimit`: requests handed to the peer loop and not answered yet, across all
 /// connections. At the limit, connections stop reading (TCP pushes back on the clients) until
 /// replies go out — so a slow disk slows writers down instead of growing memory.
@@ -45,6 +54,8 @@ pub struct Throttle {
     outstanding: AtomicUsize,
     limit: usize,
     wake: tokio::sync::Notify,
+    /// Reply bytes queued for every connection's writer.
+    queued: AtomicUsize,
 }
 
 impl Throttle {
@@ -53,6 +64,7 @@ impl Throttle {
             outstanding: AtomicUsize::new(0),
             limit: (limit as usize).max(1),
             wake: tokio::sync::Notify::new(),
+            queued: AtomicUsize::new(0),
         })
     }
 
@@ -88,6 +100,13 @@ pub struct Gate {
     in_flight: AtomicUsize,
     /// Bytes queued for the writer.
     queued: AtomicUsize,
+    /// The peer loop closed the connection: the reader stops, nothing more counts.
+    closed: std::sync::atomic::AtomicBool,
+    /// ... and the writer gives up at once, replies unsent (a client that does not read).
+    aborted: std::sync::atomic::AtomicBool,
+    /// The ConnectResponse went out: requests behind the ConnectRequest may be read.
+    established: std::sync::atomic::AtomicBool,
+    wake: tokio::sync::Notify,
 }
 
 impl Gate {
@@ -96,7 +115,66 @@ impl Gate {
             throttle,
             in_flight: AtomicUsize::new(0),
             queued: AtomicUsize::new(0),
+            closed: std::sync::atomic::AtomicBool::new(false),
+            aborted: std::sync::atomic::AtomicBool::new(false),
+            established: std::sync::atomic::AtomicBool::new(false),
+            wake: tokio::sync::Notify::new(),
         })
+    }
+
+    /// The peer loop is done with this connection: its outstanding requests stop counting
+    /// against `globalOutstandingLimit`, the reader stops, and with `abort` the writer drops
+    /// what is queued and the socket closes at once.
+    pub fn close(&self, abort: bool) {
+        self.closed.store(true, Ordering::Release);
+        if abort {
+            self.aborted.store(true, Ordering::Release);
+        }
+        self.gone();
+        self.wake.notify_waiters();
+    }
+
+    /// The session is established (the ConnectResponse was sent).
+    pub fn establish(&self) {
+        self.established.store(true, Ordering::Release);
+        self.wake.notify_waiters();
+    }
+
+    /// Waits until the session is established; false when the connection closed first.
+    async fn until_established(&self) -> bool {
+        loop {
+            let woken = self.wake.notified();
+            tokio::pin!(woken);
+            woken.as_mut().enable();
+            if self.is_closed() {
+                return false;
+            }
+            if self.established.load(Ordering::Acquire) {
+                return true;
+            }
+            woken.await;
+        }
+    }
+
+    fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    fn is_aborted(&self) -> bool {
+        self.aborted.load(Ordering::Acquire)
+    }
+
+    /// Resolves once [`Gate::close`] was called (with `abort`, when `abort` is asked).
+    async fn until_closed(&self, abort: bool) {
+        loop {
+            let woken = self.wake.notified();
+            tokio::pin!(woken);
+            woken.as_mut().enable();
+            if (abort && self.is_aborted()) || (!abort && self.is_closed()) {
+                return;
+            }
+            woken.await;
+        }
     }
 
     fn request_in(&self) {
@@ -116,14 +194,31 @@ impl Gate {
     }
 
     /// The connection is gone: what it had outstanding no longer counts.
-    fn gone(&self) {
+    pub fn gone(&self) {
         self.throttle
             .release(self.in_flight.swap(0, Ordering::AcqRel));
     }
 
-    /// `bytes` more queued for the writer; false when that passes [`SLOW_READER_LIMIT`].
+    /// A reply of `bytes` queued for the writer; false when the connection is then over
+    /// [`SLOW_READER_LIMIT`], or all connections over [`TOTAL_QUEUE_LIMIT`] and this one busy.
     pub fn queue(&self, bytes: usize) -> bool {
-        self.queued.fetch_add(bytes, Ordering::AcqRel) + bytes <= SLOW_READER_LIMIT
+        let cost = bytes + FRAME_OVERHEAD;
+        let mine = self.queued.fetch_add(cost, Ordering::AcqRel) + cost;
+        let all = self.throttle.queued.fetch_add(cost, Ordering::AcqRel) + cost;
+        mine <= SLOW_READER_LIMIT && (all <= TOTAL_QUEUE_LIMIT || mine <= BUSY_QUEUE)
+    }
+
+    /// A reply of `bytes` was written, or dropped.
+    pub fn dequeue(&self, bytes: usize) {
+        let cost = bytes + FRAME_OVERHEAD;
+        self.queued.fetch_sub(cost, Ordering::AcqRel);
+        self.throttle.queued.fetch_sub(cost, Ordering::AcqRel);
+    }
+
+    /// The writer is gone: whatever it still held no longer counts.
+    fn drop_queue(&self) {
+        let left = self.queued.swap(0, Ordering::AcqRel);
+        self.throttle.queued.fetch_sub(left, Ordering::AcqRel);
     }
 
     pub fn queued(&self) -> usize {
@@ -144,6 +239,9 @@ pub enum PortMode {
 /// How long a connection may take to send its ConnectRequest (or a four-letter word), and
 /// to finish a TLS handshake: ZooKeeper's `nio.sessionlessCnxnTimeout`.
 const SESSIONLESS_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long the last replies before a close may take to go out.
+const CLOSE_GRACE: Duration = Duration::from_secs(5);
 
 /// Connections open on every client port, for `maxCnxns`.
 #[derive(Clone, Default)]
@@ -378,7 +476,12 @@ async fn read_loop(
 ) -> Option<String> {
     let mut connected = false;
     let mut start = 0usize;
+    // The whole ConnectRequest must arrive within the sessionless timeout, not only its start.
+    let deadline = tokio::time::Instant::now() + SESSIONLESS_TIMEOUT;
     loop {
+        if gate.is_closed() {
+            return None;
+        }
         // Every complete frame in the buffer.
         loop {
             match proto::split_frame(&buf[start..], limits.max_buffer) {
@@ -405,6 +508,10 @@ async fn read_loop(
                             },
                         }
                     };
+                    if gate.is_closed() {
+                        return None;
+                    }
+                    let connect = matches!(input, Input::Connect { .. });
                     if matches!(input, Input::Request { .. }) {
                         gate.request_in();
                     }
@@ -412,6 +519,17 @@ async fn read_loop(
                         return None;
                     }
                     start += used;
+                    if connect {
+                        // As ZooKeeper does (disableRecv until the session is set up): nothing
+                        // behind the ConnectRequest is read before its answer, so a client
+                        // cannot pile requests up on a session being created.
+                        let deadline = tokio::time::Instant::now() + SESSIONLESS_TIMEOUT;
+                        match tokio::time::timeout_at(deadline, gate.until_established()).await {
+                            Ok(true) => {}
+                            Ok(false) => return None,
+                            Err(_) => return Some("no session within 10 s".into()),
+                        }
+                    }
                 }
                 Ok(None) => break,
                 Err(ProtoError::FrameTooLong { len, max }) => {
@@ -427,9 +545,29 @@ async fn read_loop(
             start = 0;
         }
         // globalOutstandingLimit: read no more while the server has too much to answer.
-        gate.throttle.admit().await;
+        tokio::select! {
+            _ = gate.throttle.admit() => {}
+            _ = gate.until_closed(false) => return None,
+        }
         let mut chunk = [0u8; 16 * 1024];
-        match rd.read(&mut chunk).await {
+        let read = async {
+            if connected {
+                Ok(rd.read(&mut chunk).await)
+            } else {
+                tokio::time::timeout_at(deadline, rd.read(&mut chunk)).await
+            }
+        };
+        let r = tokio::select! {
+            r = read => r,
+            _ = gate.until_closed(false) => return None,
+        };
+        let Ok(r) = r else {
+            return Some(format!(
+                "no complete ConnectRequest within {} s",
+                SESSIONLESS_TIMEOUT.as_secs()
+            ));
+        };
+        match r {
             Ok(0) => return None,
             Ok(n) => {
                 bytes_received.fetch_add(n as u64, Ordering::Relaxed);
@@ -448,36 +586,47 @@ async fn write_loop(
     gate: Arc<Gate>,
 ) {
     let mut w = BufWriter::with_capacity(64 * 1024, wr);
-    while let Some(m) = rx.recv().await {
-        let mut close = false;
-        match m {
-            ConnOut::Frame(b) => {
-                if write_frame(&mut w, &b).await.is_err() {
-                    return;
+    let work = async {
+        while let Some(m) = rx.recv().await {
+            let mut close = false;
+            match m {
+                ConnOut::Frame(b) => {
+                    write_frame(&mut w, &b).await?;
+                    gate.dequeue(b.len());
                 }
-                gate.queued.fetch_sub(b.len(), Ordering::AcqRel);
+                ConnOut::Close => close = true,
             }
-            ConnOut::Close => close = true,
-        }
-        // Everything already queued goes in the same write.
-        while !close {
-            match rx.try_recv() {
-                Ok(ConnOut::Frame(b)) => {
-                    if write_frame(&mut w, &b).await.is_err() {
-                        return;
+            // Everything already queued goes in the same write.
+            while !close {
+                match rx.try_recv() {
+                    Ok(ConnOut::Frame(b)) => {
+                        write_frame(&mut w, &b).await?;
+                        gate.dequeue(b.len());
                     }
-                    gate.queued.fetch_sub(b.len(), Ordering::AcqRel);
+                    Ok(ConnOut::Close) => close = true,
+                    Err(_) => break,
                 }
-                Ok(ConnOut::Close) => close = true,
-                Err(_) => break,
             }
+            if close {
+                // The last replies get a few seconds; a client that does not read them does
+                // not keep the socket open.
+                let _ = tokio::time::timeout(CLOSE_GRACE, async {
+                    w.flush().await?;
+                    w.shutdown().await
+                })
+                .await;
+                return Ok(());
+            }
+            w.flush().await?;
         }
-        if w.flush().await.is_err() {
-            return;
-        }
-        if close {
-            let _ = w.shutdown().await;
-            return;
-        }
+        Ok::<(), std::io::Error>(())
+    };
+    tokio::select! {
+        _ = work => {}
+        // Cut off: the queued replies are dropped with the socket.
+        _ = gate.until_closed(true) => {}
     }
+    // Nothing more is written: what is still queued (or comes later) is dropped with `rx`.
+    rx.close();
+    gate.drop_queue();
 }

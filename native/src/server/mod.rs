@@ -28,7 +28,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::{mpsc, oneshot};
-use tracing::{debug, error, info, warn};
+use tracing::{error, info, warn};
 use zk_core::config::Config;
 use zk_core::output::ClientOutput;
 use zk_core::peer::messages::PeerMsg;
@@ -203,10 +203,11 @@ impl Driver {
                 gate,
             } => {
                 self.conns.insert(conn, ConnHandle { tx, addr, gate });
-                if !self.peer.accept(conn, &addr.ip().to_string(), now) {
-                    debug!(%addr, "refused a client connection");
-                } else if let Some(s) = subject {
-                    self.peer.certificate(conn, &s);
+                // A refusal comes back as a Close output, logged with its reason.
+                if self.peer.accept(conn, &addr.ip().to_string(), now) {
+                    if let Some(s) = subject {
+                        self.peer.certificate(conn, &s);
+                    }
                 }
             }
             Input::Connect { conn, req } => {
@@ -222,7 +223,14 @@ impl Driver {
                 if !matches!(req, Request::Auth { .. }) {
                     self.metrics.request_in(conn, xid, req.is_write(), now);
                 }
+                let read = !req.is_write();
                 self.peer.request(conn, xid, req, now);
+                if read {
+                    // A read's reply goes to its connection now, not at the end of the batch:
+                    // a client that pipelines large reads and never reads the replies is cut
+                    // off at its queue's limit instead of the batch building them all.
+                    self.flush_outputs();
+                }
             }
             Input::Disconnected { conn } => {
                 self.conns.remove(&conn);
@@ -341,7 +349,10 @@ impl Driver {
                 resp,
                 read_only_flag,
                 ..
-            } => proto::encode_connect_response(resp, *read_only_flag),
+            } => {
+                h.gate.establish();
+                proto::encode_connect_response(resp, *read_only_flag)
+            }
             ClientOutput::Reply { reply, .. } => {
                 h.gate.replied();
                 let b = proto::encode_reply(reply);
@@ -355,7 +366,8 @@ impl Driver {
                 b
             }
             ClientOutput::Close { reason, .. } => {
-                debug!(conn = conn.0, addr = %h.addr, "closing client connection: {reason}");
+                info!(conn = conn.0, addr = %h.addr, "closing client connection: {reason}");
+                h.gate.close(false);
                 let _ = h.tx.send(ConnOut::Close);
                 self.conns.remove(&conn);
                 return;
@@ -366,19 +378,30 @@ impl Driver {
             warn!(
                 conn = conn.0,
                 addr = %h.addr,
-                "closing client connection: it does not read its replies ({} bytes waiting, over {})",
+                "closing client connection: it does not read its replies ({} bytes waiting; the \
+                 limits are {} for one connection, {} for all)",
                 h.gate.queued(),
-                clients::SLOW_READER_LIMIT
+                clients::SLOW_READER_LIMIT,
+                clients::TOTAL_QUEUE_LIMIT
             );
-            let _ = h.tx.send(ConnOut::Close);
+            h.gate.close(true);
             self.conns.remove(&conn);
+            // The session lives on; its requests still queued in this batch find no connection.
+            let now = self.now();
+            self.peer.disconnected(conn, now);
             return;
         }
-        let _ = h.tx.send(ConnOut::Frame(body));
+        let len = body.len();
+        if h.tx.send(ConnOut::Frame(body)).is_err() {
+            // The writer is gone (the connection is ending): the reply never queued.
+            h.gate.dequeue(len);
+        }
     }
 
     /// Carries out everything the peer asked for.
-    fn flush(&mut self) {
+    /// Carries out the peer's outputs, in order: replies to their connections, ops to the disk
+    /// thread, messages to other servers.
+    fn flush_outputs(&mut self) {
         let mut ops = Vec::new();
         for o in self.peer.drain_outputs() {
             match o {
@@ -408,6 +431,12 @@ impl Driver {
         if !ops.is_empty() {
             self.disk.persist(ops);
         }
+    }
+
+    /// Carries out everything the peer asked for, then what follows a turn of the loop: its
+    /// events logged, a piece of snapshot, the digest check.
+    fn flush(&mut self) {
+        self.flush_outputs();
         let mut replaced = false;
         for (at, e) in self.peer.take_events() {
             replaced |= e.replaces_history_or_role();
