@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::certs::{sh, Certs};
+use common::certs::Certs;
 use common::{free_port, start_foreground, wait_until};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output};
@@ -185,33 +185,8 @@ fn apache_zkcli_over_tls() {
     );
     let tmp = tempfile::tempdir().unwrap();
     let certs = Certs::make(tmp.path(), "/CN=java");
-    // Java reads the trust store as JKS here, made with keytool from the CA.
-    sh(Command::new("keytool").args([
-        "-importcert",
-        "-noprompt",
-        "-alias",
-        "ca",
-        "-file",
-        &certs.path("ca.pem"),
-        "-keystore",
-        &certs.path("trust.jks"),
-        "-storepass",
-        "secret",
-        "-storetype",
-        "JKS",
-    ]));
-    sh(Command::new("openssl").args([
-        "pkcs12",
-        "-export",
-        "-in",
-        &certs.path("client.crt"),
-        "-inkey",
-        &certs.path("client.key"),
-        "-out",
-        &certs.path("client.p12"),
-        "-passout",
-        "pass:secret",
-    ]));
+    // Java reads a JKS trust store and a PKCS12 key store here.
+    certs.java_stores("client");
     let s = start(&certs, "");
     // Debian's netty-all.jar is only a list: the Netty client socket needs the parts.
     let mut cp = "/etc/zookeeper/conf:/usr/share/java/zookeeper.jar".to_string();

@@ -34,6 +34,7 @@
 //! stop them all (and does not lock the probe out); `--same-source` turns that off. Election
 //! and quorum attacks come from the address the server expects its peers on.
 
+use crate::bench::parse_duration;
 use crate::bench::wire::Conn;
 use crate::bench::workload::create_request;
 use serde::Serialize;
@@ -147,26 +148,6 @@ pub fn parse_kinds(list: &str) -> Result<BTreeSet<Kind>, String> {
         out.extend(ks.iter().copied());
     }
     Ok(out)
-}
-
-/// A duration: `10` or `10s`, `500ms`, `2m`.
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let (num, unit) = match s.find(|c: char| c.is_ascii_alphabetic()) {
-        Some(i) => (&s[..i], &s[i..]),
-        None => (s, "s"),
-    };
-    let n: f64 = num
-        .trim()
-        .parse()
-        .map_err(|_| format!("{s:?} is not a duration (e.g. 10, 10s, 500ms, 2m)"))?;
-    let secs = match unit {
-        "ms" => n / 1000.0,
-        "s" => n,
-        "m" | "min" => n * 60.0,
-        _ => return Err(format!("{s:?}: unknown unit {unit:?} (ms, s, m)")),
-    };
-    Duration::try_from_secs_f64(secs).map_err(|e| format!("{s:?}: {e}"))
 }
 
 /// `zkbench attack`'s command line.

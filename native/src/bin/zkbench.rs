@@ -26,7 +26,7 @@ use zk_native::bench::load::{self, LoadOptions};
 use zk_native::bench::populate::{populate, Populate, DATA_PREFIX};
 use zk_native::bench::report::LoadReport;
 use zk_native::bench::workload::{Mix, VALUE_HEADER};
-use zk_native::bench::{compare, failover, lifecycle};
+use zk_native::bench::{compare, failover, lifecycle, parse_duration};
 
 #[derive(Parser)]
 #[command(
@@ -244,29 +244,6 @@ struct ReportArgs {
     /// The comparison as JSON rather than a Markdown table.
     #[arg(long)]
     json: bool,
-}
-
-/// A duration: `10` or `10s`, `500ms`, `2m`.
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    let (num, unit) = match s.find(|c: char| c.is_ascii_alphabetic()) {
-        Some(i) => (&s[..i], &s[i..]),
-        None => (s, "s"),
-    };
-    let n: f64 = num
-        .trim()
-        .parse()
-        .map_err(|_| format!("{s:?} is not a duration (e.g. 10, 10s, 500ms, 2m)"))?;
-    if !n.is_finite() || n < 0.0 {
-        return Err(format!("{s:?}: a duration is a non-negative number"));
-    }
-    let secs = match unit {
-        "ms" => n / 1000.0,
-        "s" => n,
-        "m" | "min" => n * 60.0,
-        _ => return Err(format!("{s:?}: unknown unit {unit:?} (ms, s, m)")),
-    };
-    Duration::try_from_secs_f64(secs).map_err(|e| format!("{s:?}: {e}"))
 }
 
 #[derive(Args, Clone)]

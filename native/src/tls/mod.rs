@@ -152,20 +152,44 @@ fn versions(settings: &TlsSettings) -> Result<Vec<&'static SupportedProtocolVers
     Ok(out)
 }
 
+/// The trust store's certificates, when one is set.
+fn trusted(settings: &TlsSettings) -> Result<Option<Vec<CertificateDer<'static>>>, String> {
+    let Some(path) = &settings.trust_store_location else {
+        return Ok(None);
+    };
+    stores::load_trust_store(
+        Path::new(path),
+        settings.trust_store_password.as_deref(),
+        settings.trust_store_type.as_deref(),
+    )
+    .map(Some)
+    .map_err(|e| e.to_string())
+}
+
+/// The key store's chain and key (`ssl.keyStore.location` must be set).
+fn keys(settings: &TlsSettings) -> Result<stores::KeyMaterial, String> {
+    let Some(ks) = &settings.key_store_location else {
+        return Err("ssl.keyStore.location is not set".into());
+    };
+    stores::load_key_store(
+        Path::new(ks),
+        settings.key_store_password.as_deref(),
+        settings.key_store_type.as_deref(),
+    )
+    .map_err(|e| e.to_string())
+}
+
 fn trust_roots(settings: &TlsSettings) -> Result<RootCertStore, String> {
     let mut roots = RootCertStore::empty();
-    match &settings.trust_store_location {
-        Some(path) => {
-            let certs = stores::load_trust_store(
-                Path::new(path),
-                settings.trust_store_password.as_deref(),
-                settings.trust_store_type.as_deref(),
-            )
-            .map_err(|e| e.to_string())?;
+    match trusted(settings)? {
+        Some(certs) => {
             for c in certs {
-                roots
-                    .add(c)
-                    .map_err(|e| format!("trust store {path}: a certificate is unusable: {e}"))?;
+                roots.add(c).map_err(|e| {
+                    format!(
+                        "trust store {:?}: a certificate is unusable: {e}",
+                        settings.trust_store_location
+                    )
+                })?;
             }
         }
         None => {
@@ -181,15 +205,8 @@ fn trust_roots(settings: &TlsSettings) -> Result<RootCertStore, String> {
 
 /// A server's rustls configuration from ZooKeeper's settings.
 pub fn server_config(settings: &TlsSettings) -> Result<ServerConfig, String> {
-    let Some(ks) = &settings.key_store_location else {
-        return Err("ssl.keyStore.location is not set".into());
-    };
-    let keys = stores::load_key_store(
-        Path::new(ks),
-        settings.key_store_password.as_deref(),
-        settings.key_store_type.as_deref(),
-    )
-    .map_err(|e| e.to_string())?;
+    let keys = keys(settings)?;
+    let ks = settings.key_store_location.as_deref().unwrap_or_default();
     let provider = provider(settings)?;
     let builder = ServerConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(&versions(settings)?)
@@ -228,17 +245,10 @@ pub fn server_config(settings: &TlsSettings) -> Result<ServerConfig, String> {
 
 /// The trust store's certificates as (subject, public key) pairs, for [`v1::Tolerant`].
 fn anchor_keys(settings: &TlsSettings) -> Vec<(Vec<u8>, Vec<u8>)> {
-    let Some(path) = &settings.trust_store_location else {
-        return Vec::new();
-    };
-    let Ok(certs) = stores::load_trust_store(
-        Path::new(path),
-        settings.trust_store_password.as_deref(),
-        settings.trust_store_type.as_deref(),
-    ) else {
-        return Vec::new();
-    };
-    certs
+    trusted(settings)
+        .ok()
+        .flatten()
+        .unwrap_or_default()
         .iter()
         .filter_map(|c| {
             let (_, x) = x509_parser::parse_x509_certificate(c).ok()?;
@@ -398,12 +408,7 @@ pub fn client_config(settings: &TlsSettings) -> Result<ClientConfig, String> {
     };
     match &settings.key_store_location {
         Some(ks) => {
-            let keys = stores::load_key_store(
-                Path::new(ks),
-                settings.key_store_password.as_deref(),
-                settings.key_store_type.as_deref(),
-            )
-            .map_err(|e| e.to_string())?;
+            let keys = keys(settings)?;
             builder
                 .with_client_auth_cert(keys.chain, keys.key)
                 .map_err(|e| format!("key store {ks}: {e}"))
