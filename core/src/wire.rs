@@ -1218,6 +1218,25 @@ mod tests {
     }
 
     proptest! {
+        /// Any bytes, a real packet's prefixes and mutations: never a panic, never a token
+        /// longer than its bound, and a decoded packet never longer than its input.
+        #[test]
+        fn quorum_auth_decoding_survives_any_bytes(
+            junk in proptest::collection::vec(any::<u8>(), 0..64),
+            token in proptest::collection::vec(any::<u8>(), 0..300),
+            flip in any::<(usize, u8)>(),
+        ) {
+            let _ = decode_quorum_auth(&junk);
+            let mut p = encode_quorum_auth(AUTH_IN_PROGRESS, &token);
+            let at = flip.0 % p.len();
+            p[at] ^= flip.1;
+            for cut in 0..=p.len() {
+                if let Ok(Some((_, t, used))) = decode_quorum_auth(&p[..cut]) {
+                    prop_assert!(used <= cut && t.len() <= MAX_QUORUM_AUTH_TOKEN);
+                }
+            }
+        }
+
         #[test]
         fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
             let mut out = Vec::new();
