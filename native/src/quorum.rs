@@ -38,6 +38,7 @@ use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 use zk_core::config::Config;
 use zk_core::peer::messages::{PeerMsg, QuorumPacket};
+use zk_core::sasl::quorum::{Admission, LearnerStep, QuorumAuthLearner, QuorumAuthServer};
 use zk_core::wire::{self, QuorumDecoder};
 use zk_core::ServerId;
 
@@ -402,10 +403,8 @@ async fn read_auth(s: &mut BoxStream, buf: &mut Vec<u8>) -> Result<(i32, Vec<u8>
     }
 }
 
-async fn write_auth(s: &mut BoxStream, status: i32, token: &[u8]) -> Result<(), String> {
-    s.write_all(&wire::encode_quorum_auth(status, token))
-        .await
-        .map_err(|e| e.to_string())?;
+async fn send_auth(s: &mut BoxStream, packet: &[u8]) -> Result<(), String> {
+    s.write_all(packet).await.map_err(|e| e.to_string())?;
     s.flush().await.map_err(|e| e.to_string())
 }
 
@@ -554,35 +553,29 @@ impl Inner {
                 }
                 buf.extend_from_slice(&chunk[..n]);
             }
-            if wire::is_quorum_auth(&buf) != Some(true) {
-                if q.server_require {
-                    return Err("it did not authenticate (quorum.auth.serverRequireSasl)".into());
-                }
-                return Ok(());
-            }
-            let mut server = zk_core::sasl::DigestMd5Server::quorum(random_nonce());
-            for _ in 0..5 {
-                let (status, token) = read_auth(&mut s, &mut buf).await?;
-                if status != wire::AUTH_IN_PROGRESS {
-                    return Err(format!("quorum authentication status {status}"));
-                }
-                match server.evaluate(&token, |u| q.users.get(u).cloned()) {
-                    Ok(reply) if server.is_complete() => {
-                        write_auth(&mut s, wire::AUTH_SUCCESS, &reply).await?;
-                        return Ok(());
+            let mut server = QuorumAuthServer::new(random_nonce(), q.server_require);
+            let admission = if wire::is_quorum_auth(&buf) != Some(true) {
+                server.no_auth()
+            } else {
+                loop {
+                    let (status, token) = read_auth(&mut s, &mut buf).await?;
+                    let step = server.on_packet(status, &token, &q.users);
+                    if !step.reply.is_empty() {
+                        send_auth(&mut s, &step.reply).await?;
                     }
-                    Ok(reply) => write_auth(&mut s, wire::AUTH_IN_PROGRESS, &reply).await?,
-                    Err(e) => {
-                        write_auth(&mut s, wire::AUTH_ERROR, &[]).await?;
-                        if q.server_require {
-                            return Err(format!("quorum SASL authentication failed: {e}"));
-                        }
-                        warn!("quorum SASL authentication failed ({e}); let in all the same, as quorum.auth.serverRequireSasl is false");
-                        return Ok(());
+                    if let Some(a) = step.done {
+                        break a;
                     }
                 }
+            };
+            match admission {
+                Admission::Authenticated => Ok(()),
+                Admission::LetIn(why) => {
+                    warn!("{why}; let in all the same, as quorum.auth.serverRequireSasl is false");
+                    Ok(())
+                }
+                Admission::Refused(why) => Err(why),
             }
-            Err("quorum SASL authentication took more than 5 rounds".into())
         };
         match tokio::time::timeout(self.cnx_timeout, run).await {
             Ok(Ok(())) => Ok(crate::tls::Prefixed::wrap(s, buf)),
@@ -602,25 +595,16 @@ impl Inner {
         };
         let mut buf = Vec::new();
         let run = async {
-            let mut client = zk_core::sasl::DigestMd5Client::quorum(user, password, random_nonce());
-            write_auth(&mut s, wire::AUTH_IN_PROGRESS, &[]).await?;
-            for _ in 0..5 {
+            let mut learner = QuorumAuthLearner::new(user, password, random_nonce());
+            send_auth(&mut s, &learner.start()).await?;
+            loop {
                 let (status, token) = read_auth(&mut s, &mut buf).await?;
-                match status {
-                    wire::AUTH_SUCCESS => {
-                        client.respond(&token).map_err(|e| {
-                            format!("server {to} did not prove it knows our password: {e}")
-                        })?;
-                        return Ok(());
-                    }
-                    wire::AUTH_IN_PROGRESS => {
-                        let reply = client.respond(&token).map_err(|e| e.to_string())?;
-                        write_auth(&mut s, wire::AUTH_IN_PROGRESS, &reply).await?;
-                    }
-                    _ => return Err(format!("server {to} refused our quorum SASL credentials")),
+                match learner.on_packet(status, &token) {
+                    LearnerStep::Send(b) => send_auth(&mut s, &b).await?,
+                    LearnerStep::Done => return Ok(()),
+                    LearnerStep::Failed(why) => return Err(format!("server {to}: {why}")),
                 }
             }
-            Err("quorum SASL authentication took more than 5 rounds".into())
         };
         match tokio::time::timeout(self.cnx_timeout, run).await {
             Ok(Ok(())) => Ok(crate::tls::Prefixed::wrap(s, buf)),

@@ -53,38 +53,14 @@ fn four(port: u16, cmd: &str) -> String {
     zk_native::cli::four_letter("127.0.0.1", port, cmd, Duration::from_secs(2)).unwrap_or_default()
 }
 
-/// One create/get/delete on a fresh session, within 10 s.
+/// One create/get/set/delete on a fresh session, within 10 s.
 fn answers(port: u16) -> Result<(), String> {
-    use zk_core::request::Request;
-    use zk_native::bench::wire::Conn;
-    let rt = common::rt();
-    rt.block_on(async {
-        let addr = format!("127.0.0.1:{port}");
-        let within = Duration::from_secs(10);
-        let mut c = Conn::connect(&addr, 10_000, within)
-            .await
-            .map_err(|e| e.to_string())?;
-        let path = "/adversarial-after".to_string();
-        let reqs = [
-            zk_native::bench::workload::create_request(path.clone(), b"x".to_vec()),
-            Request::GetData {
-                path: path.clone(),
-                watch: false,
-            },
-            Request::Delete { path, version: -1 },
-        ];
-        for r in c
-            .pipeline(&reqs, 1, within)
-            .await
-            .map_err(|e| e.to_string())?
-        {
-            if !r.err.is_ok() {
-                return Err(format!("{:?}", r.err));
-            }
-        }
-        c.close(Duration::from_secs(2)).await;
-        Ok(())
-    })
+    let addr = format!("127.0.0.1:{port}");
+    common::rt().block_on(zk_native::bench::attack::one_cycle(
+        &addr,
+        "",
+        Duration::from_secs(10),
+    ))
 }
 
 fn kb(v: &Value, key: &str) -> u64 {

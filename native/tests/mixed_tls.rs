@@ -9,17 +9,10 @@ mod common;
 mod mixed_harness;
 
 use common::certs::Certs;
+use common::rt;
 use mixed_harness::*;
 use std::time::Duration;
 use zk_native::client::CreateMode;
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
 
 /// One certificate for every server (its subjectAltName is 127.0.0.1, which both kinds check
 /// the other side against), as Java stores.

@@ -10,6 +10,7 @@
 
 pub mod digest_md5;
 pub mod jaas;
+pub mod quorum;
 
 pub use digest_md5::{
     java_nonce, Authorization, DigestMd5Client, DigestMd5Server, PrincipalRules, SaslError,

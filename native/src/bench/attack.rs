@@ -1440,8 +1440,9 @@ fn probe_report(mut raw: ProbeRaw) -> ProbeReport {
     r
 }
 
-/// One create/get/set/delete cycle, all within `within`.
-async fn one_cycle(server: &str, base: &str, within: Duration) -> Result<(), String> {
+/// One create/get/set/delete cycle of `<base>/after` on a fresh session, all within `within`
+/// (`base` exists, or is empty for the root).
+pub async fn one_cycle(server: &str, base: &str, within: Duration) -> Result<(), String> {
     let mut c = Conn::connect(server, 30_000, within)
         .await
         .map_err(|e| e.to_string())?;
